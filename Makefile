@@ -1,0 +1,25 @@
+# `make demo` runs the routine against the bundled sandbox; `make test` runs the checks.
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: demo test setup setup-test lint sandbox clean
+
+demo: setup
+	$(BIN)/rpa demo
+
+test: setup-test
+	$(BIN)/ruff check rpa flows tests
+	$(BIN)/mypy rpa flows
+	$(BIN)/pytest -q
+
+setup:
+	@bash scripts/setup.sh
+
+setup-test:
+	@bash scripts/setup.sh --test
+
+sandbox: setup
+	$(BIN)/rpa sandbox
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Business flows, one module each, registered by name with ``rpa.registry.flow``."""

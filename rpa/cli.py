@@ -1,0 +1,217 @@
+"""The ``rpa`` command.
+
+Exit codes: 0 ok, 1 a flow failed, 2 bad configuration, 3 a person is needed,
+4 another run for the same account is in progress.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from rpa import logs
+from rpa.config import DEFAULT_CONFIG, Config, check_secrets, load_config, redacted_summary
+from rpa.errors import ConfigError, RunLocked
+from rpa.orchestrator import EXIT_CONFIG, EXIT_LOCKED, RunResult, run
+
+HELP = __doc__
+app = typer.Typer(help=HELP, no_args_is_help=True, add_completion=False)
+selectors_app = typer.Typer(help="Check selectors.yaml against the pages.")
+config_app = typer.Typer(help="Check the configuration file.")
+app.add_typer(selectors_app, name="selectors")
+app.add_typer(config_app, name="config")
+console = Console()
+err_console = Console(stderr=True)
+
+ConfigOpt = typer.Option(Path(DEFAULT_CONFIG), "--config", "-c", help="configuration file")
+AccountOpt = typer.Option(None, "--account", "-a", help="account name (default: the first)")
+
+
+def _load(path: Path) -> Config:
+    try:
+        return load_config(path)
+    except ConfigError as err:
+        err_console.print(f"[red]configuration error:[/red] {err}")
+        raise typer.Exit(EXIT_CONFIG) from err
+
+
+def _show_step(event: str, rec: Any) -> None:
+    if event == "end":
+        colour = {"ok": "green", "failed": "red"}.get(rec.outcome, "yellow")
+        console.print(f"  [{colour}]{rec.outcome:>6}[/{colour}]  {rec.flow}: {rec.name}"
+                      f"  [dim]{rec.seconds:.1f}s[/dim]")
+
+
+def _execute(cfg: Config, **kwargs: Any) -> RunResult:
+    try:
+        return run(cfg, on_step=_show_step, **kwargs)
+    except ConfigError as err:
+        err_console.print(f"[red]configuration error:[/red] {err}")
+        raise typer.Exit(EXIT_CONFIG) from err
+    except RunLocked as err:
+        err_console.print(f"[yellow]{err}[/yellow]")
+        raise typer.Exit(EXIT_LOCKED) from err
+
+
+def print_summary(result: RunResult) -> None:
+    """The run's findings as a table, then the alerts and the report path."""
+    obs = result.data["observations"]
+    perf = obs.get("performance") or {}
+    table = Table(title=f"Run {result.data['run_id']}: {result.status}")
+    table.add_column("What")
+    table.add_column("Found")
+    table.add_row("Unshipped", str(obs.get("unshipped", "not read")))
+    table.add_row("Seller Performance",
+                  f"{perf.get('label')} ({perf.get('status')})" if perf else "not read")
+    for area in perf.get("areas") or []:
+        table.add_row("  not Good", f"{area['name']}: {area['value']} (target {area['target']})")
+    table.add_row("Buyer Messages", str(obs.get("buyer_messages", "not read")))
+    for name, flow in result.data["flows"].items():
+        table.add_row(f"flow {name}", flow["status"])
+    console.print(table)
+    for alert in result.data.get("alerts", []):
+        mark = "sent" if alert["delivered"] else "NOT delivered"
+        console.print(f"[bold]alert ({alert['channel']}, {mark}):[/bold] {alert['text']}")
+    for error in result.data.get("errors", []):
+        console.print(f"[red]{error['flow']}[/red]: {error['message']}")
+    console.print(f"Report: {result.report}")
+
+
+@app.command("run")
+def run_cmd(config: Path = ConfigOpt, account: Optional[str] = AccountOpt,  # noqa: UP045
+            flow: Optional[list[str]] = typer.Option(None, "--flow", "-f",  # noqa: UP045
+                                                     help="run only this flow (repeatable)"),
+            headed: bool = typer.Option(False, "--headed", help="show the browser"),
+            slow_mo: int = typer.Option(0, "--slow-mo", help="slow each action by N ms"),
+            dry_run: bool = typer.Option(False, "--dry-run", help="decide, send nothing"),
+            verbose: bool = typer.Option(False, "--verbose", "-v")) -> None:
+    """Run the daily routine (or the named flows) for one account."""
+    logs.setup(verbose)
+    cfg = _load(config)
+    if slow_mo:
+        cfg.browser.slow_mo_ms = slow_mo
+    result = _execute(cfg, account=account, flows=flow or None, dry_run=dry_run, headed=headed)
+    print_summary(result)
+    raise typer.Exit(result.exit_code)
+
+
+@app.command("login")
+def login_cmd(config: Path = ConfigOpt, account: Optional[str] = AccountOpt,  # noqa: UP045
+              headed: bool = typer.Option(False, "--headed",
+                                          help="visible browser; the VA can finish by hand"),
+              verbose: bool = typer.Option(False, "--verbose", "-v")) -> None:
+    """Sign in and save the browser state for later headless runs."""
+    logs.setup(verbose)
+    cfg = _load(config)
+    result = _execute(cfg, account=account, flows=["login"], headed=headed, assist=headed)
+    print_summary(result)
+    raise typer.Exit(result.exit_code)
+
+
+@app.command("demo")
+def demo_cmd(scenario: str = typer.Option("at-risk", "--scenario", "-s"),
+             headed: bool = typer.Option(False, "--headed"),
+             recordings: Path = typer.Option(Path("recordings"), "--recordings"),
+             verbose: bool = typer.Option(False, "--verbose", "-v")) -> None:
+    """Run the routine against the bundled sandbox, with throwaway state."""
+    from rpa.demo import run_demo
+
+    logs.setup(verbose)
+    result, received = run_demo(scenario, headed=headed, recordings=recordings,
+                                on_step=_show_step)
+    print_summary(result)
+    if received:
+        console.print("[bold]Texts the owner would have received:[/bold]")
+        for channel, text in received:
+            console.print(f"  [{channel}] {text}")
+    raise typer.Exit(result.exit_code)
+
+
+@app.command("sandbox")
+def sandbox_cmd(scenario: str = typer.Option("healthy", "--scenario", "-s"),
+                port: int = typer.Option(8321, "--port", "-p"),
+                host: str = typer.Option("127.0.0.1", "--host")) -> None:
+    """Serve the practice Seller Central until Ctrl-C."""
+    import threading
+
+    from rpa.demo import scenario_login
+    from rpa.sandbox import SandboxServer
+
+    server = SandboxServer(scenario, host=host, port=port)
+    server.start()
+    login = scenario_login(server)
+    console.print(f"Sandbox Seller Central ({scenario}) at {server.url}")
+    console.print(f"  email:       {login['email']}")
+    console.print(f"  password:    {login['password']}")
+    console.print(f"  TOTP secret: {login['totp_secret']}  (practice only)")
+    console.print("Press Ctrl-C to stop.")
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+
+
+@app.command("flows")
+def flows_cmd() -> None:
+    """List the flows and what each needs."""
+    from rpa.registry import load_flows
+
+    table = Table(title="Flows")
+    for col in ("name", "needs", "what it does"):
+        table.add_column(col)
+    for fl in load_flows().values():
+        table.add_row(fl.name, ", ".join(fl.needs) or "-", fl.summary)
+    console.print(table)
+
+
+@config_app.command("check")
+def config_check(config: Path = ConfigOpt) -> None:
+    """Validate the configuration and show it with secrets redacted."""
+    cfg = _load(config)
+    console.print_json(json.dumps(redacted_summary(cfg)))
+    try:
+        for acc in cfg.accounts:
+            check_secrets(cfg, acc)
+    except ConfigError as err:
+        err_console.print(f"[red]configuration error:[/red] {err}")
+        raise typer.Exit(EXIT_CONFIG) from err
+    console.print("[green]configuration OK[/green]")
+
+
+@selectors_app.command("check")
+def selectors_check(config: Path = ConfigOpt, account: Optional[str] = AccountOpt,  # noqa: UP045
+                    headed: bool = typer.Option(False, "--headed")) -> None:
+    """Sign in, open the pages and report which candidate resolves each key."""
+    from rpa.selectcheck import check_selectors
+
+    logs.setup(False)
+    cfg = _load(config)
+    try:
+        rows = check_selectors(cfg, account=account, headed=headed)
+    except ConfigError as err:
+        err_console.print(f"[red]configuration error:[/red] {err}")
+        raise typer.Exit(EXIT_CONFIG) from err
+    table = Table(title="selectors.yaml")
+    for col in ("key", "page", "resolved by"):
+        table.add_column(col)
+    missing = 0
+    for key, page, how in rows:
+        table.add_row(key, page, how or "[red]nothing[/red]")
+        missing += how is None
+    console.print(table)
+    raise typer.Exit(1 if missing else 0)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,240 @@
+"""Configuration: one YAML file validated strictly, secrets only from the environment.
+
+The YAML never holds a secret; it names the environment variable that does. A ``.env``
+file beside the config (or in the working folder) may supply those variables; values
+already in the environment win.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from rpa.errors import ConfigError
+
+DEFAULT_CONFIG = "rpa.yaml"
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=False)
+
+
+def _check_env_name(value: str | None) -> str | None:
+    if value is not None and not _ENV_NAME.match(value):
+        raise ValueError(f"'{value}' is not an environment variable name")
+    return value
+
+
+class AccountConfig(_Strict):
+    """One Seller Central login and the account/marketplace to work in."""
+
+    name: str = Field(min_length=1, description="short name used for state and lock files")
+    base_url: str = "https://sellercentral.amazon.com"
+    email: str = Field(min_length=3)
+    password_env: str
+    totp_secret_env: str
+    account_name: str | None = None
+    marketplace: str | None = None
+
+    _env = field_validator("password_env", "totp_secret_env")(_check_env_name)
+
+    @field_validator("base_url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        if not re.match(r"^https?://[^/\s]+", value):
+            raise ValueError("expected an http(s) URL such as https://sellercentral.amazon.com")
+        return value.rstrip("/")
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not re.match(r"^[A-Za-z0-9_.-]+$", value):
+            raise ValueError("use letters, digits, '.', '_' or '-' only")
+        return value
+
+
+class VaConfig(_Strict):
+    """The virtual assistant the bot works for: signs replies and texts."""
+
+    full_name: str = Field(min_length=3)
+    initials: str = Field(min_length=1, max_length=5)
+
+
+class ChannelConfig(_Strict):
+    """A notification channel; its Apprise URL (which may hold a token) comes from the env."""
+
+    url_env: str
+    max_chars: int | None = Field(default=None, ge=40)
+    label: str | None = None
+
+    _env = field_validator("url_env")(_check_env_name)
+
+
+class NotifyConfig(_Strict):
+    """Owner channels: ``sms`` for short texts, ``details`` for longer ones, then fallbacks."""
+
+    sms: ChannelConfig | None = None
+    details: ChannelConfig | None = None
+    fallback: list[ChannelConfig] = Field(default_factory=list)
+
+
+class BrowserConfig(_Strict):
+    headless: bool = True
+    executable_path: str | None = None
+    slow_mo_ms: int = Field(default=0, ge=0)
+    timeout_ms: int = Field(default=15000, ge=1000)
+    navigation_timeout_ms: int = Field(default=30000, ge=1000)
+    trace: bool = True
+
+
+class PathsConfig(_Strict):
+    state_dir: Path = Path("state")
+    recordings_dir: Path = Path("recordings")
+    selectors_file: Path | None = None
+
+
+class RetryConfig(_Strict):
+    attempts: int = Field(default=3, ge=1, le=10)
+
+
+class Config(_Strict):
+    """The whole configuration file."""
+
+    accounts: list[AccountConfig] = Field(min_length=1)
+    va: VaConfig
+    notify: NotifyConfig = Field(default_factory=NotifyConfig)
+    browser: BrowserConfig = Field(default_factory=BrowserConfig)
+    paths: PathsConfig = Field(default_factory=PathsConfig)
+    retries: RetryConfig = Field(default_factory=RetryConfig)
+    flows: list[str] = Field(default_factory=lambda: ["login", "dashboard", "performance"])
+    source: str = Field(default="", exclude=True)
+
+    def account(self, name: str | None = None) -> AccountConfig:
+        """The named account, or the first one."""
+        if name is None:
+            return self.accounts[0]
+        for acc in self.accounts:
+            if acc.name == name:
+                return acc
+        known = ", ".join(a.name for a in self.accounts)
+        raise ConfigError(f"no account named '{name}' (known: {known})", file=self.source,
+                          key="accounts")
+
+
+def _key_path(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def load_dotenv(*folders: Path) -> None:
+    """Read KEY=VALUE lines from the first ``.env`` found; the real environment wins."""
+    for folder in folders:
+        path = folder / ".env"
+        if not path.is_file():
+            continue
+        for lineno, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            line = raw.strip()
+            if not line or line.startswith("#"):
+                continue
+            if line.startswith("export "):
+                line = line[len("export "):]
+            if "=" not in line:
+                raise ConfigError(f"line {lineno}: expected KEY=VALUE", file=str(path))
+            key, value = line.split("=", 1)
+            value = value.strip().strip("'\"")
+            os.environ.setdefault(key.strip(), value)
+        return
+
+
+def parse_config(data: Any, source: str = "<config>") -> Config:
+    """Validate already-loaded YAML data; errors name the source, key path and expectation."""
+    if not isinstance(data, dict):
+        raise ConfigError("expected a mapping at the top level", file=source)
+    try:
+        cfg = Config.model_validate(data)
+    except ValidationError as err:
+        first = err.errors()[0]
+        key = _key_path(first["loc"])
+        msg = first["msg"]
+        if first["type"] == "extra_forbidden":
+            msg = "unknown key (typo?)"
+        more = len(err.errors()) - 1
+        if more:
+            msg += f" (and {more} more problem{'s' if more > 1 else ''})"
+        raise ConfigError(msg, file=source, key=key) from err
+    cfg.source = source
+    return cfg
+
+
+def load_config(path: str | Path | None = None) -> Config:
+    """Load and validate the YAML configuration file (default ``rpa.yaml``)."""
+    cfg_path = Path(path or DEFAULT_CONFIG)
+    if not cfg_path.is_file():
+        raise ConfigError("file not found (create it from rpa.example.yaml)", file=str(cfg_path))
+    try:
+        data = yaml.safe_load(cfg_path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as err:
+        raise ConfigError(f"not valid YAML: {err}", file=str(cfg_path)) from err
+    load_dotenv(cfg_path.resolve().parent, Path.cwd())
+    cfg = parse_config(data, str(cfg_path))
+    base = cfg_path.resolve().parent
+    for field in ("state_dir", "recordings_dir", "selectors_file"):
+        value = getattr(cfg.paths, field)
+        if value is not None:
+            value = Path(os.path.expanduser(str(value)))
+            setattr(cfg.paths, field, value if value.is_absolute() else base / value)
+    return cfg
+
+
+def secret(var: str, *, source: str = "", key: str = "") -> str:
+    """Read a secret from the environment; a missing one is a ConfigError naming the variable."""
+    value = os.environ.get(var, "")
+    if not value:
+        raise ConfigError(f"environment variable {var} is not set (needed for {key})",
+                          file=source, key=key)
+    return value
+
+
+def check_secrets(cfg: Config, account: AccountConfig) -> dict[str, str]:
+    """Resolve every secret the run needs, up front, so a missing one stops it before Chromium."""
+    idx = cfg.accounts.index(account)
+    found = {
+        "password": secret(account.password_env, source=cfg.source,
+                           key=f"accounts[{idx}].password_env"),
+        "totp_secret": secret(account.totp_secret_env, source=cfg.source,
+                              key=f"accounts[{idx}].totp_secret_env"),
+    }
+    for name in ("sms", "details"):
+        ch = getattr(cfg.notify, name)
+        if ch is not None:
+            found[f"notify.{name}"] = secret(ch.url_env, source=cfg.source,
+                                             key=f"notify.{name}.url_env")
+    for i, ch in enumerate(cfg.notify.fallback):
+        found[f"notify.fallback[{i}]"] = secret(ch.url_env, source=cfg.source,
+                                                key=f"notify.fallback[{i}].url_env")
+    return found
+
+
+def redacted_summary(cfg: Config) -> dict[str, Any]:
+    """The configuration with secret-bearing values replaced by whether they are set."""
+    data = cfg.model_dump(mode="json")
+    for acc in data["accounts"]:
+        for k in ("password_env", "totp_secret_env"):
+            acc[k] = f"{acc[k]} ({'set' if os.environ.get(acc[k]) else 'NOT SET'})"
+    notify = data["notify"]
+    chans = [notify.get("sms"), notify.get("details"), *notify.get("fallback", [])]
+    for ch in chans:
+        if ch:
+            is_set = "set" if os.environ.get(ch["url_env"]) else "NOT SET"
+            ch["url_env"] = f"{ch['url_env']} ({is_set})"
+    return data
+
+

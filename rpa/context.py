@@ -1,0 +1,141 @@
+"""The run context: everything a flow gets, passed in as one object.
+
+It owns the browser for the run (launched on first use), records steps with screenshots,
+keeps observations, and sends owner alerts. There is no module-level state.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from loguru import logger
+from playwright.sync_api import Locator, Page
+
+from rpa.browser import BrowserSession, launch
+from rpa.config import AccountConfig, Config
+from rpa.evidence import Evidence
+from rpa.ledger import Ledger
+from rpa.notify import Notifier
+from rpa.selectors import Selectors
+
+MASK_KEYS = ("signin.password", "mfa.code", "challenge.cvf")
+
+
+@dataclass
+class StepRecord:
+    flow: str
+    name: str
+    started_at: str
+    finished_at: str = ""
+    outcome: str = "running"
+    screenshot: str | None = None
+    error: str | None = None
+    extra_screenshots: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if k != "flow"}
+
+
+@dataclass
+class RunContext:
+    """One run of the bot for one account."""
+
+    config: Config
+    account: AccountConfig
+    secrets: dict[str, str] = field(repr=False)
+    selectors: Selectors
+    ledger: Ledger
+    notifier: Notifier
+    evidence: Evidence
+    run_id: str
+    dry_run: bool = False
+    headed: bool = False
+    assist: bool = False
+    flow_name: str = ""
+    observations: dict[str, Any] = field(default_factory=dict)
+    steps: list[StepRecord] = field(default_factory=list)
+    session: BrowserSession | None = None
+    on_step: Any = None
+
+    # --- browser ---------------------------------------------------------------------
+    @property
+    def page(self) -> Page:
+        """The run's page; Chromium is launched on first use, once per run."""
+        if self.session is None:
+            state = self.config.paths.state_dir / "browser" / f"{self.account.name}.json"
+            self.session = launch(self.config.browser, state, headed=self.headed)
+            if self.config.browser.trace:
+                self.evidence.start_trace(self.session.context)
+        return self.session.page
+
+    def masks(self, page: Page) -> list[Locator]:
+        return [self.selectors.any_of(page, key) for key in MASK_KEYS if key in self.selectors]
+
+    def secret(self, name: str) -> str:
+        return self.secrets[name]
+
+    # --- steps -----------------------------------------------------------------------
+    @contextmanager
+    def step(self, name: str, *, screenshot: bool = True) -> Iterator[StepRecord]:
+        """Record a step: timing, outcome, a screenshot after it, every page when it fails."""
+        rec = StepRecord(self.flow_name, name, _now())
+        self.steps.append(rec)
+        step_id = self.ledger.start_step(self.run_id, self.flow_name, name)
+        t0 = time.monotonic()
+        if self.on_step:
+            self.on_step("start", rec)
+        try:
+            yield rec
+        except BaseException as err:
+            rec.outcome = "failed"
+            rec.error = f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
+            if self.session is not None:
+                try:
+                    url = self.session.page.url
+                    rec.error += f" [url: {url}]"
+                except Exception:  # noqa: BLE001
+                    pass
+                shots = self.evidence.screenshot_all(self.session.context,
+                                                     f"{self.flow_name}-{name}-failed",
+                                                     self.masks)
+                rec.screenshot = shots[0] if shots else None
+                rec.extra_screenshots = shots[1:]
+            raise
+        else:
+            if rec.outcome == "running":
+                rec.outcome = "ok"
+            if screenshot and self.session is not None:
+                rec.screenshot = self.evidence.screenshot(
+                    self.session.page, f"{self.flow_name}-{name}", self.masks(self.session.page))
+        finally:
+            rec.finished_at = _now()
+            rec.seconds = round(time.monotonic() - t0, 3)
+            self.ledger.finish_step(step_id, rec.outcome, rec.screenshot, rec.error)
+            if self.on_step:
+                self.on_step("end", rec)
+            logger.info("[{}] {} — {}", self.flow_name, name, rec.outcome)
+
+    @contextmanager
+    def private(self) -> Iterator[None]:
+        """While secrets are typed: the trace is paused."""
+        with self.evidence.private():
+            yield
+
+    # --- findings --------------------------------------------------------------------
+    def observe(self, key: str, value: Any) -> None:
+        self.observations[key] = value
+        self.ledger.observe(self.run_id, key, value)
+
+    def alert(self, text: str, *, details: str | None = None) -> bool:
+        """Text the owner (signed, short); ``details`` go to the details channel."""
+        return self.notifier.sms(text, details=details)
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")

@@ -1,0 +1,146 @@
+"""Run evidence: one folder per run with screenshots, the trace, run.json and report.html.
+
+Folder names start with the UTC time so they sort by time; ``recordings/latest`` points
+at the newest. Secrets are masked on screenshots (the fields that hold them) and scrubbed
+from every text written here; the trace is paused while a secret is typed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets as _random
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+from loguru import logger
+from playwright.sync_api import BrowserContext, Locator, Page
+from playwright.sync_api import Error as PlaywrightError
+
+from rpa.redact import scrub, scrub_data
+
+
+def new_run_id(account: str) -> str:
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    return f"{stamp}-{account}-{_random.token_hex(3)}"
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:50] or "step"
+
+
+class Evidence:
+    """Writes one run's evidence into ``root/<run_id>``."""
+
+    def __init__(self, root: Path, run_id: str) -> None:
+        self.root = root
+        self.run_id = run_id
+        self.folder = root / run_id
+        self.shots = self.folder / "screenshots"
+        self.shots.mkdir(parents=True, exist_ok=True)
+        self._n = 0
+        self._trace_ctx: BrowserContext | None = None
+        self._trace_chunks = 0
+        self._tracing = False
+        self._point_latest()
+
+    def rel(self, path: Path) -> str:
+        return path.relative_to(self.folder).as_posix()
+
+    def screenshot(self, page: Page, name: str, mask: list[Locator] | None = None) -> str | None:
+        """Save a full-page screenshot of ``page``; returns its path inside the run folder."""
+        self._n += 1
+        path = self.shots / f"{self._n:03d}-{_slug(name)}.png"
+        try:
+            page.screenshot(path=str(path), full_page=True, mask=mask or [],
+                            mask_color="#222222", timeout=10000, animations="disabled")
+        except PlaywrightError as err:
+            logger.warning("screenshot '{}' failed: {}", name, str(err).splitlines()[0])
+            return None
+        return self.rel(path)
+
+    def screenshot_all(self, context: BrowserContext | None, name: str,
+                       mask_for: Any = None) -> list[str]:
+        """A screenshot of every open page (used when a step fails)."""
+        out: list[str] = []
+        if context is None:
+            return out
+        for i, page in enumerate(context.pages):
+            if page.is_closed():
+                continue
+            mask = mask_for(page) if mask_for else None
+            shot = self.screenshot(page, f"{name}-page{i + 1}", mask)
+            if shot:
+                out.append(shot)
+        return out
+
+    # --- trace -------------------------------------------------------------------------
+    def start_trace(self, context: BrowserContext) -> None:
+        context.tracing.start(screenshots=True, snapshots=True, sources=False,
+                              title=self.run_id)
+        self._trace_ctx = context
+        self._tracing = True
+        context.tracing.start_chunk(title=self.run_id)
+
+    def _stop_chunk(self) -> None:
+        if self._trace_ctx is None or not self._tracing:
+            return
+        self._trace_chunks += 1
+        path = self.folder / f"trace-{self._trace_chunks}.zip"
+        try:
+            self._trace_ctx.tracing.stop_chunk(path=str(path))
+        except PlaywrightError as err:
+            logger.warning("trace chunk not saved: {}", str(err).splitlines()[0])
+        self._tracing = False
+
+    @contextmanager
+    def private(self) -> Iterator[None]:
+        """Pause the trace while secrets are typed, so the trace never holds them."""
+        self._stop_chunk()
+        try:
+            yield
+        finally:
+            if self._trace_ctx is not None and not self._tracing:
+                try:
+                    self._trace_ctx.tracing.start_chunk(title=self.run_id)
+                    self._tracing = True
+                except PlaywrightError:
+                    pass
+
+    def stop_trace(self) -> None:
+        self._stop_chunk()
+        if self._trace_ctx is not None:
+            try:
+                self._trace_ctx.tracing.stop()
+            except PlaywrightError:
+                pass
+        self._trace_ctx = None
+
+    # --- summaries ---------------------------------------------------------------------
+    def write_json(self, data: dict[str, Any]) -> Path:
+        path = self.folder / "run.json"
+        path.write_text(json.dumps(scrub_data(data), indent=2, ensure_ascii=False) + "\n",
+                        encoding="utf-8")
+        return path
+
+    def write_report(self, data: dict[str, Any]) -> Path:
+        env = Environment(loader=PackageLoader("rpa", "templates"),
+                          autoescape=select_autoescape(["html"]))
+        html = env.get_template("report.html").render(run=scrub_data(data))
+        path = self.folder / "report.html"
+        path.write_text(scrub(html), encoding="utf-8")
+        return path
+
+    def _point_latest(self) -> None:
+        latest = self.root / "latest"
+        try:
+            if latest.is_symlink() or latest.exists():
+                latest.unlink()
+            os.symlink(self.run_id, latest, target_is_directory=True)
+        except OSError as err:
+            logger.debug("could not point recordings/latest: {}", err)

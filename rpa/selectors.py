@@ -1,0 +1,270 @@
+"""selectors.yaml: every locator the flows use, by namespaced key, with ordered candidates.
+
+A key such as ``signin.email`` maps to a list of candidates, user-facing first::
+
+    signin:
+      email:
+        - label: Email or mobile phone number
+        - css: "#ap_email"
+
+Strategies: ``role`` (with optional ``name`` and ``exact``), ``label``, ``text``,
+``placeholder``, ``title``, ``test_id``, ``css``. A string written ``/…/`` (optionally
+``/…/i``) is a regular expression. ``{name}`` placeholders are filled from the caller's
+parameters. The first candidate that resolves wins, and which one won is logged.
+Layout variants are simply more candidates under the same key.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from loguru import logger
+from playwright.sync_api import Error as PlaywrightError
+from playwright.sync_api import Locator, Page
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+from rpa.errors import ConfigError, SelectorNotFound
+
+STRATEGIES = {"role", "label", "text", "placeholder", "title", "test_id", "css"}
+OPTIONS = {"name", "exact"}
+ROLES = {
+    "alert", "button", "checkbox", "combobox", "dialog", "heading", "link", "listitem",
+    "main", "navigation", "radio", "row", "cell", "tab", "table", "textbox", "img", "status",
+    "region", "option", "menuitem", "form",
+}
+Scope = Page | Locator
+
+
+def default_selectors_file() -> Path:
+    """selectors.yaml at the top of the project."""
+    return Path(__file__).resolve().parent.parent / "selectors.yaml"
+
+
+def _pattern(value: str) -> str | re.Pattern[str]:
+    m = re.fullmatch(r"/(.+)/(i?)", value, flags=re.S)
+    if not m:
+        return value
+    return re.compile(m.group(1), re.I if m.group(2) else 0)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    strategy: str
+    value: str
+    name: str | None = None
+    exact: bool | None = None
+
+    def describe(self) -> str:
+        extra = f" name={self.name!r}" if self.name else ""
+        return f"{self.strategy}={self.value!r}{extra}"
+
+    def build(self, scope: Scope, params: dict[str, Any]) -> Locator:
+        value = self.value.format(**params) if params else self.value
+        name = self.name.format(**params) if (self.name and params) else self.name
+        exact = self.exact
+        if self.strategy == "css":
+            return scope.locator(value)
+        if self.strategy == "role":
+            kwargs: dict[str, Any] = {}
+            if name is not None:
+                kwargs["name"] = _pattern(name)
+            if exact is not None:
+                kwargs["exact"] = exact
+            return scope.get_by_role(value, **kwargs)  # type: ignore[arg-type]
+        text = _pattern(value)
+        getter = {
+            "label": scope.get_by_label,
+            "text": scope.get_by_text,
+            "placeholder": scope.get_by_placeholder,
+            "title": scope.get_by_title,
+        }.get(self.strategy)
+        if getter is not None:
+            return getter(text, exact=exact) if exact is not None else getter(text)
+        return scope.get_by_test_id(value)
+
+
+@dataclass
+class Selectors:
+    """Validated selectors, looked up by key."""
+
+    keys: dict[str, list[Candidate]]
+    source: str = ""
+    timeout_ms: int = 15000
+    won: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, path: Path | None = None, timeout_ms: int = 15000) -> Selectors:
+        """Load and validate; any bad entry is a ConfigError naming the file and key."""
+        file = Path(path) if path else default_selectors_file()
+        if not file.is_file():
+            raise ConfigError("selectors file not found", file=str(file))
+        try:
+            data = yaml.safe_load(file.read_text(encoding="utf-8"))
+        except yaml.YAMLError as err:
+            raise ConfigError(f"not valid YAML: {err}", file=str(file)) from err
+        return cls(parse_selectors(data, str(file)), str(file), timeout_ms)
+
+    def __contains__(self, key: str) -> bool:
+        return key in self.keys
+
+    def _cands(self, key: str) -> list[Candidate]:
+        try:
+            return self.keys[key]
+        except KeyError:
+            raise ConfigError("unknown selector key used by the code", file=self.source,
+                              key=key) from None
+
+    def candidates(self, scope: Scope, key: str, **params: Any) -> list[Locator]:
+        return [c.build(scope, params) for c in self._cands(key)]
+
+    def any_of(self, scope: Scope, key: str, **params: Any) -> Locator:
+        """One locator matching any candidate (for masks and quick checks)."""
+        locs = self.candidates(scope, key, **params)
+        combined = locs[0]
+        for loc in locs[1:]:
+            combined = combined.or_(loc)
+        return combined
+
+    def find(self, scope: Scope, key: str, *, timeout_ms: int | None = None,
+             state: str = "visible", **params: Any) -> Locator:
+        """Wait until a candidate for ``key`` is there; return the first candidate that is."""
+        cands = self._cands(key)
+        locs = [c.build(scope, params) for c in cands]
+        wait = self.timeout_ms if timeout_ms is None else timeout_ms
+        combined = locs[0]
+        for loc in locs[1:]:
+            combined = combined.or_(loc)
+        try:
+            combined.first.wait_for(state=state, timeout=wait)  # type: ignore[arg-type]
+        except PlaywrightTimeout as err:
+            raise SelectorNotFound(key, _url(scope), len(cands)) from err
+        except PlaywrightError as err:
+            raise SelectorNotFound(key, _url(scope), len(cands)) from err
+        for cand, loc in zip(cands, locs, strict=False):
+            try:
+                if loc.count() and (state != "visible" or loc.first.is_visible()):
+                    self._note(key, cand)
+                    return loc.first
+            except PlaywrightError:
+                continue
+        raise SelectorNotFound(key, _url(scope), len(cands))
+
+    def present(self, scope: Scope, key: str, **params: Any) -> bool:
+        """Whether some candidate for ``key`` is visible right now (no waiting)."""
+        for loc in self.candidates(scope, key, **params):
+            try:
+                if loc.count() and loc.first.is_visible():
+                    return True
+            except PlaywrightError:
+                continue
+        return False
+
+    def which(self, scope: Scope, keys: list[str], *, timeout_ms: int | None = None) -> str:
+        """Wait until one of several keys is visible; return the first key (in order) that is.
+
+        Used to tell which page the browser is on without guessing from URLs.
+        """
+        combined: Locator | None = None
+        for key in keys:
+            loc = self.any_of(scope, key)
+            combined = loc if combined is None else combined.or_(loc)
+        assert combined is not None
+        wait = self.timeout_ms if timeout_ms is None else timeout_ms
+        try:
+            combined.first.wait_for(state="visible", timeout=wait)
+        except PlaywrightTimeout as err:
+            raise SelectorNotFound(" | ".join(keys), _url(scope), len(keys)) from err
+        for key in keys:
+            if self.present(scope, key):
+                return key
+        raise SelectorNotFound(" | ".join(keys), _url(scope), len(keys))
+
+    def check(self, scope: Scope, key: str) -> str | None:
+        """Which candidate of ``key`` resolves on the current page right now, if any."""
+        for cand in self._cands(key):
+            try:
+                loc = cand.build(scope, {})
+                if loc.count():
+                    return cand.describe()
+            except (PlaywrightError, KeyError, IndexError):
+                continue
+        return None
+
+    def _note(self, key: str, cand: Candidate) -> None:
+        desc = cand.describe()
+        if self.won.get(key) != desc:
+            logger.debug("selector {} resolved by {}", key, desc)
+            self.won[key] = desc
+
+
+def _url(scope: Scope) -> str:
+    try:
+        page = scope if isinstance(scope, Page) else scope.page
+        return page.url
+    except PlaywrightError:
+        return ""
+
+
+def parse_selectors(data: Any, source: str) -> dict[str, list[Candidate]]:
+    """Flatten the nested mapping into ``ns.key`` → candidates, validating every entry."""
+    if not isinstance(data, dict):
+        raise ConfigError("expected a mapping of page namespaces", file=source)
+    out: dict[str, list[Candidate]] = {}
+
+    def walk(node: Any, prefix: str) -> None:
+        if isinstance(node, list):
+            out[prefix] = [_candidate(item, source, f"{prefix}[{i}]")
+                           for i, item in enumerate(node)]
+            if not out[prefix]:
+                raise ConfigError("needs at least one candidate", file=source, key=prefix)
+            return
+        if not isinstance(node, dict) or not node:
+            raise ConfigError("expected a list of candidates or a mapping of keys",
+                              file=source, key=prefix or "<top>")
+        for k, v in node.items():
+            if not isinstance(k, str) or not re.fullmatch(r"[a-z][a-z0-9_]*", k):
+                raise ConfigError("keys are lower_snake_case names", file=source,
+                                  key=f"{prefix}.{k}" if prefix else str(k))
+            walk(v, f"{prefix}.{k}" if prefix else k)
+
+    walk(data, "")
+    return out
+
+
+def _candidate(item: Any, source: str, key: str) -> Candidate:
+    if not isinstance(item, dict):
+        raise ConfigError("a candidate is a mapping such as {css: '#id'}", file=source, key=key)
+    strategies = [k for k in item if k in STRATEGIES]
+    unknown = [k for k in item if k not in STRATEGIES | OPTIONS]
+    if unknown:
+        raise ConfigError(f"unknown strategy or option {unknown[0]!r} (expected one of "
+                          f"{', '.join(sorted(STRATEGIES))})", file=source, key=key)
+    if len(strategies) != 1:
+        raise ConfigError("exactly one strategy per candidate", file=source, key=key)
+    strategy = strategies[0]
+    value = item[strategy]
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(f"{strategy} needs a non-empty string", file=source, key=key)
+    if strategy == "role" and value not in ROLES:
+        raise ConfigError(f"unknown ARIA role {value!r}", file=source, key=key)
+    name = item.get("name")
+    if name is not None and (strategy != "role" or not isinstance(name, str)):
+        raise ConfigError("'name' goes with 'role' and is a string", file=source, key=key)
+    exact = item.get("exact")
+    if exact is not None and not isinstance(exact, bool):
+        raise ConfigError("'exact' is true or false", file=source, key=key)
+    for text in (value, name):
+        if text and text.startswith("/"):
+            try:
+                _pattern(text)
+                if isinstance(_pattern(text), str):
+                    raise ConfigError("a regular expression is written /.../ or /.../i",
+                                      file=source, key=key)
+            except re.error as err:
+                raise ConfigError(f"bad regular expression: {err}", file=source,
+                                  key=key) from err
+    return Candidate(strategy, value, name, exact)

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Idempotent set-up: virtualenv, the package, a Chromium, and (with --test) Dovecot.
+# Safe to run again and again; it only does what is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+want_test=0
+[ "${1:-}" = "--test" ] && want_test=1
+VENV=${VENV:-.venv}
+PYTHON=${PYTHON:-python3}
+
+is_root() { [ "$(id -u)" = 0 ]; }
+have_apt() { command -v apt-get >/dev/null 2>&1; }
+apt_updated=0
+apt_install() {
+  if [ $apt_updated = 0 ]; then
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    apt_updated=1
+  fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+# 1. Python and the virtualenv
+if [ ! -x "$VENV/bin/python" ]; then
+  if ! "$PYTHON" -m venv --help >/dev/null 2>&1 || ! "$PYTHON" -c "import ensurepip" 2>/dev/null; then
+    if is_root && have_apt; then apt_install python3-venv; else
+      echo "python3 with venv is needed (install python3-venv)" >&2; exit 1; fi
+  fi
+  "$PYTHON" -m venv "$VENV"
+fi
+
+# 2. The package (again only when pyproject.toml changed)
+extras="."
+[ $want_test = 1 ] && extras=".[test]"
+stamp="$VENV/.installed-$(sha1sum pyproject.toml | cut -c1-12)-$want_test"
+if [ ! -f "$stamp" ]; then
+  "$VENV/bin/python" -m pip install -q --upgrade pip >/dev/null 2>&1 || true
+  "$VENV/bin/python" -m pip install -q -e "$extras"
+  rm -f "$VENV"/.installed-*
+  touch "$stamp"
+  # a test install also satisfies a plain one
+  [ $want_test = 1 ] && touch "$VENV/.installed-$(sha1sum pyproject.toml | cut -c1-12)-0"
+fi
+
+# 3. Chromium: Debian's package as root on Debian, else Playwright's own browser
+if [ ! -x /usr/bin/chromium ] && [ -z "${RPA_CHROMIUM:-}" ]; then
+  if is_root && have_apt; then apt_install chromium || true; fi
+  if [ ! -x /usr/bin/chromium ]; then
+    "$VENV/bin/python" -m playwright install chromium
+  fi
+fi
+
+# 4. Dovecot for the mailbox tests
+if [ $want_test = 1 ] && ! command -v dovecot >/dev/null 2>&1 && [ ! -x /usr/sbin/dovecot ]; then
+  if is_root && have_apt; then
+    apt_install dovecot-imapd
+  else
+    echo "note: Dovecot is not installed; mailbox tests will be skipped" >&2
+  fi
+fi
