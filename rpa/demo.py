@@ -1,0 +1,79 @@
+"""The demo: the whole routine against the bundled sandbox, with throwaway state.
+
+A sandbox Seller Central and a local notification receiver are started on loopback; the
+practice credentials go into this process's environment only; evidence goes to the
+recordings folder like any run, so the report can be opened afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from rpa.config import parse_config
+from rpa.orchestrator import RunResult, run
+from rpa.receiver import Receiver
+from rpa.sandbox import SandboxServer
+
+
+def _get(obj: Any, name: str) -> Any:
+    return obj[name] if isinstance(obj, dict) else getattr(obj, name)
+
+
+def scenario_login(server: SandboxServer) -> dict[str, str]:
+    """Practice credentials and the account/marketplace to pick, from the sandbox scenario."""
+    sc = server.scenario
+    seller = _get(sc, "seller")
+    account = _get(sc, "accounts")[0]
+    markets = _get(account, "marketplaces")
+    return {
+        "email": str(_get(seller, "email")),
+        "password": str(_get(seller, "password")),
+        "totp_secret": str(_get(seller, "totp_secret")),
+        "account_name": str(_get(account, "name")),
+        "marketplace": str(_get(markets[-1], "name")),
+    }
+
+
+def demo_config_data(url: str, login: dict[str, str], state_dir: Path,
+                     recordings: Path) -> dict[str, Any]:
+    return {
+        "accounts": [{
+            "name": "demo", "base_url": url, "email": login["email"],
+            "password_env": "RPA_DEMO_SC_PASSWORD", "totp_secret_env": "RPA_DEMO_SC_TOTP",
+            "account_name": login["account_name"], "marketplace": login["marketplace"],
+        }],
+        "va": {"full_name": "Maria Santos", "initials": "MS"},
+        "notify": {"sms": {"url_env": "RPA_DEMO_SMS_URL"},
+                   "details": {"url_env": "RPA_DEMO_DETAILS_URL", "label": "Upwork"}},
+        "paths": {"state_dir": str(state_dir), "recordings_dir": str(recordings)},
+    }
+
+
+def run_demo(scenario: str = "at-risk", *, headed: bool = False,
+             recordings: Path = Path("recordings"),
+             on_step: Callable[[str, Any], None] | None = None,
+             ) -> tuple[RunResult, list[tuple[str, str]]]:
+    """Run the routine on the sandbox; returns the result and the texts the owner got."""
+    server = SandboxServer(scenario)
+    server.start()
+    receiver = Receiver().start()
+    try:
+        login = scenario_login(server)
+        os.environ["RPA_DEMO_SC_PASSWORD"] = login["password"]
+        os.environ["RPA_DEMO_SC_TOTP"] = login["totp_secret"]
+        os.environ["RPA_DEMO_SMS_URL"] = receiver.url("sms")
+        os.environ["RPA_DEMO_DETAILS_URL"] = receiver.url("details")
+        with tempfile.TemporaryDirectory(prefix="rpa-demo-") as tmp:
+            data = demo_config_data(server.url, login, Path(tmp) / "state",
+                                    recordings.resolve())
+            cfg = parse_config(data, f"demo:{scenario}")
+            result = run(cfg, headed=headed, on_step=on_step)
+        received = [(item.path.strip("/"), item.message) for item in receiver.items]
+        return result, received
+    finally:
+        receiver.stop()
+        server.stop()

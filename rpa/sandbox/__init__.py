@@ -1,0 +1,14 @@
+"""The sandbox Seller Central: a stateful practice copy the bot, the demo and the tests drive.
+
+It serves the same URLs, element ids, names and wording as the real site (see the shared
+notes on Seller Central), with scenario data from YAML, a JSON control API under
+``/__sandbox/`` and injectable faults (captcha, intrusion check, slow pages, errors).
+"""
+
+from rpa.sandbox.app import create_app
+from rpa.sandbox.scenario import Scenario, list_scenarios, load_scenario
+from rpa.sandbox.server import SandboxServer
+from rpa.sandbox.state import SandboxState
+
+__all__ = ["SandboxServer", "SandboxState", "Scenario", "create_app", "list_scenarios",
+           "load_scenario"]

@@ -1,0 +1,280 @@
+"""The sandbox Seller Central as a Starlette app: the gate, the signed-in pages, the wiring."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from rpa.sandbox import auth, control
+from rpa.sandbox.scenario import SECTIONS, STOPLIGHT, Scenario
+from rpa.sandbox.state import LiveThread, SandboxState, Session
+from rpa.sandbox.web import (
+    CONTROL_PREFIX,
+    HEALTH_PATH,
+    INBOX_PATH,
+    ORDERS_PATH,
+    PICKER_PATH,
+    chrome_context,
+    current_session,
+    path_with_query,
+    picker_url,
+    redirect,
+    render,
+    sandbox,
+    signin_url,
+)
+
+PUBLIC_PREFIXES = ("/ap/", "/errors/")
+PAGE_SIZE = 10
+SNIPPET_CHARS = 80
+ACTION_SUFFIXES = ("/reply", "/no-response-needed")
+SENT_FLASH = "Your message has been sent."
+NO_RESPONSE_FLASH = "Marked as no response needed."
+
+
+class Gate:
+    """Runs before every page: counters, injected faults, sign-in and account selection."""
+
+    def __init__(self, app: ASGIApp, state: SandboxState) -> None:
+        self.app = app
+        self.state = state
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"].startswith(CONTROL_PREFIX):
+            await self.app(scope, receive, send)
+            return
+        if scope["path"] == "/favicon.ico":
+            await Response(status_code=404)(scope, receive, send)
+            return
+        response = await self._check(Request(scope))
+        if response is None:
+            await self.app(scope, receive, send)
+        else:
+            await response(scope, receive, send)
+
+    async def _check(self, request: Request) -> Response | None:
+        state, path = self.state, request.url.path
+        state.bump("requests")
+        slow_ms = state.faults.slow_ms
+        if slow_ms > 0:
+            await asyncio.sleep(slow_ms / 1000)
+        if state.take_http500(path):
+            return render("error.html", status_code=500, heading="Internal Server Error",
+                          detail="We're sorry, something went wrong on our end.")
+        if (request.method == "GET" and path != "/errors/validateCaptcha"
+                and state.take_flag("captcha")):
+            state.bump("captcha_pages_shown")
+            return render("robot.html")
+        if path.startswith(PUBLIC_PREFIXES):
+            return None
+        _, session = current_session(request)
+        if session is None:
+            return redirect(signin_url(_return_path(request)), status_code=302)
+        _select_from_query(state, session, request)
+        if path != PICKER_PATH and state.needs_picker and state.selection(session) is None:
+            return redirect(picker_url(_return_path(request)), status_code=302)
+        return None
+
+
+def _return_path(request: Request) -> str:
+    if request.method == "GET":
+        return path_with_query(request)
+    path = request.url.path
+    for suffix in ACTION_SUFFIXES:
+        if path.endswith(suffix):
+            return path[: -len(suffix)]
+    return path
+
+
+def _select_from_query(state: SandboxState, session: Session, request: Request) -> None:
+    merchant = request.query_params.get("mons_sel_dir_mcid")
+    market = request.query_params.get("mons_sel_mkid")
+    if merchant and market:
+        chosen = state.find_choice(merchant, market)
+        if chosen is not None:
+            with state.lock:
+                session.merchant_id, session.marketplace_id = chosen[0].merchant_id, chosen[1].id
+
+
+def _signed_in(request: Request) -> tuple[SandboxState, Session, dict[str, Any]]:
+    state = sandbox(request)
+    _, session = current_session(request)
+    if session is None:
+        raise HTTPException(status_code=401)
+    return state, session, chrome_context(state, session)
+
+
+async def to_home(request: Request) -> Response:
+    return redirect("/home", status_code=302)
+
+
+async def home(request: Request) -> Response:
+    state, _, chrome = _signed_in(request)
+    scenario = state.scenario
+    unshipped, messages = state.unshipped, state.buyer_messages
+    template = "home_modern.html" if scenario.layout == "modern" else "home_classic.html"
+    return render(template, unshipped=unshipped, buyer_messages=messages,
+                  overall=scenario.overall_label, rating=scenario.rating,
+                  stoplight=STOPLIGHT[scenario.overall],
+                  open_orders_lines=[f"FBM Unshipped: {unshipped}", "FBA: 0"], **chrome)
+
+
+async def account_health(request: Request) -> Response:
+    state, _, chrome = _signed_in(request)
+    scenario = state.scenario
+    sections = [(title, [m for m in scenario.metrics if m.section == title])
+                for title in SECTIONS]
+    return render("health.html", layout=scenario.layout, overall=scenario.overall_label,
+                  stoplight=STOPLIGHT[scenario.overall], rating=scenario.rating,
+                  sections=[s for s in sections if s[1]], **chrome)
+
+
+async def unshipped_orders(request: Request) -> Response:
+    state, _, chrome = _signed_in(request)
+    orders = sorted(state.scenario.unshipped_orders, key=lambda o: o.ship_by)
+    return render("orders.html", orders=orders, **chrome)
+
+
+async def inbox_redirect(request: Request) -> Response:
+    return redirect(f"{INBOX_PATH}?fi=responseNeeded", status_code=302)
+
+
+def _snippet(live: LiveThread) -> str:
+    text = " ".join(live.latest_buyer_text().split())
+    return text if len(text) <= SNIPPET_CHARS else text[: SNIPPET_CHARS - 1].rstrip() + "…"
+
+
+def _filter(state: SandboxState, fi: str, ss: str) -> tuple[str, str, list[LiveThread]]:
+    """The view's key, its heading and its threads, oldest first."""
+    key = fi.replace("_", "").replace("-", "").lower()
+    with state.lock:
+        threads = list(state.threads)
+    if key == "search":
+        needle = ss.strip().lower()
+        found = [t for t in threads if needle and needle in t.thread.order_id.lower()]
+        return "search", f"Search results for {ss.strip()}", found
+    if key == "all":
+        return "all", "All messages", threads
+    return "responseNeeded", "Response needed", [t for t in threads if t.needs_response]
+
+
+async def inbox(request: Request) -> Response:
+    state, _, chrome = _signed_in(request)
+    fi = request.query_params.get("fi", "responseNeeded")
+    ss = request.query_params.get("ss", "")
+    view, heading, threads = _filter(state, fi, ss)
+    pages = max(1, math.ceil(len(threads) / PAGE_SIZE))
+    try:
+        page = min(max(1, int(request.query_params.get("page", "1"))), pages)
+    except ValueError:
+        page = 1
+    shown = threads[(page - 1) * PAGE_SIZE: page * PAGE_SIZE]
+
+    def link(number: int) -> str:
+        params = {"fi": fi if view != "responseNeeded" else "responseNeeded"}
+        if view == "search":
+            params["ss"] = ss
+        params["page"] = str(number)
+        return f"{INBOX_PATH}?{urlencode(params)}"
+
+    rows = [{"id": t.thread_id, "buyer": t.thread.buyer, "subject": t.thread.subject,
+             "order_id": t.thread.order_id, "received": t.thread.received,
+             "snippet": _snippet(t), "status": t.status} for t in shown]
+    return render("inbox.html", view=view, heading=heading, rows=rows, page=page, pages=pages,
+                  total=len(threads), needed=state.buyer_messages,
+                  next_url=link(page + 1) if page < pages else None,
+                  prev_url=link(page - 1) if page > 1 else None, search=ss, **chrome)
+
+
+def _thread_or_404(state: SandboxState, thread_id: str) -> LiveThread:
+    live = state.thread(thread_id)
+    if live is None:
+        raise HTTPException(status_code=404)
+    return live
+
+
+def _thread_page(state: SandboxState, session: Session, chrome: dict[str, Any],
+                 live: LiveThread, error: str | None = None, draft: str = "") -> Response:
+    with state.lock:
+        flash, session.flash = session.flash, None
+        messages = list(live.messages)
+    return render("thread.html", t=live.thread, status=live.status, messages=messages,
+                  flash=flash, error=error, draft=draft, **chrome)
+
+
+async def thread_page(request: Request) -> Response:
+    state, session, chrome = _signed_in(request)
+    live = _thread_or_404(state, request.path_params["thread_id"])
+    return _thread_page(state, session, chrome, live)
+
+
+async def thread_reply(request: Request) -> Response:
+    state, session, chrome = _signed_in(request)
+    live = _thread_or_404(state, request.path_params["thread_id"])
+    form = await request.form()
+    raw = form.get("text")
+    text = raw.strip() if isinstance(raw, str) else ""
+    if not text:
+        return _thread_page(state, session, chrome, live, error="Enter a message")
+    if len(text) > 4000:
+        return _thread_page(state, session, chrome, live, draft=text[:4000],
+                            error="Your message is too long (4000 characters at most)")
+    state.reply(live.thread_id, text)
+    with state.lock:
+        session.flash = SENT_FLASH
+    return redirect(f"/messaging/thread/{live.thread_id}")
+
+
+async def thread_no_response(request: Request) -> Response:
+    state, session, _ = _signed_in(request)
+    live = _thread_or_404(state, request.path_params["thread_id"])
+    state.mark_no_response(live.thread_id)
+    with state.lock:
+        session.flash = NO_RESPONSE_FLASH
+    return redirect(f"/messaging/thread/{live.thread_id}")
+
+
+async def not_found(request: Request, exc: Exception) -> Response:
+    status = exc.status_code if isinstance(exc, HTTPException) else 404
+    heading = "Page not found" if status == 404 else "Something went wrong"
+    return render("error.html", status_code=status, heading=heading,
+                  detail="Looking for something? We can't find that page.")
+
+
+ROUTES = [
+    Route("/", to_home, methods=["GET"]),
+    Route("/gp/homepage.html", to_home, methods=["GET"]),
+    Route("/home", home, methods=["GET"]),
+    Route(HEALTH_PATH, account_health, methods=["GET"]),
+    Route(ORDERS_PATH, unshipped_orders, methods=["GET"]),
+    Route("/messaging/inbox", inbox_redirect, methods=["GET"]),
+    Route(INBOX_PATH, inbox, methods=["GET"]),
+    Route("/messaging/thread/{thread_id}", thread_page, methods=["GET"]),
+    Route("/messaging/thread/{thread_id}/reply", thread_reply, methods=["POST"]),
+    Route("/messaging/thread/{thread_id}/no-response-needed", thread_no_response,
+          methods=["POST"]),
+]
+
+
+def create_app(scenario: str | Path | Scenario = "healthy",
+               state: SandboxState | None = None) -> Starlette:
+    """The sandbox app for a scenario (name, path or model), or around an existing state."""
+    live = state if state is not None else SandboxState(scenario)
+    app = Starlette(
+        routes=[*control.ROUTES, *auth.ROUTES, *ROUTES],
+        middleware=[Middleware(Gate, state=live)],
+        exception_handlers={404: not_found, 401: not_found, 405: not_found},
+    )
+    app.state.sandbox = live
+    return app

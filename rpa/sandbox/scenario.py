@@ -1,0 +1,219 @@
+"""Scenario files: who the practice seller is and what their Seller Central shows.
+
+A scenario is a YAML file in ``scenarios/`` (or any path). It is validated on load; any
+problem is raised as ``ValueError`` naming the file and the offending key.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+SCENARIO_DIR = Path(__file__).with_name("scenarios")
+
+Layout = Literal["classic", "modern"]
+MetricStatus = Literal["Good", "Fair", "Poor"]
+ThreadStatus = Literal["response_needed", "responded", "no_response_needed"]
+
+CUSTOMER_SERVICE = "Customer Service Performance"
+POLICY = "Policy Compliance"
+SHIPPING = "Shipping Performance"
+SECTIONS = (CUSTOMER_SERVICE, POLICY, SHIPPING)
+
+METRIC_SECTIONS: dict[str, str] = {
+    "order_defect_rate": CUSTOMER_SERVICE,
+    "contact_response_time": CUSTOMER_SERVICE,
+    "policy_compliance": POLICY,
+    "late_shipment_rate": SHIPPING,
+    "pre_fulfillment_cancel_rate": SHIPPING,
+    "valid_tracking_rate": SHIPPING,
+    "on_time_delivery_rate": SHIPPING,
+}
+
+CLASSIC_WORDS: dict[str, str] = {"Good": "Good", "Fair": "Fair", "Poor": "Poor"}
+MODERN_WORDS: dict[str, str] = {"Good": "Healthy", "Fair": "At Risk", "Poor": "Unhealthy"}
+STOPLIGHT: dict[str, str] = {"Good": "green", "Fair": "yellow", "Poor": "red"}
+RATING_RANGE: dict[str, tuple[int, int]] = {"Good": (200, 1000), "Fair": (100, 199),
+                                            "Poor": (0, 99)}
+DEFAULT_RATING: dict[str, int] = {"Good": 820, "Fair": 150, "Poor": 60}
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class Seller(_Strict):
+    email: str = Field(min_length=3)
+    password: str = Field(min_length=1)
+    totp_secret: str = Field(min_length=16)
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, value: str) -> str:
+        if "@" not in value:
+            raise ValueError("not an email address")
+        return value.strip()
+
+    @field_validator("totp_secret")
+    @classmethod
+    def _base32(cls, value: str) -> str:
+        cleaned = value.replace(" ", "").upper()
+        try:
+            base64.b32decode(cleaned + "=" * (-len(cleaned) % 8))
+        except (binascii.Error, ValueError) as exc:
+            raise ValueError("not a base32 secret") from exc
+        return cleaned
+
+
+class Marketplace(_Strict):
+    name: str = Field(min_length=1)
+    id: str = Field(min_length=1)
+
+
+class Account(_Strict):
+    name: str = Field(min_length=1)
+    merchant_id: str = Field(min_length=1)
+    marketplaces: list[Marketplace] = Field(min_length=1)
+
+
+class Order(_Strict):
+    order_id: str = Field(pattern=r"^\d{3}-\d{7}-\d{7}$")
+    buyer: str
+    item: str
+    sku: str
+    purchased: date
+    ship_by: date
+
+
+class Metric(_Strict):
+    key: str
+    name: str
+    value: str
+    target: str
+    status: MetricStatus
+
+    @field_validator("key")
+    @classmethod
+    def _known(cls, value: str) -> str:
+        if value not in METRIC_SECTIONS:
+            raise ValueError(f"unknown metric; expected one of {sorted(METRIC_SECTIONS)}")
+        return value
+
+    @property
+    def section(self) -> str:
+        return METRIC_SECTIONS[self.key]
+
+
+class Message(_Strict):
+    sender: Literal["buyer", "seller"] = Field(alias="from")
+    text: str = Field(min_length=1)
+    at: datetime
+
+
+class Thread(_Strict):
+    thread_id: str = Field(min_length=1)
+    buyer: str
+    order_id: str
+    subject: str
+    received: datetime
+    status: ThreadStatus = "response_needed"
+    messages: list[Message] = Field(min_length=1)
+
+
+class Scenario(_Strict):
+    name: str = ""
+    layout: Layout
+    seller: Seller
+    accounts: list[Account] = Field(min_length=1)
+    unshipped_orders: list[Order] = []
+    metrics: list[Metric] = Field(min_length=1)
+    threads: list[Thread] = []
+    account_health_rating: int | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Scenario:
+        keys = [m.key for m in self.metrics]
+        if len(set(keys)) != len(keys):
+            raise ValueError("metrics: each key may appear once")
+        ids = [t.thread_id for t in self.threads]
+        if len(set(ids)) != len(ids):
+            raise ValueError("threads: each thread_id may appear once")
+        if self.account_health_rating is not None:
+            low, high = RATING_RANGE[self.overall]
+            if not low <= self.account_health_rating <= high:
+                raise ValueError(f"account_health_rating must be {low}-{high} for an overall "
+                                 f"status of {self.overall}")
+        return self
+
+    @property
+    def overall(self) -> MetricStatus:
+        """Worst metric status: Poor beats Fair beats Good."""
+        statuses = {m.status for m in self.metrics}
+        if "Poor" in statuses:
+            return "Poor"
+        if "Fair" in statuses:
+            return "Fair"
+        return "Good"
+
+    @property
+    def overall_label(self) -> str:
+        words = MODERN_WORDS if self.layout == "modern" else CLASSIC_WORDS
+        return words[self.overall]
+
+    @property
+    def rating(self) -> int:
+        if self.account_health_rating is not None:
+            return self.account_health_rating
+        return DEFAULT_RATING[self.overall]
+
+    @property
+    def choices(self) -> list[tuple[Account, Marketplace]]:
+        return [(a, m) for a in self.accounts for m in a.marketplaces]
+
+    def failing_metrics(self) -> list[Metric]:
+        return [m for m in self.metrics if m.status != "Good"]
+
+
+def list_scenarios() -> list[str]:
+    """Names of the bundled scenarios."""
+    return sorted(p.stem for p in SCENARIO_DIR.glob("*.yaml"))
+
+
+def scenario_path(name_or_path: str | Path) -> Path:
+    text = str(name_or_path)
+    candidate = Path(text)
+    if candidate.suffix in (".yaml", ".yml") or "/" in text or "\\" in text:
+        return candidate
+    bundled = SCENARIO_DIR / f"{text}.yaml"
+    if not bundled.is_file():
+        raise ValueError(f"unknown scenario {text!r}; bundled: {', '.join(list_scenarios())}")
+    return bundled
+
+
+def _location(loc: tuple[Any, ...]) -> str:
+    return ".".join(str(part) for part in loc) or "(top level)"
+
+
+def load_scenario(name_or_path: str | Path) -> Scenario:
+    """Load and validate a bundled scenario by name, or a scenario file by path."""
+    path = scenario_path(name_or_path)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ValueError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+    except yaml.YAMLError as exc:
+        raise ValueError(f"{path}: not valid YAML: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise ValueError(f"{path}: (top level): expected a mapping of keys")
+    raw.setdefault("name", path.stem)
+    try:
+        return Scenario.model_validate(raw)
+    except ValidationError as exc:
+        problems = "; ".join(f"{_location(err['loc'])}: {err['msg']}" for err in exc.errors())
+        raise ValueError(f"{path}: {problems}") from None

@@ -1,0 +1,327 @@
+"""The sandbox's live state: sessions, devices, thread statuses, counters and faults.
+
+One object per server. Request handlers run on the server's event loop while tests read
+the state from other threads, so every change goes through ``lock``.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from rpa.sandbox.scenario import Account, Marketplace, Scenario, Thread, load_scenario
+
+COUNTER_NAMES = (
+    "signin_page_views",
+    "password_posts",
+    "otp_pages_shown",
+    "otp_failures",
+    "signins",
+    "captcha_pages_shown",
+    "http500_served",
+    "requests",
+)
+
+FAULT_KEYS = ("captcha", "cvf", "otp_reject_once", "slow_ms", "http500", "times",
+              "expire_session")
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def new_token(nbytes: int = 18) -> str:
+    return secrets.token_urlsafe(nbytes)
+
+
+@dataclass
+class Session:
+    email: str
+    merchant_id: str | None = None
+    marketplace_id: str | None = None
+    flash: str | None = None
+
+
+@dataclass
+class PendingSignIn:
+    """A sign-in whose password was right and which now waits for its second step."""
+
+    email: str
+    return_to: str
+    remember_me: bool
+
+
+@dataclass
+class Faults:
+    captcha: bool = False
+    cvf: bool = False
+    otp_reject_once: bool = False
+    slow_ms: int = 0
+    http500: dict[str, int] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"captcha": self.captcha, "cvf": self.cvf,
+                "otp_reject_once": self.otp_reject_once, "slow_ms": self.slow_ms,
+                "http500": dict(self.http500)}
+
+
+@dataclass
+class LiveThread:
+    """A scenario thread plus what happened to it in this sandbox."""
+
+    thread: Thread
+    status: str
+    messages: list[dict[str, str]]
+
+    @property
+    def thread_id(self) -> str:
+        return self.thread.thread_id
+
+    @property
+    def needs_response(self) -> bool:
+        return self.status == "response_needed"
+
+    def latest_buyer_text(self) -> str:
+        for msg in reversed(self.messages):
+            if msg["from"] == "buyer":
+                return msg["text"]
+        return ""
+
+
+def _live_threads(scenario: Scenario) -> list[LiveThread]:
+    threads = sorted(scenario.threads, key=lambda t: t.received)
+    return [
+        LiveThread(thread=t, status=t.status,
+                   messages=[{"from": m.sender, "text": m.text,
+                              "at": m.at.isoformat(timespec="minutes")} for m in t.messages])
+        for t in threads
+    ]
+
+
+class SandboxState:
+    """Everything that changes while the sandbox runs, reset by ``reset``."""
+
+    def __init__(self, scenario: str | Path | Scenario = "healthy") -> None:
+        self.lock = threading.RLock()
+        self.scenario: Scenario
+        self.scenario_name: str
+        self.sessions: dict[str, Session] = {}
+        self.remember_tokens: dict[str, str] = {}
+        self.pending: dict[str, PendingSignIn] = {}
+        self.counters: dict[str, int] = {}
+        self.replies: list[dict[str, str]] = []
+        self.no_response: list[dict[str, str]] = []
+        self.faults = Faults()
+        self.threads: list[LiveThread] = []
+        self.reset(scenario)
+
+    def reset(self, scenario: str | Path | Scenario | None = None) -> None:
+        """Fresh state; with ``scenario`` given, switch to it first (may raise ValueError)."""
+        loaded = self.scenario if scenario is None else (
+            scenario if isinstance(scenario, Scenario) else load_scenario(scenario))
+        with self.lock:
+            self.scenario = loaded
+            self.scenario_name = loaded.name
+            self.sessions = {}
+            self.remember_tokens = {}
+            self.pending = {}
+            self.counters = dict.fromkeys(COUNTER_NAMES, 0)
+            self.replies = []
+            self.no_response = []
+            self.faults = Faults()
+            self.threads = _live_threads(loaded)
+
+    def bump(self, name: str, by: int = 1) -> None:
+        with self.lock:
+            self.counters[name] = self.counters.get(name, 0) + by
+
+    # -- derived numbers -------------------------------------------------------------
+
+    @property
+    def unshipped(self) -> int:
+        return len(self.scenario.unshipped_orders)
+
+    @property
+    def buyer_messages(self) -> int:
+        with self.lock:
+            return sum(1 for t in self.threads if t.needs_response)
+
+    def thread(self, thread_id: str) -> LiveThread | None:
+        with self.lock:
+            return next((t for t in self.threads if t.thread_id == thread_id), None)
+
+    # -- accounts ----------------------------------------------------------------------
+
+    @property
+    def needs_picker(self) -> bool:
+        return len(self.scenario.choices) > 1
+
+    def find_choice(self, merchant_id: str, marketplace_id: str
+                    ) -> tuple[Account, Marketplace] | None:
+        for account, market in self.scenario.choices:
+            if account.merchant_id == merchant_id and market.id == marketplace_id:
+                return account, market
+        return None
+
+    def selection(self, session: Session) -> tuple[Account, Marketplace] | None:
+        if session.merchant_id is None or session.marketplace_id is None:
+            return None
+        return self.find_choice(session.merchant_id, session.marketplace_id)
+
+    # -- sessions and devices ----------------------------------------------------------
+
+    def create_session(self, email: str) -> str:
+        token = new_token()
+        session = Session(email=email)
+        if not self.needs_picker:
+            account, market = self.scenario.choices[0]
+            session.merchant_id, session.marketplace_id = account.merchant_id, market.id
+        with self.lock:
+            self.sessions[token] = session
+            self.counters["signins"] += 1
+        return token
+
+    def session(self, token: str | None) -> Session | None:
+        if not token:
+            return None
+        with self.lock:
+            return self.sessions.get(token)
+
+    def end_session(self, token: str | None) -> None:
+        with self.lock:
+            if token:
+                self.sessions.pop(token, None)
+
+    def remember_device(self, email: str) -> str:
+        token = new_token(24)
+        with self.lock:
+            self.remember_tokens[token] = email
+        return token
+
+    def device_remembered(self, token: str | None, email: str) -> bool:
+        if not token:
+            return False
+        with self.lock:
+            return self.remember_tokens.get(token, "").lower() == email.lower()
+
+    def add_pending(self, pending: PendingSignIn) -> str:
+        token = new_token()
+        with self.lock:
+            self.pending[token] = pending
+        return token
+
+    def pending_signin(self, token: str | None) -> PendingSignIn | None:
+        if not token:
+            return None
+        with self.lock:
+            return self.pending.get(token)
+
+    def drop_pending(self, token: str | None) -> None:
+        with self.lock:
+            if token:
+                self.pending.pop(token, None)
+
+    # -- buyer messages ----------------------------------------------------------------
+
+    def reply(self, thread_id: str, text: str) -> None:
+        at = now_iso()
+        with self.lock:
+            live = self.thread(thread_id)
+            if live is None:
+                raise KeyError(thread_id)
+            live.messages.append({"from": "seller", "text": text, "at": at})
+            live.status = "responded"
+            self.replies.append({"thread_id": thread_id, "text": text, "at": at})
+
+    def mark_no_response(self, thread_id: str) -> None:
+        at = now_iso()
+        with self.lock:
+            live = self.thread(thread_id)
+            if live is None:
+                raise KeyError(thread_id)
+            live.status = "no_response_needed"
+            self.no_response.append({"thread_id": thread_id, "at": at})
+
+    # -- faults --------------------------------------------------------------------
+
+    def apply_faults(self, data: dict[str, Any]) -> None:
+        """Set faults from the control API's JSON; raises ValueError on bad input."""
+        unknown = sorted(set(data) - set(FAULT_KEYS))
+        if unknown:
+            raise ValueError(f"unknown fault(s): {', '.join(unknown)}; "
+                             f"known: {', '.join(FAULT_KEYS)}")
+        times = data.get("times", 1)
+        if not isinstance(times, int) or isinstance(times, bool) or times < 1:
+            raise ValueError("times: expected a whole number of at least 1")
+        paths: list[str] = []
+        if "http500" in data:
+            raw = data["http500"]
+            paths = [raw] if isinstance(raw, str) else raw
+            if not isinstance(paths, list) or not all(
+                    isinstance(p, str) and p.startswith("/") for p in paths):
+                raise ValueError("http500: expected a path like '/home' or a list of paths")
+        slow = data.get("slow_ms", self.faults.slow_ms)
+        if not isinstance(slow, int) or isinstance(slow, bool) or not 0 <= slow <= 60000:
+            raise ValueError("slow_ms: expected milliseconds from 0 to 60000")
+        flags = {}
+        for name in ("captcha", "cvf", "otp_reject_once", "expire_session"):
+            if name in data:
+                if not isinstance(data[name], bool):
+                    raise ValueError(f"{name}: expected true or false")
+                flags[name] = data[name]
+        with self.lock:
+            self.faults.slow_ms = slow
+            for path in paths:
+                self.faults.http500[path] = self.faults.http500.get(path, 0) + times
+            for name in ("captcha", "cvf", "otp_reject_once"):
+                if name in flags:
+                    setattr(self.faults, name, flags[name])
+            if flags.get("expire_session"):
+                self.sessions.clear()
+
+    def clear_faults(self) -> None:
+        with self.lock:
+            self.faults = Faults()
+
+    def take_http500(self, path: str) -> bool:
+        with self.lock:
+            left = self.faults.http500.get(path, 0)
+            if left <= 0:
+                return False
+            if left == 1:
+                del self.faults.http500[path]
+            else:
+                self.faults.http500[path] = left - 1
+            self.counters["http500_served"] += 1
+            return True
+
+    def take_flag(self, name: str) -> bool:
+        """Consume a one-shot fault flag: True if it was set."""
+        with self.lock:
+            if getattr(self.faults, name):
+                setattr(self.faults, name, False)
+                return True
+            return False
+
+    # -- control API view ----------------------------------------------------------
+
+    def snapshot(self) -> dict[str, Any]:
+        with self.lock:
+            return {
+                "scenario": self.scenario_name,
+                "layout": self.scenario.layout,
+                "counters": dict(self.counters),
+                "replies": [dict(r) for r in self.replies],
+                "no_response": [dict(r) for r in self.no_response],
+                "sessions": len(self.sessions),
+                "unshipped": self.unshipped,
+                "buyer_messages": self.buyer_messages,
+                "overall": self.scenario.overall_label,
+                "rating": self.scenario.rating,
+                "threads": {t.thread_id: t.status for t in self.threads},
+                "faults": self.faults.as_dict(),
+            }

@@ -1,0 +1,132 @@
+"""Shared fixtures: a real sandbox Seller Central, a real HTTP receiver, configs pointing at them."""
+
+from __future__ import annotations
+
+import json
+import os
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from rpa import logs
+from rpa.config import Config, parse_config
+from rpa.demo import scenario_login
+from rpa.receiver import Receiver
+from rpa.sandbox import SandboxServer
+
+
+class Sandbox:
+    """The running sandbox plus its control API."""
+
+    def __init__(self, server: SandboxServer) -> None:
+        self.server = server
+        self.url = server.url
+        self.scenario_name = "healthy"
+
+    def _call(self, method: str, path: str, body: Any = None) -> Any:
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(self.url + path, data=data, method=method,
+                                     headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            raw = resp.read()
+        return json.loads(raw) if raw else None
+
+    def reset(self, scenario: str) -> None:
+        self.scenario_name = scenario
+        self._call("POST", "/__sandbox/reset", {"scenario": scenario})
+
+    def state(self) -> dict[str, Any]:
+        return self._call("GET", "/__sandbox/state")
+
+    def fault(self, **faults: Any) -> None:
+        self._call("POST", "/__sandbox/faults", faults)
+
+    def login(self) -> dict[str, str]:
+        return scenario_login(self.server)
+
+
+@pytest.fixture(scope="session")
+def sandbox_server() -> Iterator[SandboxServer]:
+    server = SandboxServer("healthy")
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture()
+def sandbox(sandbox_server: SandboxServer) -> Sandbox:
+    sb = Sandbox(sandbox_server)
+    sb.reset("healthy")
+    return sb
+
+
+@pytest.fixture()
+def receiver() -> Iterator[Receiver]:
+    rx = Receiver().start()
+    yield rx
+    rx.stop()
+
+
+@pytest.fixture(autouse=True)
+def _quiet_logs() -> None:
+    logs.setup(False)
+
+
+@pytest.fixture()
+def make_config(tmp_path: Path, sandbox: Sandbox, receiver: Receiver,
+                monkeypatch: pytest.MonkeyPatch) -> Callable[..., Config]:
+    """Build a config for the sandbox's current scenario; secrets go into the environment."""
+
+    def build(**overrides: Any) -> Config:
+        login = sandbox.login()
+        monkeypatch.setenv("T_SC_PASSWORD", login["password"])
+        monkeypatch.setenv("T_SC_TOTP", login["totp_secret"])
+        monkeypatch.setenv("T_SMS_URL", receiver.url("sms"))
+        monkeypatch.setenv("T_DETAILS_URL", receiver.url("details"))
+        data: dict[str, Any] = {
+            "accounts": [{
+                "name": "test",
+                "base_url": sandbox.url,
+                "email": login["email"],
+                "password_env": "T_SC_PASSWORD",
+                "totp_secret_env": "T_SC_TOTP",
+                "account_name": login["account_name"],
+                "marketplace": login["marketplace"],
+            }],
+            "va": {"full_name": "Maria Santos", "initials": "MS"},
+            "notify": {"sms": {"url_env": "T_SMS_URL"},
+                       "details": {"url_env": "T_DETAILS_URL", "label": "Upwork"}},
+            "browser": {"timeout_ms": 8000},
+            "paths": {"state_dir": str(tmp_path / "state"),
+                      "recordings_dir": str(tmp_path / "recordings")},
+        }
+        for key, value in overrides.items():
+            section, _, field = key.partition("__")
+            if field:
+                data.setdefault(section, {})[field] = value
+            else:
+                data[key] = value
+        return parse_config(data, "test-config")
+
+    return build
+
+
+def all_text_files(folder: Path) -> Iterator[tuple[Path, bytes]]:
+    """Every file under ``folder`` as bytes, zip members unpacked (traces are zips)."""
+    import zipfile
+
+    for path in folder.rglob("*"):
+        if not path.is_file():
+            continue
+        if path.suffix == ".zip":
+            with zipfile.ZipFile(path) as zf:
+                for name in zf.namelist():
+                    yield path / name, zf.read(name)
+        else:
+            yield path, path.read_bytes()
+
+
+os.environ.setdefault("RPA_TEST", "1")
