@@ -12,6 +12,7 @@ from typing import Any, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from rpa import logs
@@ -76,9 +77,9 @@ def print_summary(result: RunResult) -> None:
     console.print(table)
     for alert in result.data.get("alerts", []):
         mark = "sent" if alert["delivered"] else "NOT delivered"
-        console.print(f"[bold]alert ({alert['channel']}, {mark}):[/bold] {alert['text']}")
+        console.print(f"[bold]alert ({alert['channel']}, {mark}):[/bold] {escape(alert['text'])}")
     for error in result.data.get("errors", []):
-        console.print(f"[red]{error['flow']}[/red]: {error['message']}")
+        console.print(f"[red]{error['flow']}[/red]: {escape(error['message'])}")
     console.print(f"Report: {result.report}")
 
 
@@ -128,7 +129,7 @@ def demo_cmd(scenario: str = typer.Option("at-risk", "--scenario", "-s"),
     if received:
         console.print("[bold]Texts the owner would have received:[/bold]")
         for channel, text in received:
-            console.print(f"  [{channel}] {text}")
+            console.print(f"  {escape(f'[{channel}]')} {escape(text)}")
     raise typer.Exit(result.exit_code)
 
 

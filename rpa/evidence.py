@@ -11,6 +11,7 @@ import json
 import os
 import re
 import secrets as _random
+import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
@@ -22,6 +23,7 @@ from loguru import logger
 from playwright.sync_api import BrowserContext, Locator, Page
 from playwright.sync_api import Error as PlaywrightError
 
+from rpa import redact
 from rpa.redact import scrub, scrub_data
 
 
@@ -94,9 +96,21 @@ class Evidence:
         path = self.folder / f"trace-{self._trace_chunks}.zip"
         try:
             self._trace_ctx.tracing.stop_chunk(path=str(path))
+            if path.exists():
+                self._scrub_trace(path)
         except PlaywrightError as err:
             logger.warning("trace chunk not saved: {}", str(err).splitlines()[0])
         self._tracing = False
+
+    @staticmethod
+    def _scrub_trace(path: Path) -> None:
+        """Mask secrets in a saved chunk; a chunk that cannot be checked is not kept."""
+        try:
+            redact.scrub_zip(path)
+        except (OSError, zipfile.BadZipFile) as err:
+            logger.warning("trace chunk {} dropped: could not be checked for secrets ({})",
+                           path.name, err)
+            path.unlink(missing_ok=True)
 
     @contextmanager
     def private(self) -> Iterator[None]:

@@ -13,11 +13,15 @@ _configured = False
 
 
 def setup(verbose: bool = False) -> None:
-    """Send INFO (or DEBUG) to stderr; every message passes the secret scrubber."""
+    """Send warnings (or, verbose, everything) to stderr; every message passes the scrubber.
+
+    The steps themselves are shown by the CLI as they happen, and each run's full log is
+    written to its recordings folder, so the console only needs what goes wrong.
+    """
     global _configured
     logger.remove()
     logger.configure(patcher=patch_record)
-    logger.add(sys.stderr, level="DEBUG" if verbose else "INFO",
+    logger.add(sys.stderr, level="DEBUG" if verbose else "WARNING",
                format="<green>{time:HH:mm:ss}</green> <level>{level: <7}</level> {message}")
     _configured = True
 

@@ -1,4 +1,4 @@
-"""Shared fixtures: a real sandbox Seller Central, a real HTTP receiver, configs pointing at them."""
+"""Shared fixtures: a real sandbox Seller Central, a real HTTP receiver, configs for them."""
 
 from __future__ import annotations
 

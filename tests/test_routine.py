@@ -137,10 +137,11 @@ def test_otp_rejected_once_then_next_code(sandbox: Sandbox, make_config: Any) ->
 
 
 def test_http_500_is_retried(sandbox: Sandbox, make_config: Any) -> None:
-    cfg = make_config()
-    assert run(cfg, flows=["login"]).status == "ok"
-    sandbox.fault(http500="/home")
-    result = run(cfg, flows=["dashboard"])
+    def fail_home_after_login(event: str, rec: Any) -> None:
+        if event == "end" and rec.flow == "login" and rec.name == "signed in":
+            sandbox.fault(http500="/home")
+
+    result = run(make_config(), flows=["dashboard"], on_step=fail_home_after_login)
     assert result.status == "ok", result.data["errors"]
     assert counters(sandbox)["http500_served"] == 1
     assert result.data["flows"]["dashboard"]["attempts"] == 2

@@ -72,7 +72,9 @@ def test_dotenv_is_read_but_environment_wins(tmp_path: Path,
                                              monkeypatch: pytest.MonkeyPatch) -> None:
     cfg_file = tmp_path / "rpa.yaml"
     cfg_file.write_text(yaml.safe_dump(GOOD))
-    (tmp_path / ".env").write_text("X_PW=from-dotenv\nexport X_TOTP='JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP'\n")
+    (tmp_path / ".env").write_text(
+        "X_PW=from-dotenv\nexport X_TOTP='JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP'\n"
+    )
     monkeypatch.delenv("X_PW", raising=False)
     monkeypatch.setenv("X_TOTP", "ALREADYSET")
     monkeypatch.chdir(tmp_path)

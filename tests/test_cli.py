@@ -1,0 +1,102 @@
+"""The ``rpa`` command as a VA uses it: real processes, real sandbox, exit codes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from rpa.sandbox import load_scenario
+
+RPA = [sys.executable, "-m", "rpa.cli"]
+
+
+def rpa(*args: str, cwd: Path, env: dict[str, str] | None = None,
+        timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    full_env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "200", **(env or {})}
+    return subprocess.run([*RPA, *args], cwd=cwd, env=full_env, capture_output=True,
+                          text=True, timeout=timeout, check=False)
+
+
+def test_demo_runs_and_run_json_matches_the_scenario(tmp_path: Path) -> None:
+    proc = rpa("demo", "--scenario", "at-risk", "--recordings", "rec", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    run_json = json.loads((tmp_path / "rec" / "latest" / "run.json").read_text())
+    scenario = load_scenario("at-risk")
+
+    obs = run_json["observations"]
+    assert obs["unshipped"] == len(scenario.unshipped_orders)
+    assert obs["buyer_messages"] == sum(1 for t in scenario.threads
+                                       if t.status == "response_needed")
+    failing = {m.name: m for m in scenario.metrics if m.status != "Good"}
+    assert {a["name"] for a in obs["performance"]["areas"]} == set(failing)
+    for area in obs["performance"]["areas"]:
+        assert area["value"] == failing[area["name"]].value
+        assert area["target"] == failing[area["name"]].target
+    assert obs["performance"]["status"] == "fair"
+    assert run_json["status"] == "ok"
+
+    out = proc.stdout
+    assert "Report:" in out and "report.html" in out
+    assert "Texts the owner would have received" in out
+    assert "[sms]" in out and "-MS" in out
+    assert (tmp_path / "rec" / "latest" / "report.html").is_file()
+
+
+def test_flows_lists_registered_flows(tmp_path: Path) -> None:
+    proc = rpa("flows", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    for name in ("login", "dashboard", "performance"):
+        assert name in proc.stdout
+
+
+def _write_config(tmp_path: Path, **changes: object) -> Path:
+    data = yaml.safe_load(Path("rpa.example.yaml").read_text())
+    data.update(changes)
+    path = tmp_path / "rpa.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def test_config_check_rejects_unknown_key_with_exit_2(tmp_path: Path) -> None:
+    path = _write_config(tmp_path, colour="blue")
+    proc = rpa("config", "check", "--config", str(path), cwd=tmp_path)
+    assert proc.returncode == 2
+    err = proc.stdout + proc.stderr
+    assert "colour" in err and "rpa.yaml" in err
+
+
+def test_config_check_names_missing_secret_and_redacts(tmp_path: Path) -> None:
+    path = _write_config(tmp_path)
+    data = yaml.safe_load(path.read_text())
+    acc = data["accounts"][0]
+    env = {k: v for k, v in os.environ.items()
+           if k not in (acc["password_env"], acc["totp_secret_env"])}
+    proc = subprocess.run([*RPA, "config", "check", "--config", str(path)], cwd=tmp_path,
+                          env={**env, "NO_COLOR": "1"}, capture_output=True, text=True,
+                          check=False)
+    assert proc.returncode == 2
+    assert acc["password_env"] in proc.stdout + proc.stderr
+
+    secret = "Very-Secret-Password-123"
+    totp = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+    notify_env = {}
+    for channel in ("sms", "details"):
+        spec = (data.get("notify") or {}).get(channel)
+        if spec:
+            notify_env[spec["url_env"]] = "json://127.0.0.1:9/x"
+    proc = rpa("config", "check", "--config", str(path), cwd=tmp_path,
+               env={acc["password_env"]: secret, acc["totp_secret_env"]: totp, **notify_env})
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert secret not in proc.stdout + proc.stderr
+    assert totp not in proc.stdout + proc.stderr
+
+
+def test_run_without_config_file_is_exit_2(tmp_path: Path) -> None:
+    proc = rpa("run", "--config", str(tmp_path / "nope.yaml"), cwd=tmp_path)
+    assert proc.returncode == 2
+    assert "nope.yaml" in proc.stdout + proc.stderr
