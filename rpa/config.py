@@ -10,14 +10,24 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+)
 
+from rpa import replies as _replies
 from rpa.errors import ConfigError
+from rpa.messaging import DEFAULT_MAX_CHARS
 
 DEFAULT_CONFIG = "rpa.yaml"
+DEFAULT_FLOWS = ("login", "dashboard", "performance", "buyer_messages")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -103,6 +113,62 @@ class RetryConfig(_Strict):
     attempts: int = Field(default=3, ge=1, le=10)
 
 
+def _valid_pattern(value: str) -> str:
+    try:
+        _replies.compile_pattern(value)
+    except _replies.PatternError as err:
+        raise ValueError(f"pattern {value!r}: {err}") from err
+    return value
+
+
+def _valid_text(value: str) -> str:
+    try:
+        _replies.check_placeholders(value)
+    except _replies.PatternError as err:
+        raise ValueError(str(err)) from err
+    if not value.strip():
+        raise ValueError("the text is empty")
+    return value
+
+
+Pattern = Annotated[str, AfterValidator(_valid_pattern)]
+ReplyText = Annotated[str, AfterValidator(_valid_text)]
+
+
+class ReplyTemplateConfig(_Strict):
+    """A known question and its answer: the first template whose ``when`` matches is used."""
+
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
+    when: list[Pattern] = Field(min_length=1)
+    unless: list[Pattern] = Field(default_factory=list)
+    text: ReplyText
+
+
+class TopicConfig(_Strict):
+    name: str = Field(min_length=1)
+    when: list[Pattern] = Field(min_length=1)
+
+
+class HoldingReplyConfig(_Strict):
+    """The reply to a question nobody has an answer for yet; names the topic, signed."""
+
+    text: ReplyText = _replies.DEFAULT_HOLDING_TEXT
+    topics: list[TopicConfig] = Field(
+        default_factory=lambda: [TopicConfig(**t) for t in _replies.DEFAULT_TOPICS])
+
+
+class NoResponseConfig(_Strict):
+    """Messages that need no answer (a thank-you alone): marked "No response needed"."""
+
+    when: list[Pattern] = Field(default_factory=list)
+    unless: list[Pattern] = Field(default_factory=list)
+    max_chars: int | None = Field(default=None, ge=1)
+
+
+class MessagingConfig(_Strict):
+    max_chars: int = Field(default=DEFAULT_MAX_CHARS, ge=100, le=20000)
+
+
 class Config(_Strict):
     """The whole configuration file."""
 
@@ -112,8 +178,41 @@ class Config(_Strict):
     browser: BrowserConfig = Field(default_factory=BrowserConfig)
     paths: PathsConfig = Field(default_factory=PathsConfig)
     retries: RetryConfig = Field(default_factory=RetryConfig)
-    flows: list[str] = Field(default_factory=lambda: ["login", "dashboard", "performance"])
+    replies: list[ReplyTemplateConfig] = Field(
+        default_factory=lambda: [ReplyTemplateConfig(**r) for r in _replies.DEFAULT_REPLIES])
+    holding_reply: HoldingReplyConfig = Field(default_factory=HoldingReplyConfig)
+    no_response_needed: NoResponseConfig = Field(
+        default_factory=lambda: NoResponseConfig(**_replies.DEFAULT_NO_RESPONSE))
+    messaging: MessagingConfig = Field(default_factory=MessagingConfig)
+    flows: list[str] = Field(default_factory=lambda: list(DEFAULT_FLOWS))
     source: str = Field(default="", exclude=True)
+
+    def check_meaning(self) -> None:
+        """Checks that span several keys; a ConfigError names the key at fault."""
+        text = self.holding_reply.text
+        if "{va_full_name}" not in text and self.va.full_name not in text:
+            raise ConfigError("must be signed with the VA's full name: put {va_full_name} "
+                              "in it", file=self.source, key="holding_reply.text")
+        seen: set[str] = set()
+        for i, reply in enumerate(self.replies):
+            if reply.name in seen:
+                raise ConfigError(f"template name '{reply.name}' is used twice",
+                                  file=self.source, key=f"replies[{i}].name")
+            seen.add(reply.name)
+
+    def reply_book(self) -> _replies.ReplyBook:
+        """The compiled templates, holding reply and no-response rules."""
+        nr = self.no_response_needed
+        return _replies.ReplyBook(
+            templates=[_replies.Template(r.name, _replies.Matcher.build(r.when, r.unless),
+                                         r.text) for r in self.replies],
+            holding_text=self.holding_reply.text,
+            topics=[_replies.Topic(t.name, _replies.Matcher.build(t.when))
+                    for t in self.holding_reply.topics],
+            no_response=(_replies.Matcher.build(nr.when, nr.unless, nr.max_chars)
+                         if nr.when else None),
+            va_full_name=self.va.full_name,
+        )
 
     def account(self, name: str | None = None) -> AccountConfig:
         """The named account, or the first one."""
@@ -163,7 +262,7 @@ def parse_config(data: Any, source: str = "<config>") -> Config:
     except ValidationError as err:
         first = err.errors()[0]
         key = _key_path(first["loc"])
-        msg = first["msg"]
+        msg = str(first["msg"]).removeprefix("Value error, ")
         if first["type"] == "extra_forbidden":
             msg = "unknown key (typo?)"
         more = len(err.errors()) - 1
@@ -171,6 +270,7 @@ def parse_config(data: Any, source: str = "<config>") -> Config:
             msg += f" (and {more} more problem{'s' if more > 1 else ''})"
         raise ConfigError(msg, file=source, key=key) from err
     cfg.source = source
+    cfg.check_meaning()
     return cfg
 
 

@@ -16,6 +16,7 @@ from typing import Any
 from rpa.config import parse_config
 from rpa.orchestrator import RunResult, run
 from rpa.receiver import Receiver
+from rpa.replies import DEFAULT_REPLIES
 from rpa.sandbox import SandboxServer
 
 
@@ -38,9 +39,20 @@ def scenario_login(server: SandboxServer) -> dict[str, str]:
     }
 
 
+# The demo seller keeps one template that breaks Amazon's rules (it holds a link), so the
+# demo shows a reply being stopped and escalated instead of sent.
+DEMO_BAD_TEMPLATE = {
+    "name": "warranty",
+    "when": ["warranty"],
+    "text": ("Hello {buyer_first_name}, every product comes with a one-year warranty; "
+             "register it at www.acme-goods.example/warranty. Best regards, {va_full_name}"),
+}
+
+
 def demo_config_data(url: str, login: dict[str, str], state_dir: Path,
                      recordings: Path) -> dict[str, Any]:
     return {
+        "replies": [*DEFAULT_REPLIES, DEMO_BAD_TEMPLATE],
         "accounts": [{
             "name": "demo", "base_url": url, "email": login["email"],
             "password_env": "RPA_DEMO_SC_PASSWORD", "totp_secret_env": "RPA_DEMO_SC_TOTP",

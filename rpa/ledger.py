@@ -41,6 +41,42 @@ CREATE TABLE IF NOT EXISTS observations (
     observed_at TEXT NOT NULL,
     PRIMARY KEY (run_id, key)
 );
+CREATE TABLE IF NOT EXISTS buyer_threads (
+    account TEXT NOT NULL,
+    thread_id TEXT NOT NULL,
+    message_key TEXT NOT NULL,
+    buyer TEXT NOT NULL DEFAULT '',
+    order_id TEXT NOT NULL DEFAULT '',
+    url TEXT NOT NULL DEFAULT '',
+    decision TEXT NOT NULL,
+    reply_text TEXT NOT NULL DEFAULT '',
+    state TEXT NOT NULL,
+    reason TEXT NOT NULL DEFAULT '',
+    escalation TEXT,
+    run_id TEXT,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (account, thread_id, message_key)
+);
+CREATE INDEX IF NOT EXISTS buyer_threads_order ON buyer_threads(account, order_id);
+CREATE TABLE IF NOT EXISTS escalations (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    code TEXT UNIQUE,
+    account TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    source_key TEXT NOT NULL,
+    buyer TEXT NOT NULL DEFAULT '',
+    order_id TEXT NOT NULL DEFAULT '',
+    summary TEXT NOT NULL,
+    short TEXT NOT NULL DEFAULT '',
+    details TEXT NOT NULL,
+    url TEXT NOT NULL DEFAULT '',
+    run_id TEXT,
+    created_at TEXT NOT NULL,
+    notified_at TEXT,
+    status TEXT NOT NULL DEFAULT 'open',
+    UNIQUE (account, kind, source_key)
+);
 CREATE TABLE IF NOT EXISTS alerts (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     run_id TEXT,
@@ -113,3 +149,97 @@ class Ledger:
     def steps(self, run_id: str) -> list[dict[str, Any]]:
         rows = self.db.execute("SELECT * FROM steps WHERE run_id=? ORDER BY id", (run_id,))
         return [dict(r) for r in rows]
+
+    # --- buyer threads -----------------------------------------------------------------
+    # A thread's state: "sending" is written before the reply is sent (the intent), "sent"
+    # once the page shows it; "no_response" and "blocked" are final for that message.
+
+    def thread(self, account: str, thread_id: str, message_key: str) -> dict[str, Any] | None:
+        row = self.db.execute(
+            "SELECT * FROM buyer_threads WHERE account=? AND thread_id=? AND message_key=?",
+            (account, thread_id, message_key)).fetchone()
+        return dict(row) if row else None
+
+    def threads(self, account: str, state: str | None = None) -> list[dict[str, Any]]:
+        sql = "SELECT * FROM buyer_threads WHERE account=?"
+        args: tuple[Any, ...] = (account,)
+        if state is not None:
+            sql += " AND state=?"
+            args += (state,)
+        return [dict(r) for r in self.db.execute(sql + " ORDER BY created_at", args)]
+
+    def record_thread(self, account: str, thread_id: str, message_key: str, *, buyer: str,
+                      order_id: str, url: str, decision: str, reply_text: str, state: str,
+                      reason: str = "", escalation: str | None = None,
+                      run_id: str | None = None) -> None:
+        now = now_iso()
+        self.db.execute(
+            "INSERT INTO buyer_threads (account, thread_id, message_key, buyer, order_id, url,"
+            " decision, reply_text, state, reason, escalation, run_id, created_at, updated_at)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+            " ON CONFLICT(account, thread_id, message_key) DO UPDATE SET decision=excluded."
+            "decision, reply_text=excluded.reply_text, state=excluded.state, reason="
+            "excluded.reason, escalation=COALESCE(excluded.escalation, escalation), run_id="
+            "excluded.run_id, updated_at=excluded.updated_at",
+            (account, thread_id, message_key, buyer, order_id, url, decision,
+             scrub(reply_text), state, scrub(reason), escalation, run_id, now, now))
+
+    def set_thread_state(self, account: str, thread_id: str, message_key: str,
+                         state: str) -> None:
+        self.db.execute(
+            "UPDATE buyer_threads SET state=?, updated_at=? WHERE account=? AND thread_id=?"
+            " AND message_key=?", (state, now_iso(), account, thread_id, message_key))
+
+    def answered(self, account: str, *, order_id: str = "", buyer: str = "") -> bool:
+        """Whether the ledger shows a reply sent (or no response needed) to this buyer/order."""
+        done = "state IN ('sent', 'no_response')"
+        if order_id:
+            row = self.db.execute(
+                f"SELECT 1 FROM buyer_threads WHERE account=? AND order_id=? AND {done}",
+                (account, order_id)).fetchone()
+        elif buyer:
+            row = self.db.execute(
+                f"SELECT 1 FROM buyer_threads WHERE account=? AND lower(buyer)=lower(?) AND "
+                f"{done}", (account, buyer)).fetchone()
+        else:
+            return False
+        return row is not None
+
+    # --- escalations -------------------------------------------------------------------
+    PREFIXES = {"buyer_question": "B", "blocked_reply": "R", "email": "E"}
+
+    def escalate(self, account: str, kind: str, source_key: str, *, summary: str,
+                 details: str, short: str = "", buyer: str = "", order_id: str = "",
+                 url: str = "", run_id: str | None = None) -> tuple[str, bool]:
+        """Create (once) the escalation for ``source_key``; returns its code and if it is new.
+
+        The texts may hold ``{code}``, filled with the code once it is known.
+        """
+        existing = self.db.execute(
+            "SELECT code FROM escalations WHERE account=? AND kind=? AND source_key=?",
+            (account, kind, source_key)).fetchone()
+        if existing:
+            return str(existing["code"]), False
+        cur = self.db.execute(
+            "INSERT INTO escalations (account, kind, source_key, buyer, order_id, summary,"
+            " short, details, url, run_id, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            (account, kind, source_key, buyer, order_id, "", "", "", url, run_id, now_iso()))
+        code = f"{self.PREFIXES.get(kind, 'X')}{int(cur.lastrowid or 0):03d}"
+        self.db.execute(
+            "UPDATE escalations SET code=?, summary=?, short=?, details=? WHERE id=?",
+            (code, scrub(summary.replace("{code}", code)), scrub(short.replace("{code}", code)),
+             scrub(details.replace("{code}", code)), cur.lastrowid))
+        return code, True
+
+    def escalation(self, code: str) -> dict[str, Any] | None:
+        row = self.db.execute("SELECT * FROM escalations WHERE code=?", (code,)).fetchone()
+        return dict(row) if row else None
+
+    def escalations(self, account: str, *, unnotified: bool = False) -> list[dict[str, Any]]:
+        sql = "SELECT * FROM escalations WHERE account=?"
+        if unnotified:
+            sql += " AND notified_at IS NULL"
+        return [dict(r) for r in self.db.execute(sql + " ORDER BY id", (account,))]
+
+    def mark_notified(self, code: str) -> None:
+        self.db.execute("UPDATE escalations SET notified_at=? WHERE code=?", (now_iso(), code))

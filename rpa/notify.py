@@ -53,10 +53,20 @@ class Notifier:
         cut = room - len(pointer) - 1
         return text[:cut].rstrip() + "…" + pointer + sign
 
-    def sms(self, text: str, *, details: str | None = None, title: str = "") -> bool:
-        """Text the owner; when the text does not fit, ``details`` go to the details channel."""
-        fits = len(" ".join(text.split())) + len(self.initials) + 2 <= self.sms_limit
+    def fits(self, text: str) -> bool:
+        return len(" ".join(text.split())) + len(self.initials) + 2 <= self.sms_limit
+
+    def sms(self, text: str, *, details: str | None = None, title: str = "",
+            short: str | None = None) -> bool:
+        """Text the owner; when the text does not fit, ``details`` go to the details channel.
+
+        ``short`` is the sentence to text instead when ``text`` is too long (it then points
+        at the details channel); without it the text is cut.
+        """
+        fits = self.fits(text)
         has_details = bool(details) and "details" in self.urls and not fits
+        if not fits and short and has_details:
+            text = short
         ok = self._send("sms", self.sms_text(text, has_details=has_details), title)
         if details and has_details:
             ok = self._send("details", details, title or "Details") and ok

@@ -207,8 +207,9 @@ def _summary(ctx: RunContext, started: str, status: str, results: dict[str, dict
             "performance": obs.get("performance"),
             "buyer_messages": obs.get("buyer_messages"),
             **{k: v for k, v in obs.items()
-               if k not in ("unshipped", "performance", "buyer_messages")},
+               if k not in ("unshipped", "performance", "buyer_messages", "threads")},
         },
+        "threads": obs.get("threads", []),
         "alerts": [s.__dict__ for s in ctx.notifier.sent],
         "errors": errors,
     }

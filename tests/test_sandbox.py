@@ -277,7 +277,7 @@ def test_picker_for_several_accounts_then_direct_selection(client: Client,
         "merchantId": "A2BIRCHW00DHM0", "marketplaceId": "A2EUQ1WTGCTBG2",
         "returnTo": "/messaging/inbox-v3?fi=responseNeeded"})
     assert inbox.text_of("sc-mkt-picker-switcher-select") == "Birchwood Home | Canada"
-    assert inbox.text_of("response-needed-count") == "4"
+    assert inbox.text_of("response-needed-count") == "6"
     home = client.get("/home?mons_sel_dir_mcid=A1ACMEG00DS0US&mons_sel_mkid=ATVPDKIKX0DER")
     assert home.text_of("sc-mkt-picker-switcher-select") == "Acme Goods | United States"
     assert 'kat-card data-tile="open-orders"' in home.body and 'value="5"' in home.body
@@ -450,7 +450,7 @@ def test_control_api_reset_clear_and_secret_hint(client: Client, server: Sandbox
     assert err.value.code == 400
     state = control(server, "POST", "reset", {"scenario": "at-risk"})
     assert (state["scenario"], state["layout"], state["sessions"]) == ("at-risk", "modern", 0)
-    assert (state["unshipped"], state["buyer_messages"]) == (5, 4)
+    assert (state["unshipped"], state["buyer_messages"]) == (5, 6)
     assert all(v == 0 for v in state["counters"].values())
     assert server.scenario.name == "at-risk"
 

@@ -1,0 +1,81 @@
+"""Benchmark: median handling time per thread of the buyer-messages flow (50 threads).
+
+Starts the sandbox with the ``busy`` scenario and a local notification receiver, signs
+in once, then runs the buyer_messages flow and prints the median, mean and slowest time
+per thread (every step of a thread: read, decide, send, confirm, screenshots, owner text).
+
+    .venv/bin/python scripts/bench_buyer_messages.py [--scenario busy] [--no-trace]
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import statistics
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from rpa.config import parse_config  # noqa: E402
+from rpa.demo import demo_config_data, scenario_login  # noqa: E402
+from rpa.orchestrator import run  # noqa: E402
+from rpa.receiver import Receiver  # noqa: E402
+from rpa.sandbox import SandboxServer  # noqa: E402
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--scenario", default="busy")
+    ap.add_argument("--no-trace", action="store_true", help="run without the browser trace")
+    args = ap.parse_args()
+
+    import os
+
+    server = SandboxServer(args.scenario)
+    server.start()
+    receiver = Receiver().start()
+    try:
+        login = scenario_login(server)
+        os.environ.update({"RPA_DEMO_SC_PASSWORD": login["password"],
+                           "RPA_DEMO_SC_TOTP": login["totp_secret"],
+                           "RPA_DEMO_SMS_URL": receiver.url("sms"),
+                           "RPA_DEMO_DETAILS_URL": receiver.url("details")})
+        with tempfile.TemporaryDirectory(prefix="rpa-bench-") as tmp:
+            data = demo_config_data(server.url, login, Path(tmp) / "state", Path(tmp) / "rec")
+            data["browser"] = {"trace": not args.no_trace}
+            cfg = parse_config(data, "bench")
+            first = run(cfg, flows=["login"])
+            if first.status != "ok":
+                print("sign-in failed:", first.data["errors"])
+                return 1
+            started = time.monotonic()
+            result = run(cfg, flows=["buyer_messages"])
+            wall = time.monotonic() - started
+        per_thread: dict[str, float] = defaultdict(float)
+        for step in result.data["flows"]["buyer_messages"]["steps"]:
+            m = re.match(r"thread (\S+):", step["name"])
+            if m:
+                per_thread[m.group(1)] += step["seconds"]
+        times = sorted(per_thread.values())
+        handled = sum(1 for t in result.data["threads"] if t["sent"]
+                      or t["decision"] in ("no_response_needed", "blocked"))
+        print(f"scenario {args.scenario}: {len(times)} threads, {handled} handled, "
+              f"run status {result.status}, trace {'off' if args.no_trace else 'on'}")
+        if not times:
+            return 1
+        print(f"median per thread: {statistics.median(times):.3f} s")
+        print(f"mean per thread:   {statistics.fmean(times):.3f} s")
+        print(f"slowest thread:    {times[-1]:.3f} s")
+        print(f"whole flow (incl. browser start and inbox pages): {wall:.1f} s")
+        return 0 if result.status == "ok" else 1
+    finally:
+        receiver.stop()
+        server.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
