@@ -83,7 +83,9 @@ class Evidence:
 
     # --- trace -------------------------------------------------------------------------
     def start_trace(self, context: BrowserContext) -> None:
-        context.tracing.start(screenshots=True, snapshots=True, sources=False,
+        # DOM snapshots make the trace; the step screenshots are taken separately, so the
+        # trace's own screencast (costly on a small machine) is left off.
+        context.tracing.start(screenshots=False, snapshots=True, sources=False,
                               title=self.run_id)
         self._trace_ctx = context
         self._tracing = True

@@ -42,6 +42,8 @@ NEEDS_PERSON = {
     "challenge.cvf": ("verification", "Amazon sent a verification code by email/SMS"),
     "mfa.select_device": ("otp_device", "Amazon asks which device should get a code"),
 }
+# Pages drawn inside the signed-in frame that still are not a signed-in page.
+SIGNED_IN_LOOKALIKES = ("app.server_error", "picker.heading", "challenge.captcha")
 MAX_SIGNIN_PAGES = 12
 MAX_OTP_TRIES = 2
 ASSIST_MINUTES = 10
@@ -90,6 +92,9 @@ class SellerCentral:
 
     def where(self, timeout_ms: int | None = None) -> str:
         """Which known page the browser shows now."""
+        if (self.sel.present(self.page, "app.signed_in")
+                and not self.sel.present_any(self.page, SIGNED_IN_LOOKALIKES)):
+            return "app.signed_in"  # the common case, in a few round trips
         try:
             return self.sel.which(self.page, SIGNIN_STATES, timeout_ms=timeout_ms)
         except SelectorNotFound as err:
@@ -336,9 +341,11 @@ class Inbox:
 
 
 def _text(sel: Any, scope: Any, key: str) -> str:
-    if not sel.present(scope, key):
-        return ""
-    return " ".join(sel.find(scope, key, timeout_ms=3000).inner_text().split())
+    """The first text ``key`` matches right now, whitespace normalised ("" when none)."""
+    for text in sel.texts(scope, key):
+        if text.strip():
+            return " ".join(text.split())
+    return ""
 
 
 def same_text(a: str, b: str) -> bool:
@@ -361,18 +368,28 @@ class ThreadPage:
 
     def open(self) -> ThreadPage:
         self.sc.open(self.path)
-        self.sel.find(self.page, "thread.detail")
+        self.sel.wait(self.page, "thread.detail")
         return self
 
     def read(self) -> ThreadView:
+        """The thread as shown: header fields and every message with its sender.
+
+        Few round trips on purpose: all bodies and all times are read in one call each.
+        """
         page = self.page
-        self.sel.find(page, "thread.detail")
+        self.sel.wait(page, "thread.detail")
+        nodes = self.sel.any_of(page, "thread.message").all()
+        bodies = self.sel.texts(self.sel.any_of(page, "thread.message"), "thread.message_text")
+        times = self.sel.texts(self.sel.any_of(page, "thread.message"), "thread.message_time")
+        if len(bodies) != len(nodes):
+            raise PageError(f"thread {self.thread_id}: {len(nodes)} messages but "
+                            f"{len(bodies)} message texts")
+        if len(times) != len(nodes):
+            times = [""] * len(nodes)
         messages = []
-        for node in self.sel.any_of(page, "thread.message").all():
-            sender = "seller" if self.sel.present(node, "thread.from_seller") else "buyer"
-            messages.append(Message(sender, self.sel.find(node, "thread.message_text",
-                                                          timeout_ms=3000).inner_text(),
-                                    _text(self.sel, node, "thread.message_time")))
+        for node, body, at in zip(nodes, bodies, times, strict=True):
+            sender = "seller" if self.sel.any_of(node, "thread.from_seller").count() else "buyer"
+            messages.append(Message(sender, body, " ".join(at.split())))
         return ThreadView(thread_id=self.thread_id, buyer=_text(self.sel, page, "thread.buyer"),
                           order_id=_text(self.sel, page, "thread.order_id"),
                           subject=_text(self.sel, page, "thread.subject"),
@@ -381,7 +398,7 @@ class ThreadPage:
 
     def _act(self, key: str) -> str:
         """Click an action and wait for the page that follows; returns where the browser is."""
-        button = self.sel.find(self.page, key)
+        button = self.sel.wait(self.page, key)
         try:
             with self.page.expect_navigation(wait_until="domcontentloaded"):
                 button.click()
@@ -398,8 +415,6 @@ class ThreadPage:
         if state != "app.signed_in":
             self.sc.sign_in(state)
             self.open()
-        elif not self.sel.present(self.page, "thread.detail"):
-            self.open()
         return self.read()
 
     def send(self, text: str) -> ThreadView:
@@ -407,8 +422,7 @@ class ThreadPage:
 
         The caller checks that the reply is there; this method never sends twice.
         """
-        box = self.sel.find(self.page, "thread.reply_box")
-        box.fill(text)
+        self.sel.wait(self.page, "thread.reply_box").fill(text)
         return self._back_on_thread(self._act("thread.send"), "sending")
 
     def mark_no_response(self) -> ThreadView:

@@ -153,15 +153,43 @@ class Selectors:
                 continue
         raise SelectorNotFound(key, _url(scope), len(cands))
 
+    def wait(self, scope: Scope, key: str, *, timeout_ms: int | None = None,
+             **params: Any) -> Locator:
+        """Wait until any candidate of ``key`` is visible; one round trip, no candidate noted."""
+        loc = self.any_of(scope, key, **params).first
+        try:
+            loc.wait_for(state="visible",
+                         timeout=self.timeout_ms if timeout_ms is None else timeout_ms)
+        except PlaywrightError as err:
+            raise SelectorNotFound(key, _url(scope), len(self._cands(key))) from err
+        return loc
+
+    def present_any(self, scope: Scope, keys: tuple[str, ...] | list[str]) -> bool:
+        """Whether any candidate of any of ``keys`` is visible right now (one round trip)."""
+        combined: Locator | None = None
+        for key in keys:
+            loc = self.any_of(scope, key)
+            combined = loc if combined is None else combined.or_(loc)
+        if combined is None:
+            return False
+        try:
+            return combined.first.is_visible()
+        except PlaywrightError:
+            return False
+
     def present(self, scope: Scope, key: str, **params: Any) -> bool:
         """Whether some candidate for ``key`` is visible right now (no waiting)."""
-        for loc in self.candidates(scope, key, **params):
-            try:
-                if loc.count() and loc.first.is_visible():
-                    return True
-            except PlaywrightError:
-                continue
-        return False
+        try:
+            return self.any_of(scope, key, **params).first.is_visible()
+        except PlaywrightError:
+            return False
+
+    def texts(self, scope: Scope, key: str, **params: Any) -> list[str]:
+        """The text of every element any candidate of ``key`` matches now (no waiting)."""
+        try:
+            return self.any_of(scope, key, **params).all_inner_texts()
+        except PlaywrightError:
+            return []
 
     def which(self, scope: Scope, keys: list[str], *, timeout_ms: int | None = None) -> str:
         """Wait until one of several keys is visible; return the first key (in order) that is.
@@ -178,7 +206,7 @@ class Selectors:
             combined.first.wait_for(state="visible", timeout=wait)
         except PlaywrightTimeout as err:
             raise SelectorNotFound(" | ".join(keys), _url(scope), len(keys)) from err
-        for key in keys:
+        for key in keys:  # one round trip per key, in order of precedence
             if self.present(scope, key):
                 return key
         raise SelectorNotFound(" | ".join(keys), _url(scope), len(keys))

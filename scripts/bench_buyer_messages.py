@@ -55,6 +55,9 @@ def main() -> int:
             started = time.monotonic()
             result = run(cfg, flows=["buyer_messages"])
             wall = time.monotonic() - started
+            if os.environ.get("BENCH_KEEP"):
+                import shutil
+                shutil.copy(result.folder / "run.json", os.environ["BENCH_KEEP"])
         per_thread: dict[str, float] = defaultdict(float)
         for step in result.data["flows"]["buyer_messages"]["steps"]:
             m = re.match(r"thread (\S+):", step["name"])

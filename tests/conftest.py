@@ -100,6 +100,7 @@ def make_config(tmp_path: Path, sandbox: Sandbox, receiver: Receiver,
             "notify": {"sms": {"url_env": "T_SMS_URL"},
                        "details": {"url_env": "T_DETAILS_URL", "label": "Upwork"}},
             "browser": {"timeout_ms": 8000},
+            "flows": ["login", "dashboard", "performance"],
             "paths": {"state_dir": str(tmp_path / "state"),
                       "recordings_dir": str(tmp_path / "recordings")},
         }

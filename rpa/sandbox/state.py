@@ -6,6 +6,7 @@ the state from other threads, so every change goes through ``lock``.
 
 from __future__ import annotations
 
+import fnmatch
 import secrets
 import threading
 from dataclasses import dataclass, field
@@ -288,14 +289,19 @@ class SandboxState:
             self.faults = Faults()
 
     def take_http500(self, path: str) -> bool:
+        """Whether this request gets an HTTP 500; a fault path may hold ``*`` wildcards
+        (``/messaging/thread/*/reply``: the next reply to any thread fails)."""
         with self.lock:
-            left = self.faults.http500.get(path, 0)
-            if left <= 0:
+            key = path if path in self.faults.http500 else next(
+                (k for k in self.faults.http500 if "*" in k and fnmatch.fnmatchcase(path, k)),
+                None)
+            if key is None:
                 return False
-            if left == 1:
-                del self.faults.http500[path]
+            left = self.faults.http500[key]
+            if left <= 1:
+                del self.faults.http500[key]
             else:
-                self.faults.http500[path] = left - 1
+                self.faults.http500[key] = left - 1
             self.counters["http500_served"] += 1
             return True
 
