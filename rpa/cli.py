@@ -59,7 +59,7 @@ def _execute(cfg: Config, **kwargs: Any) -> RunResult:
         raise typer.Exit(EXIT_LOCKED) from err
 
 
-def print_summary(result: RunResult) -> None:
+def print_summary(result: RunResult, *, alerts: bool = True) -> None:
     """The run's findings as a table, then the alerts and the report path."""
     obs = result.data["observations"]
     perf = obs.get("performance") or {}
@@ -75,9 +75,20 @@ def print_summary(result: RunResult) -> None:
     for name, flow in result.data["flows"].items():
         table.add_row(f"flow {name}", flow["status"])
     console.print(table)
-    for alert in result.data.get("alerts", []):
+    threads = result.data.get("threads") or []
+    if threads:
+        tt = Table(title="Buyer messages")
+        for col in ("thread", "buyer", "decision", "sent", "escalation"):
+            tt.add_column(col)
+        for t in threads:
+            tt.add_row(t["thread_id"], t["buyer"], t["decision"], "yes" if t["sent"] else "no",
+                       t["escalation"] or "")
+        console.print(tt)
+    for alert in result.data.get("alerts", []) if alerts else []:
         mark = "sent" if alert["delivered"] else "NOT delivered"
-        console.print(f"[bold]alert ({alert['channel']}, {mark}):[/bold] {escape(alert['text'])}")
+        text = alert["text"].splitlines()[0] if alert["text"] else ""
+        more = " […]" if "\n" in alert["text"] else ""
+        console.print(f"[bold]alert ({alert['channel']}, {mark}):[/bold] {escape(text)}{more}")
     for error in result.data.get("errors", []):
         console.print(f"[red]{error['flow']}[/red]: {escape(error['message'])}")
     console.print(f"Report: {result.report}")
@@ -125,11 +136,13 @@ def demo_cmd(scenario: str = typer.Option("at-risk", "--scenario", "-s"),
     logs.setup(verbose)
     result, received = run_demo(scenario, headed=headed, recordings=recordings,
                                 on_step=_show_step)
-    print_summary(result)
+    print_summary(result, alerts=False)
     if received:
         console.print("[bold]Texts the owner would have received:[/bold]")
         for channel, text in received:
-            console.print(f"  {escape(f'[{channel}]')} {escape(text)}")
+            first = text.splitlines()[0] if text else ""
+            more = " […]" if "\n" in text else ""
+            console.print(f"  {escape(f'[{channel}]')} {escape(first)}{more}")
     raise typer.Exit(result.exit_code)
 
 
