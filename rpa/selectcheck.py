@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rpa.config import Config
 from rpa.context import RunContext
-from rpa.pages import SellerCentral
+from rpa.pages import THREAD_PATH, SellerCentral, thread_id_from_href
 from rpa.registry import flow
 
 # Which page each namespace lives on; keys inside a row are checked within the first row.
@@ -13,9 +13,24 @@ PAGES = {
     "home": "/home",
     "health": "/performance/account/health",
     "orders": "/orders-v3/unshipped",
-    "inbox": "/messaging/inbox-v3?fi=responseNeeded",
+    "inbox": "/messaging/inbox-v3?fi=all",
+    "thread": THREAD_PATH,  # the first thread the inbox lists
 }
-ROW_KEYS = {"health": "health.metric_row"}
+# Keys looked for inside one row (the first) rather than on the whole page.
+ROW_OF = {
+    **{f"health.metric_{k}": "health.metric_row" for k in ("name", "value", "target",
+                                                         "status")},
+    **{f"inbox.row_{k}": "inbox.thread_row" for k in ("link", "buyer", "subject",
+                                                      "order_id")},
+    **{k: "thread.message" for k in ("thread.message_text", "thread.message_time",
+                                     "thread.from_seller")},
+}
+# Keys that only show in some states (a seller's message, a confirmation, an error, a
+# second inbox page, an empty inbox): reported, but their absence is not a failure.
+STATEFUL = {"thread.from_seller", "thread.sent", "thread.error", "inbox.next_page",
+            "app.server_error", "orders.row",
+            "inbox.empty"}
+NOT_NOW = "(not on this page now)"
 
 
 @flow("selectors_check", needs=("login",))
@@ -24,19 +39,28 @@ def selectors_check(ctx: RunContext) -> None:
     sc = SellerCentral(ctx)
     rows: list[list[str | None]] = []
     keys = sorted(ctx.selectors.keys)
-    for path in dict.fromkeys(PAGES.values()):
+    first_thread = ""
+    for template in dict.fromkeys(PAGES.values()):
+        path = template
+        if template == THREAD_PATH:
+            if not first_thread:
+                continue
+            path = THREAD_PATH.format(thread_id=first_thread)
         with ctx.step(f"check selectors on {path}"):
             sc.open(path)
             for key in keys:
                 ns = key.split(".", 1)[0]
-                if PAGES.get(ns) != path:
+                if PAGES.get(ns) != template:
                     continue
                 scope = ctx.page
-                row_key = ROW_KEYS.get(ns)
-                if row_key and key != row_key and ns == row_key.split(".")[0]:
-                    if key not in ("health.heading", "health.overall"):
-                        scope = ctx.selectors.any_of(ctx.page, row_key).first  # type: ignore
-                rows.append([key, path, ctx.selectors.check(scope, key)])
+                if key in ROW_OF:
+                    scope = ctx.selectors.any_of(ctx.page, ROW_OF[key]).first  # type: ignore
+                found = ctx.selectors.check(scope, key)
+                rows.append([key, path, found or (NOT_NOW if key in STATEFUL else None)])
+            if template == PAGES["inbox"] and ctx.selectors.present(ctx.page, "inbox.thread_row"):
+                row = ctx.selectors.any_of(ctx.page, "inbox.thread_row").first
+                href = ctx.selectors.any_of(row, "inbox.row_link").first.get_attribute("href")
+                first_thread = thread_id_from_href(href or "")
     for key in keys:
         if key.split(".", 1)[0] not in PAGES:
             rows.append([key, "sign-in pages", ctx.selectors.won.get(key)

@@ -100,3 +100,32 @@ def test_run_without_config_file_is_exit_2(tmp_path: Path) -> None:
     proc = rpa("run", "--config", str(tmp_path / "nope.yaml"), cwd=tmp_path)
     assert proc.returncode == 2
     assert "nope.yaml" in proc.stdout + proc.stderr
+
+
+def test_selectors_check_resolves_every_key_on_the_sandbox(tmp_path: Path) -> None:
+    """Every selectors.yaml key resolves on the sandbox pages (both home layouts)."""
+    from rpa.demo import demo_config_data, scenario_login
+    from rpa.sandbox import SandboxServer
+
+    for scenario in ("messages", "at-risk"):
+        server = SandboxServer(scenario)
+        server.start()
+        try:
+            login = scenario_login(server)
+            data = demo_config_data(server.url, login, tmp_path / scenario / "state",
+                                    tmp_path / scenario / "rec")
+            cfg_file = tmp_path / f"{scenario}.yaml"
+            cfg_file.write_text(yaml.safe_dump(data))
+            proc = rpa("selectors", "check", "--config", str(cfg_file), cwd=tmp_path,
+                       env={"RPA_DEMO_SC_PASSWORD": login["password"],
+                            "RPA_DEMO_SC_TOTP": login["totp_secret"],
+                            "RPA_DEMO_SMS_URL": "json://127.0.0.1:9/sms",
+                            "RPA_DEMO_DETAILS_URL": "json://127.0.0.1:9/details"})
+        finally:
+            server.stop()
+        out = proc.stdout
+        assert proc.returncode == 0, out + proc.stderr
+        for key in ("thread.reply_box", "thread.send", "thread.message_text",
+                    "inbox.row_order_id", "home.unshipped_count", "health.metric_value"):
+            assert key in out
+        assert "nothing" not in out
