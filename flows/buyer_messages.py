@@ -17,7 +17,7 @@ from typing import Any
 
 from loguru import logger
 
-from rpa import messaging
+from rpa import escalate, messaging
 from rpa.context import RunContext
 from rpa.errors import ApplicationError, PageError
 from rpa.pages import InboxRow, SellerCentral, ThreadPage, needs_response, same_text
@@ -229,23 +229,11 @@ class Handler:
                 self.notify(code)
 
     def notify(self, code: str) -> bool:
-        """Text the owner about an escalation, once; undelivered ones are tried next time."""
-        esc = self.ledger.escalation(code)
-        if esc is None or esc["notified_at"]:
-            return True
-        if self.ctx.dry_run:
-            return False
-        ok = self.ctx.notifier.sms(esc["summary"], details=esc["details"],
-                                   short=esc["short"] or None, title=f"Escalation {code}")
-        if ok:
-            self.ledger.mark_notified(code)
-        return ok
+        return escalate.notify(self.ctx, code)
 
     def flush(self) -> None:
         """Escalations created earlier whose text to the owner did not go out."""
-        for esc in self.ledger.escalations(self.account, unnotified=True):
-            if esc["kind"] in ("buyer_question", "blocked_reply"):
-                self.notify(esc["code"])
+        escalate.flush(self.ctx, ("buyer_question", "blocked_reply"))
 
 
 @flow("buyer_messages", needs=("login",))

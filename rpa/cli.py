@@ -84,6 +84,16 @@ def print_summary(result: RunResult, *, alerts: bool = True) -> None:
             tt.add_row(t["thread_id"], t["buyer"], t["decision"], "yes" if t["sent"] else "no",
                        t["escalation"] or "")
         console.print(tt)
+    folders = result.data.get("email_folders") or {}
+    if folders:
+        mt = Table(title="Mailbox")
+        for col in ("folder", "messages", "to Trash", "buyer emails", "escalated", "owner"):
+            mt.add_column(col)
+        for name, c in folders.items():
+            mt.add_row(name, str(c.get("total", 0)), str(c.get("to_trash", 0)),
+                       str(c.get("buyer_message", 0)), str(c.get("escalate", 0)),
+                       str(c.get("owner_reply", 0)))
+        console.print(mt)
     for alert in result.data.get("alerts", []) if alerts else []:
         mark = "sent" if alert["delivered"] else "NOT delivered"
         text = alert["text"].splitlines()[0] if alert["text"] else ""
@@ -134,9 +144,11 @@ def demo_cmd(scenario: str = typer.Option("at-risk", "--scenario", "-s"),
     from rpa.demo import run_demo
 
     logs.setup(verbose)
-    result, received = run_demo(scenario, headed=headed, recordings=recordings,
-                                on_step=_show_step)
+    result, received, mail_skipped = run_demo(scenario, headed=headed, recordings=recordings,
+                                              on_step=_show_step)
     print_summary(result, alerts=False)
+    if mail_skipped:
+        console.print(f"[yellow]Mailbox skipped:[/yellow] {escape(mail_skipped)}")
     if received:
         console.print("[bold]Texts the owner would have received:[/bold]")
         for channel, text in received:

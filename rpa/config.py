@@ -27,7 +27,7 @@ from rpa.errors import ConfigError
 from rpa.messaging import DEFAULT_MAX_CHARS
 
 DEFAULT_CONFIG = "rpa.yaml"
-DEFAULT_FLOWS = ("login", "dashboard", "performance", "buyer_messages")
+DEFAULT_FLOWS = ("login", "dashboard", "performance", "buyer_messages", "mailbox")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -165,6 +165,39 @@ class NoResponseConfig(_Strict):
     max_chars: int | None = Field(default=None, ge=1)
 
 
+SPAM_NAMES = ["Spam", "Junk", "Junk Email", "Junk E-mail", "Bulk Mail", "[Gmail]/Spam"]
+TRASH_NAMES = ["Trash", "Deleted Items", "Deleted Messages", "[Gmail]/Trash", "Bin"]
+
+
+class MailboxConfig(_Strict):
+    """The seller's support mailbox (IMAP). The password comes from the environment."""
+
+    host: str = Field(min_length=1)
+    port: int = Field(default=993, ge=1, le=65535)
+    tls: bool = True
+    allow_plaintext: bool = False
+    user: str = Field(min_length=1)
+    password_env: str
+    spam_folders: list[str] = Field(default_factory=lambda: list(SPAM_NAMES))
+    trash_folders: list[str] = Field(default_factory=lambda: list(TRASH_NAMES))
+    trusted_domains: list[str] | None = None
+    owner_addresses: list[str] = Field(default_factory=list)
+    rules: list[dict[str, Any]] | None = None
+    max_body_bytes: int = Field(default=65536, ge=1024, le=10_000_000)
+    chunk_size: int = Field(default=500, ge=1, le=5000)
+    timeout_s: float = Field(default=30.0, gt=0, le=600)
+
+    _env = field_validator("password_env")(_check_env_name)
+
+    @field_validator("owner_addresses")
+    @classmethod
+    def _lower(cls, value: list[str]) -> list[str]:
+        for addr in value:
+            if "@" not in addr:
+                raise ValueError(f"'{addr}' is not an email address")
+        return [a.strip().lower() for a in value]
+
+
 class MessagingConfig(_Strict):
     max_chars: int = Field(default=DEFAULT_MAX_CHARS, ge=100, le=20000)
 
@@ -184,6 +217,7 @@ class Config(_Strict):
     no_response_needed: NoResponseConfig = Field(
         default_factory=lambda: NoResponseConfig(**_replies.DEFAULT_NO_RESPONSE))
     messaging: MessagingConfig = Field(default_factory=MessagingConfig)
+    mailbox: MailboxConfig | None = None
     flows: list[str] = Field(default_factory=lambda: list(DEFAULT_FLOWS))
     source: str = Field(default="", exclude=True)
 
@@ -199,6 +233,31 @@ class Config(_Strict):
                 raise ConfigError(f"template name '{reply.name}' is used twice",
                                   file=self.source, key=f"replies[{i}].name")
             seen.add(reply.name)
+        if self.mailbox is not None:
+            from rpa.imap import check_transport
+
+            try:
+                check_transport(self.mailbox.host, self.mailbox.tls,
+                                self.mailbox.allow_plaintext)
+            except ConfigError as err:
+                raise ConfigError(str(err).split(": ", 1)[-1], file=self.source,
+                                  key=err.key) from err
+            self.mail_rules()
+
+    def mail_rules(self) -> list[Any]:
+        """The mailbox rules (the operating instructions' by default), validated."""
+        from rpa import mailrules
+
+        if self.mailbox is None or self.mailbox.rules is None:
+            return list(mailrules.DEFAULT_RULES)
+        return mailrules.parse_rules(self.mailbox.rules, self.source)
+
+    def trusted_domains(self) -> list[str]:
+        from rpa import mailrules
+
+        if self.mailbox is None or self.mailbox.trusted_domains is None:
+            return list(mailrules.DEFAULT_TRUSTED_DOMAINS)
+        return [d.strip().lower() for d in self.mailbox.trusted_domains]
 
     def reply_book(self) -> _replies.ReplyBook:
         """The compiled templates, holding reply and no-response rules."""
@@ -303,8 +362,12 @@ def secret(var: str, *, source: str = "", key: str = "") -> str:
     return value
 
 
-def check_secrets(cfg: Config, account: AccountConfig) -> dict[str, str]:
-    """Resolve every secret the run needs, up front, so a missing one stops it before Chromium."""
+def check_secrets(cfg: Config, account: AccountConfig,
+                  flows: list[str] | None = None) -> dict[str, str]:
+    """Resolve every secret the run needs, up front, so a missing one stops it before Chromium.
+
+    The mailbox password is needed only when the mailbox flow runs (``flows`` None: always).
+    """
     idx = cfg.accounts.index(account)
     found = {
         "password": secret(account.password_env, source=cfg.source,
@@ -320,6 +383,9 @@ def check_secrets(cfg: Config, account: AccountConfig) -> dict[str, str]:
     for i, ch in enumerate(cfg.notify.fallback):
         found[f"notify.fallback[{i}]"] = secret(ch.url_env, source=cfg.source,
                                                 key=f"notify.fallback[{i}].url_env")
+    if cfg.mailbox is not None and (flows is None or "mailbox" in flows):
+        found["mailbox.password"] = secret(cfg.mailbox.password_env, source=cfg.source,
+                                           key="mailbox.password_env")
     return found
 
 
@@ -335,6 +401,9 @@ def redacted_summary(cfg: Config) -> dict[str, Any]:
         if ch:
             is_set = "set" if os.environ.get(ch["url_env"]) else "NOT SET"
             ch["url_env"] = f"{ch['url_env']} ({is_set})"
+    if data.get("mailbox"):
+        env = data["mailbox"]["password_env"]
+        data["mailbox"]["password_env"] = f"{env} ({'set' if os.environ.get(env) else 'NOT SET'})"
     return data
 
 

@@ -50,8 +50,8 @@ DEMO_BAD_TEMPLATE = {
 
 
 def demo_config_data(url: str, login: dict[str, str], state_dir: Path,
-                     recordings: Path) -> dict[str, Any]:
-    return {
+                     recordings: Path, mail: Any = None) -> dict[str, Any]:
+    data: dict[str, Any] = {
         "replies": [*DEFAULT_REPLIES, DEMO_BAD_TEMPLATE],
         "accounts": [{
             "name": "demo", "base_url": url, "email": login["email"],
@@ -63,17 +63,47 @@ def demo_config_data(url: str, login: dict[str, str], state_dir: Path,
                    "details": {"url_env": "RPA_DEMO_DETAILS_URL", "label": "Upwork"}},
         "paths": {"state_dir": str(state_dir), "recordings_dir": str(recordings)},
     }
+    if mail is not None:
+        from rpa.mailcorpus import OWNER_ADDRESS
+
+        data["mailbox"] = {"host": mail.host, "port": mail.port, "tls": False,
+                           "user": mail.user, "password_env": "RPA_DEMO_MAIL_PASSWORD",
+                           "owner_addresses": [OWNER_ADDRESS]}
+    return data
+
+
+def start_demo_mailbox() -> tuple[Any, str]:
+    """A throwaway Dovecot seeded with the demo's mails, or None and why it cannot run."""
+    from rpa import dovecot
+    from rpa.mailcorpus import demo_mails
+
+    ok, why = dovecot.available()
+    if not ok:
+        return None, why
+    server = dovecot.DovecotServer().start()  # makes (and later removes) its own folder
+    for folder, raws in demo_mails().items():
+        server.append_many(folder, raws)
+    os.environ["RPA_DEMO_MAIL_PASSWORD"] = server.password
+    return server, ""
 
 
 def run_demo(scenario: str = "at-risk", *, headed: bool = False,
              recordings: Path = Path("recordings"),
              on_step: Callable[[str, Any], None] | None = None,
-             ) -> tuple[RunResult, list[tuple[str, str]]]:
-    """Run the routine on the sandbox; returns the result and the texts the owner got."""
+             mailbox: bool = True,
+             ) -> tuple[RunResult, list[tuple[str, str]], str]:
+    """Run the routine on the sandbox (and a throwaway mailbox when Dovecot is here).
+
+    Returns the result, the texts the owner got, and why the mailbox was skipped ("" when
+    it ran).
+    """
     server = SandboxServer(scenario)
     server.start()
     receiver = Receiver().start()
+    mail, skipped = (None, "turned off") if not mailbox else (None, "")
     try:
+        if mailbox:
+            mail, skipped = start_demo_mailbox()
         login = scenario_login(server)
         os.environ["RPA_DEMO_SC_PASSWORD"] = login["password"]
         os.environ["RPA_DEMO_SC_TOTP"] = login["totp_secret"]
@@ -81,11 +111,13 @@ def run_demo(scenario: str = "at-risk", *, headed: bool = False,
         os.environ["RPA_DEMO_DETAILS_URL"] = receiver.url("details")
         with tempfile.TemporaryDirectory(prefix="rpa-demo-") as tmp:
             data = demo_config_data(server.url, login, Path(tmp) / "state",
-                                    recordings.resolve())
+                                    recordings.resolve(), mail)
             cfg = parse_config(data, f"demo:{scenario}")
             result = run(cfg, headed=headed, on_step=on_step)
         received = [(item.path.strip("/"), item.message) for item in receiver.items]
-        return result, received
+        return result, received, skipped
     finally:
+        if mail is not None:
+            mail.cleanup()
         receiver.stop()
         server.stop()

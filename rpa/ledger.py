@@ -77,6 +77,22 @@ CREATE TABLE IF NOT EXISTS escalations (
     status TEXT NOT NULL DEFAULT 'open',
     UNIQUE (account, kind, source_key)
 );
+CREATE TABLE IF NOT EXISTS emails (
+    account TEXT NOT NULL,
+    message_id TEXT NOT NULL,
+    folder TEXT NOT NULL DEFAULT '',
+    sender TEXT NOT NULL DEFAULT '',
+    subject TEXT NOT NULL DEFAULT '',
+    rule TEXT NOT NULL DEFAULT '',
+    action TEXT NOT NULL DEFAULT '',
+    state TEXT NOT NULL,
+    escalation TEXT,
+    body TEXT NOT NULL DEFAULT '',
+    run_id TEXT,
+    first_seen TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (account, message_id)
+);
 CREATE TABLE IF NOT EXISTS alerts (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     run_id TEXT,
@@ -243,3 +259,45 @@ class Ledger:
 
     def mark_notified(self, code: str) -> None:
         self.db.execute("UPDATE escalations SET notified_at=? WHERE code=?", (now_iso(), code))
+
+    # --- emails ------------------------------------------------------------------------
+    # state: "trashed" (moved to Trash), "waiting" (a buyer email whose thread is not yet
+    # answered), "escalated", "recorded" (the owner's mail, kept for the answers), "kept".
+
+    def email(self, account: str, message_id: str) -> dict[str, Any] | None:
+        row = self.db.execute("SELECT * FROM emails WHERE account=? AND message_id=?",
+                              (account, message_id)).fetchone()
+        return dict(row) if row else None
+
+    def record_emails(self, account: str, rows: list[dict[str, Any]],
+                      run_id: str | None = None) -> None:
+        """Upsert many emails in one transaction (keys: message_id, folder, sender, subject,
+        rule, action, state, escalation, body)."""
+        now = now_iso()
+        self.db.execute("BEGIN")
+        try:
+            self.db.executemany(
+                "INSERT INTO emails (account, message_id, folder, sender, subject, rule, action,"
+                " state, escalation, body, run_id, first_seen, updated_at)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)"
+                " ON CONFLICT(account, message_id) DO UPDATE SET folder=excluded.folder,"
+                " rule=excluded.rule, action=excluded.action, state=excluded.state,"
+                " escalation=COALESCE(excluded.escalation, escalation),"
+                " body=CASE WHEN excluded.body != '' THEN excluded.body ELSE body END,"
+                " run_id=excluded.run_id, updated_at=excluded.updated_at",
+                [(account, r["message_id"], r.get("folder", ""), scrub(r.get("sender", "")),
+                  scrub(r.get("subject", "")), r.get("rule", ""), r.get("action", ""),
+                  r["state"], r.get("escalation"), scrub(r.get("body", "")), run_id, now, now)
+                 for r in rows])
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+
+    def emails(self, account: str, state: str | None = None) -> list[dict[str, Any]]:
+        sql = "SELECT * FROM emails WHERE account=?"
+        args: tuple[Any, ...] = (account,)
+        if state is not None:
+            sql += " AND state=?"
+            args += (state,)
+        return [dict(r) for r in self.db.execute(sql + " ORDER BY first_seen", args)]

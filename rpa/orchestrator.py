@@ -83,10 +83,10 @@ def run(cfg: Config, *, account: str | None = None, flows: list[str] | None = No
     """Run the chosen flows (default: the config's) for one account and return the outcome."""
     acc = cfg.account(account)
     # Everything that can be wrong with the configuration is found here, before Chromium.
-    secrets = check_secrets(cfg, acc)
+    order = plan(flows or cfg.flows)
+    secrets = check_secrets(cfg, acc, [f.name for f in order])
     redact.register(*secrets.values())
     selectors = Selectors.load(cfg.paths.selectors_file, cfg.browser.timeout_ms)
-    order = plan(flows or cfg.flows)
     from rpa.otp import totp
 
     totp(secrets["totp_secret"])
@@ -207,9 +207,12 @@ def _summary(ctx: RunContext, started: str, status: str, results: dict[str, dict
             "performance": obs.get("performance"),
             "buyer_messages": obs.get("buyer_messages"),
             **{k: v for k, v in obs.items()
-               if k not in ("unshipped", "performance", "buyer_messages", "threads")},
+               if k not in ("unshipped", "performance", "buyer_messages", "threads", "emails",
+                            "email_folders")},
         },
         "threads": obs.get("threads", []),
+        "emails": obs.get("emails", []),
+        "email_folders": obs.get("email_folders", {}),
         "alerts": [s.__dict__ for s in ctx.notifier.sent],
         "errors": errors,
     }

@@ -1,0 +1,239 @@
+"""The seller's mailbox over IMAP: folder discovery, batched reads, moves to Trash, flags.
+
+Built to be gentle and quick on big mailboxes: reading never marks mail read (BODY.PEEK),
+headers are fetched for whole UID sets in one command per chunk, moves and flag changes
+go out per UID set, and every command is kept under about 8 KB by chunking the UID
+lists. Nothing is ever removed permanently: "delete" is a move to Trash, with UID MOVE
+where the server has it, else COPY + \\Deleted + UID EXPUNGE of exactly those UIDs.
+"""
+
+from __future__ import annotations
+
+import imaplib
+import ssl
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from imapclient import IMAPClient
+from imapclient.exceptions import IMAPClientError, LoginError
+from loguru import logger
+
+from rpa.errors import ApplicationError, BusinessError, ConfigError
+
+MAX_SET_BYTES = 7000  # a command stays under ~8 KB with its verb and tag
+HEADER_FIELDS = b"BODY[HEADER.FIELDS (FROM SUBJECT MESSAGE-ID DATE)]"
+HEADER_FETCH = "BODY.PEEK[HEADER.FIELDS (FROM SUBJECT MESSAGE-ID DATE)]"
+SEEN = b"\\Seen"
+DELETED = b"\\Deleted"
+LOOPBACK = ("127.0.0.1", "::1", "localhost")
+
+
+class MailError(ApplicationError):
+    """The mail server could not be reached or refused a command (retried within limits)."""
+
+
+class MailLoginRefused(BusinessError):
+    """The mail server refused the user or password: a person must fix it (not retried)."""
+
+
+@dataclass
+class Folders:
+    inbox: str
+    spam: str | None
+    trash: str | None
+    how: dict[str, str]  # role -> "special-use \\Junk" | "name 'Junk Email'"
+
+
+def chunks(uids: Iterable[int], limit: int = 500,
+           max_bytes: int = MAX_SET_BYTES) -> Iterator[list[int]]:
+    """Split UIDs into groups of at most ``limit`` whose comma-separated list (as the
+    client sends it) fits in ``max_bytes``."""
+    group: list[int] = []
+    size = 0
+    for uid in sorted(set(uids)):
+        extra = len(str(uid)) + (1 if group else 0)
+        if group and (len(group) >= limit or size + extra > max_bytes):
+            yield group
+            group, size, extra = [], 0, len(str(uid))
+        group.append(uid)
+        size += extra
+    if group:
+        yield group
+
+
+def _wrap(what: str, err: BaseException) -> MailError:
+    detail = str(err).splitlines()[0] if str(err) else type(err).__name__
+    return MailError(f"mail server: {what} failed: {detail}")
+
+
+class Mailbox:
+    """One IMAP connection; every method sends a known, small number of commands."""
+
+    def __init__(self, host: str, port: int, user: str, password: str, *, tls: bool = True,
+                 timeout: float = 30.0, chunk: int = 500,
+                 on_command: Callable[[str], None] | None = None) -> None:
+        self.host, self.port, self.user = host, port, user
+        self._password = password
+        self.tls = tls
+        self.timeout = timeout
+        self.chunk = chunk
+        self.commands = 0
+        self.on_command = on_command
+        self.client: IMAPClient | None = None
+        self.selected: str | None = None
+
+    # --- connection --------------------------------------------------------------------
+    def connect(self) -> Mailbox:
+        try:
+            ctx = ssl.create_default_context() if self.tls else None
+            self.client = IMAPClient(self.host, port=self.port, ssl=self.tls, ssl_context=ctx,
+                                     timeout=self.timeout)
+            self._count_commands(self.client)
+            self.client.login(self.user, self._password)
+        except LoginError as err:
+            raise MailLoginRefused(f"the mail server refused the login for {self.user}: "
+                                   f"{err}") from err
+        except (OSError, ssl.SSLError, IMAPClientError) as err:
+            raise _wrap(f"connecting to {self.host}:{self.port}", err) from err
+        return self
+
+    def _count_commands(self, client: IMAPClient) -> None:
+        """Count every command sent: each gets a new tag from imaplib."""
+        imap = client._imap  # noqa: SLF001 - the only place each command passes through
+        new_tag = imap._new_tag
+
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            self.commands += 1
+            return new_tag(*args, **kwargs)
+
+        imap._new_tag = counted
+
+    def close(self) -> None:
+        if self.client is None:
+            return
+        try:
+            self.client.logout()
+        except (OSError, imaplib.IMAP4.error, IMAPClientError):
+            pass
+        self.client = None
+
+    def __enter__(self) -> Mailbox:
+        return self.connect()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def c(self) -> IMAPClient:
+        if self.client is None:
+            raise MailError("mail server: not connected")
+        return self.client
+
+    def _call(self, what: str, func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except (OSError, ssl.SSLError, imaplib.IMAP4.abort,
+                IMAPClientError, imaplib.IMAP4.error) as err:
+            raise _wrap(what, err) from err
+
+    # --- folders -----------------------------------------------------------------------
+    def folders(self, spam_names: list[str], trash_names: list[str]) -> Folders:
+        """Inbox, Spam and Trash: SPECIAL-USE flags first, else the usual names."""
+        listing = self._call("LIST", self.c.list_folders)
+        by_flag: dict[bytes, str] = {}
+        names: dict[str, str] = {}
+        for flags, _delim, name in listing:
+            name = name if isinstance(name, str) else name.decode()
+            names[name.lower()] = name
+            for flag in flags:
+                flag = flag if isinstance(flag, bytes) else str(flag).encode()
+                by_flag.setdefault(flag.lower(), name)
+        how: dict[str, str] = {}
+
+        def pick(role: str, flag: bytes, candidates: list[str]) -> str | None:
+            if flag.lower() in by_flag:
+                how[role] = f"special-use {flag.decode()}"
+                return by_flag[flag.lower()]
+            for cand in candidates:
+                if cand.lower() in names:
+                    how[role] = f"name '{names[cand.lower()]}'"
+                    return names[cand.lower()]
+            how[role] = "not found"
+            return None
+
+        inbox = names.get("inbox", "INBOX")
+        return Folders(inbox=inbox, spam=pick("spam", b"\\Junk", spam_names),
+                       trash=pick("trash", b"\\Trash", trash_names), how=how)
+
+    def select(self, folder: str, *, readonly: bool = False) -> int:
+        """Open ``folder``; returns its UIDVALIDITY."""
+        info = self._call(f"SELECT {folder}", self.c.select_folder, folder, readonly=readonly)
+        self.selected = folder
+        return int(info.get(b"UIDVALIDITY", 0))
+
+    # --- reading -----------------------------------------------------------------------
+    def all_uids(self) -> list[int]:
+        return sorted(self._call("UID SEARCH", self.c.search, ["ALL"]))
+
+    def headers(self, uids: list[int]) -> Iterator[tuple[int, bytes, tuple[bytes, ...], int]]:
+        """(uid, header bytes, flags, size) for every UID: one FETCH per chunk, mail stays
+        unread."""
+        for group in chunks(uids, self.chunk):
+            data = self._call("UID FETCH headers", self.c.fetch, group,
+                              [HEADER_FETCH, "FLAGS", "RFC822.SIZE"])
+            for uid in group:
+                item = data.get(uid)
+                if item is None:
+                    continue  # gone since the search (moved by someone else)
+                raw = item.get(HEADER_FIELDS) or b""
+                yield uid, raw, tuple(item.get(b"FLAGS", ())), int(item.get(b"RFC822.SIZE", 0))
+
+    def bodies(self, uids: list[int], max_bytes: int) -> dict[int, bytes]:
+        """The first ``max_bytes`` of each message, one FETCH per chunk, without marking read."""
+        out: dict[int, bytes] = {}
+        part = f"BODY.PEEK[]<0.{max_bytes}>"
+        key = b"BODY[]<0>"
+        for group in chunks(uids, max(1, min(self.chunk, 50))):
+            data = self._call("UID FETCH bodies", self.c.fetch, group, [part])
+            for uid, item in data.items():
+                raw = item.get(key)
+                if raw is None:
+                    raw = next((v for k, v in item.items() if k.startswith(b"BODY[")), b"")
+                out[int(uid)] = raw or b""
+        return out
+
+    # --- changing ----------------------------------------------------------------------
+    def move(self, uids: list[int], target: str) -> int:
+        """Move UIDs of the selected folder to ``target`` (never a permanent delete)."""
+        if not uids:
+            return 0
+        has_move = self.c.has_capability("MOVE")
+        has_uidplus = self.c.has_capability("UIDPLUS")
+        for ids in chunks(uids, self.chunk):
+            if has_move:
+                self._call("UID MOVE", self.c.move, ids, target)
+                continue
+            if not has_uidplus:
+                raise MailError("mail server has neither MOVE nor UIDPLUS: cannot move mail "
+                                "without risking other messages; left in place")
+            self._call("UID COPY", self.c.copy, ids, target)
+            self._call("UID STORE +FLAGS \\Deleted", self.c.add_flags, ids, [DELETED],
+                       silent=True)
+            self._call("UID EXPUNGE", self.c.uid_expunge, ids)
+        return len(uids)
+
+    def mark_unread(self, uids: list[int]) -> None:
+        for group in chunks(uids, self.chunk):
+            self._call("UID STORE -FLAGS \\Seen", self.c.remove_flags, group, [SEEN],
+                       silent=True)
+
+
+def check_transport(host: str, tls: bool, allow_plaintext: bool) -> None:
+    """Plaintext IMAP only to this machine, unless the configuration says otherwise."""
+    if not tls and host not in LOOPBACK and not allow_plaintext:
+        raise ConfigError(f"tls is off for {host}, which is not this machine: the password "
+                          "would cross the network unencrypted (set allow_plaintext: true "
+                          "if you must)", key="mailbox.tls")
+    if not tls:
+        logger.debug("IMAP without TLS to {}", host)
