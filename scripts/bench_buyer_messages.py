@@ -20,6 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from rpa import logs  # noqa: E402
 from rpa.config import parse_config  # noqa: E402
 from rpa.demo import demo_config_data, scenario_login  # noqa: E402
 from rpa.orchestrator import run  # noqa: E402
@@ -32,6 +33,7 @@ def main() -> int:
     ap.add_argument("--scenario", default="busy")
     ap.add_argument("--no-trace", action="store_true", help="run without the browser trace")
     args = ap.parse_args()
+    logs.setup(False)
 
     import os
 
