@@ -46,6 +46,21 @@ def test_demo_runs_and_run_json_matches_the_scenario(tmp_path: Path) -> None:
     assert "[sms]" in out and "-MS" in out
     assert (tmp_path / "rec" / "latest" / "report.html").is_file()
 
+    # every buyer thread handled, and the mailbox triaged when Dovecot is on this machine
+    decisions = {t["thread_id"]: t["decision"] for t in run_json["threads"]}
+    assert decisions == {"T-2001": "template:where_is_my_order", "T-2002": "holding_reply",
+                         "T-2003": "template:item_not_as_described",
+                         "T-2004": "holding_reply", "T-2005": "no_response_needed",
+                         "T-2006": "blocked"}
+    from rpa import dovecot
+
+    if dovecot.available()[0]:
+        assert run_json["flows"]["mailbox"]["status"] == "ok"
+        assert run_json["email_folders"]["INBOX"]["total"] == 18
+        assert "Mailbox" in out
+    else:
+        assert "Mailbox skipped" in out
+
 
 def test_flows_lists_registered_flows(tmp_path: Path) -> None:
     proc = rpa("flows", cwd=tmp_path)
