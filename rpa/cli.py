@@ -94,6 +94,14 @@ def print_summary(result: RunResult, *, alerts: bool = True) -> None:
                        str(c.get("buyer_message", 0)), str(c.get("escalate", 0)),
                        str(c.get("owner_reply", 0)))
         console.print(mt)
+    if result.data.get("dry_run") and result.data.get("emails"):
+        et = Table(title="Emails: what would be done (dry run, nothing changed)")
+        for col in ("folder", "from", "subject", "rule", "action", "note"):
+            et.add_column(col)
+        for e in result.data["emails"]:
+            et.add_row(e["folder"], e["from"], e["subject"], e["rule"], e["action"],
+                       e.get("note") or e.get("summary") or "")
+        console.print(et)
     for alert in result.data.get("alerts", []) if alerts else []:
         mark = "sent" if alert["delivered"] else "NOT delivered"
         text = alert["text"].splitlines()[0] if alert["text"] else ""
