@@ -286,3 +286,20 @@ def test_command_chunks_stay_small() -> None:
     assert sum(len(g) for g in groups) == 3000
     assert all(len(",".join(map(str, g))) <= 7000 for g in groups)
     assert [len(g) for g in chunks(range(1, 1201), limit=500)] == [500, 500, 200]
+
+
+def test_large_message_is_read_only_up_to_the_cap(mail: dovecot.DovecotServer) -> None:
+    from rpa.imap import Mailbox
+    from rpa.mailparse import body_text
+
+    body = ("Please call me about the pallet. " * 60000).encode()  # about 2 MB
+    raw = (b"Message-ID: <big@x.example>\r\nFrom: Big Sender <big@x.example>\r\n"
+           b"Subject: Huge\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n" + body)
+    mail.append("INBOX", raw)
+    with Mailbox(mail.host, mail.port, mail.user, mail.password, tls=False) as box:
+        box.select("INBOX")
+        uid = box.all_uids()[0]
+        got = box.bodies([uid], 4096)[uid]
+    assert 0 < len(got) <= 4096
+    assert body_text(got).startswith("Please call me about the pallet.")
+    assert SEEN not in contents(mail)["INBOX"]["<big@x.example>"], "reading did not mark it"
