@@ -101,6 +101,7 @@ class BrowserConfig(_Strict):
     timeout_ms: int = Field(default=15000, ge=1000)
     navigation_timeout_ms: int = Field(default=30000, ge=1000)
     trace: bool = True
+    trace_snapshots: bool = True  # DOM snapshots in the trace: best evidence, ~0.2 s a page
 
 
 class PathsConfig(_Strict):

@@ -71,7 +71,8 @@ class RunContext:
             state = self.config.paths.state_dir / "browser" / f"{self.account.name}.json"
             self.session = launch(self.config.browser, state, headed=self.headed)
             if self.config.browser.trace:
-                self.evidence.start_trace(self.session.context)
+                self.evidence.start_trace(self.session.context,
+                                          snapshots=self.config.browser.trace_snapshots)
         return self.session.page
 
     def masks(self, page: Page) -> list[Locator]:

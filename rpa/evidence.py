@@ -82,10 +82,10 @@ class Evidence:
         return out
 
     # --- trace -------------------------------------------------------------------------
-    def start_trace(self, context: BrowserContext) -> None:
+    def start_trace(self, context: BrowserContext, snapshots: bool = True) -> None:
         # DOM snapshots make the trace; the step screenshots are taken separately, so the
         # trace's own screencast (costly on a small machine) is left off.
-        context.tracing.start(screenshots=False, snapshots=True, sources=False,
+        context.tracing.start(screenshots=False, snapshots=snapshots, sources=False,
                               title=self.run_id)
         self._trace_ctx = context
         self._tracing = True

@@ -361,20 +361,21 @@ class ThreadPage:
         self.sel = sc.sel
         self.thread_id = thread_id
         self.path = THREAD_PATH.format(thread_id=thread_id)
+        self.last: ThreadView | None = None
 
     @property
     def page(self) -> Page:
         return self.sc.page
 
     def open(self) -> ThreadPage:
-        self.sc.open(self.path)
-        self.sel.wait(self.page, "thread.detail")
+        self.sc.open(self.path)  # read() waits for the thread itself
         return self
 
-    def read(self) -> ThreadView:
+    def read(self, *, header: bool = True) -> ThreadView:
         """The thread as shown: header fields and every message with its sender.
 
-        Few round trips on purpose: all bodies and all times are read in one call each.
+        Few round trips on purpose: all bodies and all times are read in one call each;
+        with ``header=False`` the buyer, order and subject of the last read are kept.
         """
         page = self.page
         self.sel.wait(page, "thread.detail")
@@ -390,11 +391,15 @@ class ThreadPage:
         for node, body, at in zip(nodes, bodies, times, strict=True):
             sender = "seller" if self.sel.any_of(node, "thread.from_seller").count() else "buyer"
             messages.append(Message(sender, body, " ".join(at.split())))
-        return ThreadView(thread_id=self.thread_id, buyer=_text(self.sel, page, "thread.buyer"),
-                          order_id=_text(self.sel, page, "thread.order_id"),
-                          subject=_text(self.sel, page, "thread.subject"),
-                          messages=messages, status=_text(self.sel, page, "thread.status"),
-                          url=self.sc.base + self.path)
+        prev = self.last if not header else None
+        self.last = ThreadView(
+            thread_id=self.thread_id,
+            buyer=prev.buyer if prev else _text(self.sel, page, "thread.buyer"),
+            order_id=prev.order_id if prev else _text(self.sel, page, "thread.order_id"),
+            subject=prev.subject if prev else _text(self.sel, page, "thread.subject"),
+            messages=messages, status=_text(self.sel, page, "thread.status"),
+            url=self.sc.base + self.path)
+        return self.last
 
     def _act(self, key: str) -> str:
         """Click an action and wait for the page that follows; returns where the browser is."""
@@ -415,7 +420,7 @@ class ThreadPage:
         if state != "app.signed_in":
             self.sc.sign_in(state)
             self.open()
-        return self.read()
+        return self.read(header=False)
 
     def send(self, text: str) -> ThreadView:
         """Type and send ``text``; returns the thread as the page shows it afterwards.

@@ -32,6 +32,8 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--scenario", default="busy")
     ap.add_argument("--no-trace", action="store_true", help="run without the browser trace")
+    ap.add_argument("--no-snapshots", action="store_true",
+                    help="trace without DOM snapshots (browser.trace_snapshots: false)")
     args = ap.parse_args()
     logs.setup(False)
 
@@ -48,7 +50,8 @@ def main() -> int:
                            "RPA_DEMO_DETAILS_URL": receiver.url("details")})
         with tempfile.TemporaryDirectory(prefix="rpa-bench-") as tmp:
             data = demo_config_data(server.url, login, Path(tmp) / "state", Path(tmp) / "rec")
-            data["browser"] = {"trace": not args.no_trace}
+            data["browser"] = {"trace": not args.no_trace,
+                               "trace_snapshots": not args.no_snapshots}
             cfg = parse_config(data, "bench")
             first = run(cfg, flows=["login"])
             if first.status != "ok":
@@ -69,7 +72,9 @@ def main() -> int:
         handled = sum(1 for t in result.data["threads"] if t["sent"]
                       or t["decision"] in ("no_response_needed", "blocked"))
         print(f"scenario {args.scenario}: {len(times)} threads, {handled} handled, "
-              f"run status {result.status}, trace {'off' if args.no_trace else 'on'}")
+              f"run status {result.status}, trace "
+              f"{'off' if args.no_trace else 'without' if args.no_snapshots else 'with'}"
+              f"{'' if args.no_trace else ' DOM snapshots'}")
         if not times:
             return 1
         print(f"median per thread: {statistics.median(times):.3f} s")

@@ -104,11 +104,14 @@ def test_config_check_names_missing_secret_and_redacts(tmp_path: Path) -> None:
         spec = (data.get("notify") or {}).get(channel)
         if spec:
             notify_env[spec["url_env"]] = "json://127.0.0.1:9/x"
+    mail_secret = "Mailbox-Secret-987"
+    notify_env[data["mailbox"]["password_env"]] = mail_secret
     proc = rpa("config", "check", "--config", str(path), cwd=tmp_path,
                env={acc["password_env"]: secret, acc["totp_secret_env"]: totp, **notify_env})
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert secret not in proc.stdout + proc.stderr
     assert totp not in proc.stdout + proc.stderr
+    assert mail_secret not in proc.stdout + proc.stderr
 
 
 def test_run_without_config_file_is_exit_2(tmp_path: Path) -> None:
