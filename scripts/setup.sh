@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Idempotent set-up: virtualenv, the package, a Chromium, and (with --test) Dovecot.
+# Idempotent set-up: virtualenv, the package (with --test, its test tools), a Chromium
+# and Dovecot.
 # Safe to run again and again; it only does what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -50,11 +51,11 @@ if [ ! -x /usr/bin/chromium ] && [ -z "${RPA_CHROMIUM:-}" ]; then
   fi
 fi
 
-# 4. Dovecot for the mailbox tests
-if [ $want_test = 1 ] && ! command -v dovecot >/dev/null 2>&1 && [ ! -x /usr/sbin/dovecot ]; then
+# 4. Dovecot: the demo's throwaway mailbox and the mailbox tests run a private one
+if ! command -v dovecot >/dev/null 2>&1 && [ ! -x /usr/sbin/dovecot ]; then
   if is_root && have_apt; then
     apt_install dovecot-imapd
   else
-    echo "note: Dovecot is not installed; mailbox tests will be skipped" >&2
+    echo "note: Dovecot is not installed; the demo skips the mailbox and its tests are skipped" >&2
   fi
 fi
