@@ -8,6 +8,7 @@ configuration error, found when the file is loaded.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import string
 from dataclasses import dataclass, field
@@ -202,8 +203,6 @@ class ThreadView:
 
     def message_key(self) -> str:
         """Names the buyer's latest message, so a new question is a new piece of work."""
-        import hashlib
-
         latest = next((m for m in reversed(self.messages) if m.sender == "buyer"), None)
         basis = f"{self.thread_id}\n{latest.at if latest else ''}\n"
         basis += " ".join((latest.text if latest else "").split())
