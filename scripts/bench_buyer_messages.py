@@ -10,13 +10,18 @@ per thread (every step of a thread: read, decide, send, confirm, screenshots, ow
 from __future__ import annotations
 
 import argparse
+import os
 import re
+import socket
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from collections import defaultdict
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -25,7 +30,38 @@ from rpa.config import parse_config  # noqa: E402
 from rpa.demo import demo_config_data, scenario_login  # noqa: E402
 from rpa.orchestrator import run  # noqa: E402
 from rpa.receiver import Receiver  # noqa: E402
-from rpa.sandbox import SandboxServer  # noqa: E402
+from rpa.sandbox import SandboxServer, load_scenario  # noqa: E402
+
+
+class SandboxProcess:
+    """``rpa sandbox`` as a separate process on a free port, stopped with ``stop()``."""
+
+    def __init__(self, scenario: str) -> None:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        self.url = f"http://127.0.0.1:{port}"
+        self.scenario = load_scenario(scenario)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "rpa.cli", "sandbox", "-s", scenario, "-p", str(port)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 30
+        while True:  # poll until the server answers
+            try:
+                with urllib.request.urlopen(self.url + "/__sandbox/state", timeout=1):
+                    return
+            except OSError:
+                if time.monotonic() > deadline or self.proc.poll() is not None:
+                    self.stop()
+                    raise RuntimeError("the sandbox process did not start") from None
+                time.sleep(0.05)
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
 
 
 def main() -> int:
@@ -34,13 +70,19 @@ def main() -> int:
     ap.add_argument("--no-trace", action="store_true", help="run without the browser trace")
     ap.add_argument("--no-snapshots", action="store_true",
                     help="trace without DOM snapshots (browser.trace_snapshots: false)")
+    ap.add_argument("--in-process", action="store_true",
+                    help="serve the sandbox from this process (it then competes with the bot "
+                         "for the interpreter); by default it runs as its own process, as "
+                         "Seller Central is another machine")
     args = ap.parse_args()
     logs.setup(False)
 
-    import os
-
-    server = SandboxServer(args.scenario)
-    server.start()
+    server: Any
+    if args.in_process:
+        server = SandboxServer(args.scenario)
+        server.start()
+    else:
+        server = SandboxProcess(args.scenario)
     receiver = Receiver().start()
     try:
         login = scenario_login(server)
@@ -71,6 +113,8 @@ def main() -> int:
         times = sorted(per_thread.values())
         handled = sum(1 for t in result.data["threads"] if t["sent"]
                       or t["decision"] in ("no_response_needed", "blocked"))
+        where = "in this process" if args.in_process else "in its own process"
+        print(f"sandbox {where}")
         print(f"scenario {args.scenario}: {len(times)} threads, {handled} handled, "
               f"run status {result.status}, trace "
               f"{'off' if args.no_trace else 'without' if args.no_snapshots else 'with'}"
