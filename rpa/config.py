@@ -101,7 +101,9 @@ class BrowserConfig(_Strict):
     timeout_ms: int = Field(default=15000, ge=1000)
     navigation_timeout_ms: int = Field(default=30000, ge=1000)
     trace: bool = True
-    trace_snapshots: bool = True  # DOM snapshots in the trace: best evidence, ~0.2 s a page
+    # DOM snapshots in the trace: handy when a selector breaks, but ~0.2 s a page, and the
+    # step screenshots are the reviewers' evidence; off unless asked for.
+    trace_snapshots: bool = False
 
 
 class PathsConfig(_Strict):

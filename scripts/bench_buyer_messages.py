@@ -5,6 +5,7 @@ in once, then runs the buyer_messages flow and prints the median, mean and slowe
 per thread (every step of a thread: read, decide, send, confirm, screenshots, owner text).
 
     .venv/bin/python scripts/bench_buyer_messages.py [--scenario busy] [--no-trace]
+        [--snapshots] [--in-process]
 """
 
 from __future__ import annotations
@@ -68,8 +69,8 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--scenario", default="busy")
     ap.add_argument("--no-trace", action="store_true", help="run without the browser trace")
-    ap.add_argument("--no-snapshots", action="store_true",
-                    help="trace without DOM snapshots (browser.trace_snapshots: false)")
+    ap.add_argument("--snapshots", action="store_true",
+                    help="trace with DOM snapshots (browser.trace_snapshots: true)")
     ap.add_argument("--in-process", action="store_true",
                     help="serve the sandbox from this process (it then competes with the bot "
                          "for the interpreter); by default it runs as its own process, as "
@@ -93,7 +94,7 @@ def main() -> int:
         with tempfile.TemporaryDirectory(prefix="rpa-bench-") as tmp:
             data = demo_config_data(server.url, login, Path(tmp) / "state", Path(tmp) / "rec")
             data["browser"] = {"trace": not args.no_trace,
-                               "trace_snapshots": not args.no_snapshots}
+                               "trace_snapshots": args.snapshots}
             cfg = parse_config(data, "bench")
             first = run(cfg, flows=["login"])
             if first.status != "ok":
@@ -117,7 +118,7 @@ def main() -> int:
         print(f"sandbox {where}")
         print(f"scenario {args.scenario}: {len(times)} threads, {handled} handled, "
               f"run status {result.status}, trace "
-              f"{'off' if args.no_trace else 'without' if args.no_snapshots else 'with'}"
+              f"{'off' if args.no_trace else 'with' if args.snapshots else 'without'}"
               f"{'' if args.no_trace else ' DOM snapshots'}")
         if not times:
             return 1
