@@ -35,6 +35,7 @@ class Triage:
     folder: str
     role: str
     items: list[tuple[MailItem, Decision]] = field(default_factory=list)
+    known: dict[str, dict[str, Any] | None] = field(default_factory=dict)  # ledger rows
     trash: list[int] = field(default_factory=list)
     unread: list[int] = field(default_factory=list)
     entries: list[dict[str, Any]] = field(default_factory=list)
@@ -61,8 +62,9 @@ def escalation_texts(item: MailItem, decision: Decision, summary: str,
     full = f"{{code}}: {warn}{summary}"  # the summary names the sender
     subject = item.subject if len(item.subject) <= 50 else item.subject[:49] + "…"
     short = f"{{code}}: {warn}email from {who} about \"{subject or '(no subject)'}\"."
-    details = (f"{{code}}: an email needs your answer.\n{decision.note}\n".replace("\n\n", "\n")
-               + f"From: {sender_of(item)}\nSubject: {item.subject}\nDate: {item.date}\n"
+    note = f"{decision.note}\n" if decision.note else ""
+    details = (f"{{code}}: an email needs your answer.\n{note}"
+               f"From: {sender_of(item)}\nSubject: {item.subject}\nDate: {item.date}\n"
                f"Folder: {item.folder}\nMessage-ID: {item.message_id}\n\nSummary: {summary}\n\n"
                f"{text[:3000]}\n\nThe email is left unread in the mailbox. Answer with the "
                "code {code}.")
@@ -90,7 +92,8 @@ class MailTriage:
         # emails without an order id in the subject, and the owner's mail to record.
         need: list[int] = []
         for item, dec in tri.items:
-            known = self.ctx.ledger.email(self.account, item.message_id)
+            known = tri.known[item.message_id] = self.ctx.ledger.email(self.account,
+                                                                       item.message_id)
             if dec.action == "escalate" and not (known and known["escalation"]):
                 need.append(item.uid)
             elif dec.action == "buyer_message" and not dec.order_id:
@@ -139,7 +142,7 @@ class MailTriage:
 
     def escalate(self, tri: Triage, item: MailItem, dec: Decision, text: str,
                  entry: dict[str, Any], row: dict[str, Any]) -> None:
-        known = self.ctx.ledger.email(self.account, item.message_id)
+        known = tri.known.get(item.message_id)
         if known and known["escalation"]:
             entry["escalation"] = known["escalation"]
             entry["done"] = True
@@ -187,8 +190,8 @@ class MailTriage:
             uid = by_id.get(entry["message_id"])
             if entry["action"] in ("delete", "buyer_message") and uid in moved:
                 entry["done"] = True
-            if entry["escalation"]:
-                entry["done"] = escalate.notify(self.ctx, entry["escalation"]) or entry["done"]
+            if uid in tri.unread:  # escalated in this pass; older ones go out with flush()
+                entry["done"] = escalate.notify(self.ctx, entry["escalation"])
 
 
 @flow("mailbox")

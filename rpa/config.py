@@ -168,6 +168,7 @@ class NoResponseConfig(_Strict):
     max_chars: int | None = Field(default=None, ge=1)
 
 
+LOOPBACK = ("127.0.0.1", "::1", "localhost")
 SPAM_NAMES = ["Spam", "Junk", "Junk Email", "Junk E-mail", "Bulk Mail", "[Gmail]/Spam"]
 TRASH_NAMES = ["Trash", "Deleted Items", "Deleted Messages", "[Gmail]/Trash", "Bin"]
 
@@ -236,15 +237,13 @@ class Config(_Strict):
                 raise ConfigError(f"template name '{reply.name}' is used twice",
                                   file=self.source, key=f"replies[{i}].name")
             seen.add(reply.name)
-        if self.mailbox is not None:
-            from rpa.imap import check_transport
-
-            try:
-                check_transport(self.mailbox.host, self.mailbox.tls,
-                                self.mailbox.allow_plaintext)
-            except ConfigError as err:
-                raise ConfigError(str(err).split(": ", 1)[-1], file=self.source,
-                                  key=err.key) from err
+        box = self.mailbox
+        if box is not None:
+            if not box.tls and box.host not in LOOPBACK and not box.allow_plaintext:
+                raise ConfigError(f"tls is off for {box.host}, which is not this machine: the "
+                                  "password would cross the network unencrypted (set "
+                                  "allow_plaintext: true if you must)", file=self.source,
+                                  key="mailbox.tls")
             self.mail_rules()
 
     def mail_rules(self) -> list[Any]:

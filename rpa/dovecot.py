@@ -374,13 +374,13 @@ class DovecotServer:
             "  driver = static\n"
             f"  args = uid={uid} gid={gid} home={self.home}\n"
             "}\n"
-            "namespace inbox {\n"
-            "  inbox = yes\n"
-            "  separator = /\n"
-            f"{self._mailbox_blocks()}\n"
-            "}\n"
-            + self._service_blocks()
+            + self._namespace_and_services()
         )
+
+    def _namespace_and_services(self) -> str:
+        """The same in both syntaxes: the one namespace with its folders, the services."""
+        return ("namespace inbox {\n  inbox = yes\n  separator = /\n"
+                f"{self._mailbox_blocks()}\n}}\n" + self._service_blocks())
 
     def _config_24(self) -> str:
         uid, gid = self._mail_ids()
@@ -403,12 +403,7 @@ class DovecotServer:
             f"    home = {self.home}\n"
             "  }\n"
             "}\n"
-            "namespace inbox {\n"
-            "  inbox = yes\n"
-            "  separator = /\n"
-            f"{self._mailbox_blocks()}\n"
-            "}\n"
-            + self._service_blocks()
+            + self._namespace_and_services()
         )
 
     def config_text(self) -> str:

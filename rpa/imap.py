@@ -17,16 +17,14 @@ from typing import Any
 
 from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientError, LoginError
-from loguru import logger
 
-from rpa.errors import ApplicationError, BusinessError, ConfigError
+from rpa.errors import ApplicationError, BusinessError
 
 MAX_SET_BYTES = 7000  # a command stays under ~8 KB with its verb and tag
 HEADER_FIELDS = b"BODY[HEADER.FIELDS (FROM SUBJECT MESSAGE-ID DATE)]"
 HEADER_FETCH = "BODY.PEEK[HEADER.FIELDS (FROM SUBJECT MESSAGE-ID DATE)]"
 SEEN = b"\\Seen"
 DELETED = b"\\Deleted"
-LOOPBACK = ("127.0.0.1", "::1", "localhost")
 
 
 class MailError(ApplicationError):
@@ -228,12 +226,3 @@ class Mailbox:
             self._call("UID STORE -FLAGS \\Seen", self.c.remove_flags, group, [SEEN],
                        silent=True)
 
-
-def check_transport(host: str, tls: bool, allow_plaintext: bool) -> None:
-    """Plaintext IMAP only to this machine, unless the configuration says otherwise."""
-    if not tls and host not in LOOPBACK and not allow_plaintext:
-        raise ConfigError(f"tls is off for {host}, which is not this machine: the password "
-                          "would cross the network unencrypted (set allow_plaintext: true "
-                          "if you must)", key="mailbox.tls")
-    if not tls:
-        logger.debug("IMAP without TLS to {}", host)

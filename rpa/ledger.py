@@ -176,13 +176,17 @@ class Ledger:
             (account, thread_id, message_key)).fetchone()
         return dict(row) if row else None
 
-    def threads(self, account: str, state: str | None = None) -> list[dict[str, Any]]:
-        sql = "SELECT * FROM buyer_threads WHERE account=?"
+    def _rows(self, table: str, order: str, account: str,
+              state: str | None) -> list[dict[str, Any]]:
+        sql = f"SELECT * FROM {table} WHERE account=?"
         args: tuple[Any, ...] = (account,)
         if state is not None:
             sql += " AND state=?"
             args += (state,)
-        return [dict(r) for r in self.db.execute(sql + " ORDER BY created_at", args)]
+        return [dict(r) for r in self.db.execute(f"{sql} ORDER BY {order}", args)]
+
+    def threads(self, account: str, state: str | None = None) -> list[dict[str, Any]]:
+        return self._rows("buyer_threads", "created_at", account, state)
 
     def record_thread(self, account: str, thread_id: str, message_key: str, *, buyer: str,
                       order_id: str, url: str, decision: str, reply_text: str, state: str,
@@ -295,9 +299,4 @@ class Ledger:
             raise
 
     def emails(self, account: str, state: str | None = None) -> list[dict[str, Any]]:
-        sql = "SELECT * FROM emails WHERE account=?"
-        args: tuple[Any, ...] = (account,)
-        if state is not None:
-            sql += " AND state=?"
-            args += (state,)
-        return [dict(r) for r in self.db.execute(sql + " ORDER BY first_seen", args)]
+        return self._rows("emails", "first_seen", account, state)
