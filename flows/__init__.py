@@ -1,1 +1,1 @@
-"""Business flows, one module each, registered by name with ``rpa.registry.flow``."""
+"""Business flows, one module each, registered by name with ``rpa.run.registry.flow``."""

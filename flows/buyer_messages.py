@@ -17,12 +17,13 @@ from typing import Any
 
 from loguru import logger
 
-from rpa import escalate, messaging
-from rpa.context import RunContext
 from rpa.errors import ApplicationError, PageError
-from rpa.pages import InboxRow, SellerCentral, ThreadPage, needs_response, same_text
-from rpa.registry import flow
-from rpa.replies import Decision, ReplyBook, ThreadView
+from rpa.owner import escalate
+from rpa.run.context import RunContext
+from rpa.run.registry import flow
+from rpa.seller_central import messaging
+from rpa.seller_central.pages import InboxRow, SellerCentral, ThreadPage, needs_response, same_text
+from rpa.seller_central.replies import Decision, ReplyBook, ThreadView
 
 
 @dataclass

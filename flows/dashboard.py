@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from rpa.context import RunContext
-from rpa.pages import SellerCentral
-from rpa.registry import flow
+from rpa.run.context import RunContext
+from rpa.run.registry import flow
+from rpa.seller_central.pages import SellerCentral
 
 # Seller Central's wording over the years, mapped to the seller's three grades.
 STATUS_WORDS = {

@@ -16,13 +16,13 @@ from typing import Any
 
 from loguru import logger
 
-from rpa import escalate
 from rpa.config import MailboxConfig
-from rpa.context import RunContext
-from rpa.imap import Folders, Mailbox
-from rpa.mailparse import MailItem, body_text, parse_headers, summarize
-from rpa.mailrules import Decision, classify
-from rpa.registry import flow
+from rpa.mail.headers import MailItem, body_text, parse_headers, summarize
+from rpa.mail.imap import Folders, Mailbox
+from rpa.mail.rules import Decision, classify
+from rpa.owner import escalate
+from rpa.run.context import RunContext
+from rpa.run.registry import flow
 
 ORDER_ID = re.compile(r"\b\d{3}-\d{7}-\d{7}\b")
 PHISHING = "Possible phishing: "

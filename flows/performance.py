@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from flows.dashboard import normalise_status
-from rpa.context import RunContext
-from rpa.pages import SellerCentral
-from rpa.registry import flow
+from rpa.run.context import RunContext
+from rpa.run.registry import flow
+from rpa.seller_central.pages import SellerCentral
 
 
 def summary_text(label: str, areas: list[dict[str, str]]) -> str:

@@ -18,7 +18,7 @@ from rich.table import Table
 from rpa import logs
 from rpa.config import DEFAULT_CONFIG, Config, check_secrets, load_config, redacted_summary
 from rpa.errors import ConfigError, RunLocked
-from rpa.orchestrator import EXIT_CONFIG, EXIT_LOCKED, RunResult, run
+from rpa.run.orchestrator import EXIT_CONFIG, EXIT_LOCKED, RunResult, run
 
 HELP = __doc__
 app = typer.Typer(help=HELP, no_args_is_help=True, add_completion=False)
@@ -149,7 +149,7 @@ def demo_cmd(scenario: str = typer.Option("at-risk", "--scenario", "-s"),
              recordings: Path = typer.Option(Path("recordings"), "--recordings"),
              verbose: bool = typer.Option(False, "--verbose", "-v")) -> None:
     """Run the routine against the bundled sandbox, with throwaway state."""
-    from rpa.demo import run_demo
+    from rpa.practice.demo import run_demo
 
     logs.setup(verbose)
     result, received, mail_skipped = run_demo(scenario, headed=headed, recordings=recordings,
@@ -173,8 +173,8 @@ def sandbox_cmd(scenario: str = typer.Option("healthy", "--scenario", "-s"),
     """Serve the practice Seller Central until Ctrl-C."""
     import threading
 
-    from rpa.demo import scenario_login
-    from rpa.sandbox import SandboxServer
+    from rpa.practice.demo import scenario_login
+    from rpa.practice.sandbox import SandboxServer
 
     server = SandboxServer(scenario, host=host, port=port)
     server.start()
@@ -195,7 +195,7 @@ def sandbox_cmd(scenario: str = typer.Option("healthy", "--scenario", "-s"),
 @app.command("flows")
 def flows_cmd() -> None:
     """List the flows and what each needs."""
-    from rpa.registry import load_flows
+    from rpa.run.registry import load_flows
 
     table = Table(title="Flows")
     for col in ("name", "needs", "what it does"):
@@ -223,7 +223,7 @@ def config_check(config: Path = ConfigOpt) -> None:
 def selectors_check(config: Path = ConfigOpt, account: Optional[str] = AccountOpt,  # noqa: UP045
                     headed: bool = typer.Option(False, "--headed")) -> None:
     """Sign in, open the pages and report which candidate resolves each key."""
-    from rpa.selectcheck import check_selectors
+    from rpa.seller_central.selectcheck import check_selectors
 
     logs.setup(False)
     cfg = _load(config)

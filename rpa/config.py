@@ -22,9 +22,9 @@ from pydantic import (
     field_validator,
 )
 
-from rpa import replies as _replies
 from rpa.errors import ConfigError
-from rpa.messaging import DEFAULT_MAX_CHARS
+from rpa.seller_central import replies as _replies
+from rpa.seller_central.messaging import DEFAULT_MAX_CHARS
 
 DEFAULT_CONFIG = "rpa.yaml"
 DEFAULT_FLOWS = ("login", "dashboard", "performance", "buyer_messages", "mailbox")
@@ -248,14 +248,14 @@ class Config(_Strict):
 
     def mail_rules(self) -> list[Any]:
         """The mailbox rules (the operating instructions' by default), validated."""
-        from rpa import mailrules
+        from rpa.mail import rules as mailrules
 
         if self.mailbox is None or self.mailbox.rules is None:
             return list(mailrules.DEFAULT_RULES)
         return mailrules.parse_rules(self.mailbox.rules, self.source)
 
     def trusted_domains(self) -> list[str]:
-        from rpa import mailrules
+        from rpa.mail import rules as mailrules
 
         if self.mailbox is None or self.mailbox.trusted_domains is None:
             return list(mailrules.DEFAULT_TRUSTED_DOMAINS)

@@ -28,10 +28,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from rpa import logs  # noqa: E402
 from rpa.config import parse_config  # noqa: E402
-from rpa.demo import demo_config_data, scenario_login  # noqa: E402
-from rpa.orchestrator import run  # noqa: E402
-from rpa.receiver import Receiver  # noqa: E402
-from rpa.sandbox import SandboxServer, load_scenario  # noqa: E402
+from rpa.practice.demo import demo_config_data, scenario_login  # noqa: E402
+from rpa.practice.receiver import Receiver  # noqa: E402
+from rpa.practice.sandbox import SandboxServer, load_scenario  # noqa: E402
+from rpa.run.orchestrator import run  # noqa: E402
 
 
 class SandboxProcess:

@@ -13,9 +13,9 @@ import pytest
 
 from rpa import logs
 from rpa.config import Config, parse_config
-from rpa.demo import scenario_login
-from rpa.receiver import Receiver
-from rpa.sandbox import SandboxServer
+from rpa.practice.demo import scenario_login
+from rpa.practice.receiver import Receiver
+from rpa.practice.sandbox import SandboxServer
 
 
 class Sandbox:

@@ -11,9 +11,9 @@ from typing import Any
 
 import yaml
 
-from rpa.orchestrator import run
-from rpa.receiver import Receiver
-from rpa.replies import DEFAULT_REPLIES, HOLDING_SENTENCE
+from rpa.practice.receiver import Receiver
+from rpa.run.orchestrator import run
+from rpa.seller_central.replies import DEFAULT_REPLIES, HOLDING_SENTENCE
 from tests.conftest import Sandbox
 
 # A template that breaks Amazon's rules (a phone number): it must be stopped, never sent.
@@ -177,8 +177,8 @@ def test_session_expires_between_open_and_send(sandbox: Sandbox, make_config: An
 KILL_SCRIPT = """
 import os, signal, sys
 from rpa.config import load_config
-from rpa.orchestrator import run
-from rpa.pages import ThreadPage
+from rpa.run.orchestrator import run
+from rpa.seller_central.pages import ThreadPage
 
 original = ThreadPage.send
 
@@ -218,7 +218,7 @@ def test_killed_right_after_a_send_never_sends_twice(sandbox: Sandbox, make_conf
     assert all(len(v) == 1 for v in sent.values()), sent
     assert len(sent) == sum(1 for d in EXPECTED.values() if d.startswith(("template", "hold")))
     # the escalation begun before the kill is not dropped: the owner hears about M-04 once
-    from rpa.ledger import Ledger
+    from rpa.run.ledger import Ledger
 
     ledger = Ledger(Path(cfg.paths.state_dir) / "ledger.sqlite")
     rec = next(r for r in ledger.threads("test") if r["thread_id"] == "M-04")

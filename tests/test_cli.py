@@ -10,7 +10,7 @@ from pathlib import Path
 
 import yaml
 
-from rpa.sandbox import load_scenario
+from rpa.practice.sandbox import load_scenario
 
 RPA = [sys.executable, "-m", "rpa.cli"]
 
@@ -52,7 +52,7 @@ def test_demo_runs_and_run_json_matches_the_scenario(tmp_path: Path) -> None:
                          "T-2003": "template:item_not_as_described",
                          "T-2004": "holding_reply", "T-2005": "no_response_needed",
                          "T-2006": "blocked"}
-    from rpa import dovecot
+    from rpa.practice.dovecot import server as dovecot
 
     if dovecot.available()[0]:
         assert run_json["flows"]["mailbox"]["status"] == "ok"
@@ -122,8 +122,8 @@ def test_run_without_config_file_is_exit_2(tmp_path: Path) -> None:
 
 def test_selectors_check_resolves_every_key_on_the_sandbox(tmp_path: Path) -> None:
     """Every selectors.yaml key resolves on the sandbox pages (both home layouts)."""
-    from rpa.demo import demo_config_data, scenario_login
-    from rpa.sandbox import SandboxServer
+    from rpa.practice.demo import demo_config_data, scenario_login
+    from rpa.practice.sandbox import SandboxServer
 
     for scenario in ("messages", "at-risk"):
         server = SandboxServer(scenario)

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from rpa import dovecot
-from rpa.dovecot import DovecotServer
+from rpa.practice.dovecot import server as dovecot
+from rpa.practice.dovecot.server import DovecotServer
 
 OK, WHY = dovecot.available()
 if not OK:

@@ -9,9 +9,8 @@ from email.message import EmailMessage
 import pytest
 
 from rpa.errors import ConfigError
-from rpa.mailcorpus import DEMO_BUYERS, OWNER_ADDRESS, bulk_mails, demo_mails
-from rpa.mailparse import MailItem, body_text, decode_words, parse_headers, summarize
-from rpa.mailrules import (
+from rpa.mail.headers import MailItem, body_text, decode_words, parse_headers, summarize
+from rpa.mail.rules import (
     DEFAULT_RULES,
     DEFAULT_TRUSTED_DOMAINS,
     Decision,
@@ -20,6 +19,7 @@ from rpa.mailrules import (
     mentions_amazon,
     parse_rules,
 )
+from rpa.practice.mailcorpus import DEMO_BUYERS, OWNER_ADDRESS, bulk_mails, demo_mails
 
 OWNERS = [OWNER_ADDRESS]
 

@@ -7,13 +7,13 @@ from typing import Any
 
 import pytest
 
-from rpa import dovecot
 from rpa.config import parse_config
 from rpa.errors import ConfigError
-from rpa.ledger import Ledger
-from rpa.mailcorpus import OWNER_ADDRESS, demo_mails
-from rpa.orchestrator import run
-from rpa.receiver import Receiver
+from rpa.practice.dovecot import server as dovecot
+from rpa.practice.mailcorpus import OWNER_ADDRESS, demo_mails
+from rpa.practice.receiver import Receiver
+from rpa.run.ledger import Ledger
+from rpa.run.orchestrator import run
 from tests.conftest import Sandbox
 
 ok, why = dovecot.available()
@@ -259,7 +259,7 @@ def test_move_without_move_capability_expunges_exactly_those(
         mail: dovecot.DovecotServer, monkeypatch: pytest.MonkeyPatch) -> None:
     """COPY + \\Deleted + UID EXPUNGE of exactly the moved UIDs: another message already
     flagged \\Deleted by someone else stays."""
-    from rpa.imap import Mailbox
+    from rpa.mail.imap import Mailbox
 
     raws = [f"Message-ID: <m{i}@x.example>\r\nFrom: a@x.example\r\nSubject: {i}\r\n\r\nhi\r\n"
             .encode() for i in range(5)]
@@ -279,7 +279,7 @@ def test_move_without_move_capability_expunges_exactly_those(
 
 
 def test_command_chunks_stay_small() -> None:
-    from rpa.imap import chunks
+    from rpa.mail.imap import chunks
 
     uids = list(range(1_000_000_000, 1_000_003_000))
     groups = list(chunks(uids, limit=5000))
@@ -289,8 +289,8 @@ def test_command_chunks_stay_small() -> None:
 
 
 def test_large_message_is_read_only_up_to_the_cap(mail: dovecot.DovecotServer) -> None:
-    from rpa.imap import Mailbox
-    from rpa.mailparse import body_text
+    from rpa.mail.headers import body_text
+    from rpa.mail.imap import Mailbox
 
     body = ("Please call me about the pallet. " * 60000).encode()  # about 2 MB
     raw = (b"Message-ID: <big@x.example>\r\nFrom: Big Sender <big@x.example>\r\n"

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from rpa.errors import ConfigError, RunLocked
-from rpa.orchestrator import account_lock, run
-from rpa.receiver import Receiver
+from rpa.practice.receiver import Receiver
+from rpa.run.orchestrator import account_lock, run
 from tests.conftest import Sandbox, all_text_files
 
 

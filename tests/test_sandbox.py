@@ -19,7 +19,8 @@ import pyotp
 import pytest
 import yaml
 
-from rpa.sandbox import SandboxServer, list_scenarios, load_scenario
+from rpa.practice.sandbox import SandboxServer, list_scenarios, load_scenario
+from rpa.practice.sandbox.scenario import SCENARIO_DIR
 
 SIGNIN_QUERY = ("openid.assoc_handle=sc_na_amazon_v2&openid.mode=checkid_setup"
                 "&pageId=sc_na_amazon_v2")
@@ -155,8 +156,7 @@ def test_bundled_scenarios_and_their_numbers() -> None:
 
 
 def test_bad_scenario_names_file_and_key(tmp_path: Path) -> None:
-    data = yaml.safe_load((Path(__file__).parents[1] / "rpa/sandbox/scenarios/healthy.yaml")
-                          .read_text())
+    data = yaml.safe_load((SCENARIO_DIR / "healthy.yaml").read_text())
     data["metrics"][1]["status"] = "Great"
     bad = tmp_path / "broken.yaml"
     bad.write_text(yaml.safe_dump(data))
@@ -288,8 +288,7 @@ def test_picker_for_several_accounts_then_direct_selection(client: Client,
 
 
 def _many_threads_scenario(tmp_path: Path, count: int) -> Path:
-    data = yaml.safe_load((Path(__file__).parents[1] / "rpa/sandbox/scenarios/healthy.yaml")
-                          .read_text())
+    data = yaml.safe_load((SCENARIO_DIR / "healthy.yaml").read_text())
     data["threads"] = [{
         "thread_id": f"T-{5000 + i}", "buyer": f"Buyer {i}",
         "order_id": f"113-{1000000 + i}-{2000000 + i}", "subject": f"Question {i}",

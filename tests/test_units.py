@@ -12,11 +12,11 @@ from flows.dashboard import normalise_status
 from flows.performance import summary_text
 from rpa.config import check_secrets, load_config, parse_config
 from rpa.errors import ConfigError, PageError
-from rpa.notify import Notifier
-from rpa.otp import fresh_code
-from rpa.pages import parse_count
-from rpa.registry import plan
-from rpa.selectors import Selectors, default_selectors_file, parse_selectors
+from rpa.owner.notify import Notifier
+from rpa.run.registry import plan
+from rpa.seller_central.otp import fresh_code
+from rpa.seller_central.pages import parse_count
+from rpa.seller_central.selectors import Selectors, default_selectors_file, parse_selectors
 
 GOOD = {
     "accounts": [{"name": "main", "email": "a@b.c", "password_env": "X_PW",

@@ -20,14 +20,14 @@ from loguru import logger
 
 from rpa import redact
 from rpa.config import Config, check_secrets
-from rpa.context import RunContext
 from rpa.errors import ApplicationError, BusinessError, NeedsPerson, RunLocked
-from rpa.evidence import Evidence, new_run_id
-from rpa.ledger import Ledger
 from rpa.logs import add_run_log
-from rpa.notify import Notifier
-from rpa.registry import plan
-from rpa.selectors import Selectors
+from rpa.owner.notify import Notifier
+from rpa.run.context import RunContext
+from rpa.run.evidence import Evidence, new_run_id
+from rpa.run.ledger import Ledger
+from rpa.run.registry import plan
+from rpa.seller_central.selectors import Selectors
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_PERSON, EXIT_LOCKED = 0, 1, 2, 3, 4
 
@@ -87,7 +87,7 @@ def run(cfg: Config, *, account: str | None = None, flows: list[str] | None = No
     secrets = check_secrets(cfg, acc, [f.name for f in order])
     redact.register(*secrets.values())
     selectors = Selectors.load(cfg.paths.selectors_file, cfg.browser.timeout_ms)
-    from rpa.otp import totp
+    from rpa.seller_central.otp import totp
 
     totp(secrets["totp_secret"])
 

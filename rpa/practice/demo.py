@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from rpa.config import parse_config
-from rpa.orchestrator import RunResult, run
-from rpa.receiver import Receiver
-from rpa.replies import DEFAULT_REPLIES
-from rpa.sandbox import SandboxServer
+from rpa.practice.receiver import Receiver
+from rpa.practice.sandbox import SandboxServer
+from rpa.run.orchestrator import RunResult, run
+from rpa.seller_central.replies import DEFAULT_REPLIES
 
 
 def _get(obj: Any, name: str) -> Any:
@@ -64,7 +64,7 @@ def demo_config_data(url: str, login: dict[str, str], state_dir: Path,
         "paths": {"state_dir": str(state_dir), "recordings_dir": str(recordings)},
     }
     if mail is not None:
-        from rpa.mailcorpus import OWNER_ADDRESS
+        from rpa.practice.mailcorpus import OWNER_ADDRESS
 
         data["mailbox"] = {"host": mail.host, "port": mail.port, "tls": False,
                            "user": mail.user, "password_env": "RPA_DEMO_MAIL_PASSWORD",
@@ -74,8 +74,8 @@ def demo_config_data(url: str, login: dict[str, str], state_dir: Path,
 
 def start_demo_mailbox() -> tuple[Any, str]:
     """A throwaway Dovecot seeded with the demo's mails, or None and why it cannot run."""
-    from rpa import dovecot
-    from rpa.mailcorpus import demo_mails
+    from rpa.practice.dovecot import server as dovecot
+    from rpa.practice.mailcorpus import demo_mails
 
     ok, why = dovecot.available()
     if not ok:

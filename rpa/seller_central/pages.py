@@ -17,11 +17,11 @@ from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Locator, Page
 
 from rpa.errors import NeedsPerson, PageError, SelectorNotFound
-from rpa.otp import fresh_code, totp
-from rpa.replies import Message, ThreadView
+from rpa.seller_central.otp import fresh_code, totp
+from rpa.seller_central.replies import Message, ThreadView
 
 if TYPE_CHECKING:
-    from rpa.context import RunContext
+    from rpa.run.context import RunContext
 
 # Pages the sign-in routine recognises, in the order they are checked.
 SIGNIN_STATES = [

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from rpa.errors import ConfigError
 
 if TYPE_CHECKING:
-    from rpa.context import RunContext
+    from rpa.run.context import RunContext
 
 FlowFunc = Callable[["RunContext"], None]
 

@@ -10,8 +10,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from rpa.sandbox.state import PendingSignIn, SandboxState, new_token
-from rpa.sandbox.web import (
+from rpa.practice.sandbox.state import PendingSignIn, SandboxState, new_token
+from rpa.practice.sandbox.web import (
     KEEP_SIGNED_IN_MAX_AGE,
     PENDING_COOKIE,
     PENDING_MAX_AGE,

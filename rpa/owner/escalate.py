@@ -7,7 +7,7 @@ owner; a text that does not get through stays marked as not notified and is sent
 
 from __future__ import annotations
 
-from rpa.context import RunContext
+from rpa.run.context import RunContext
 
 
 def notify(ctx: RunContext, code: str) -> bool:

@@ -16,12 +16,12 @@ from typing import Any
 from loguru import logger
 from playwright.sync_api import Locator, Page
 
-from rpa.browser import BrowserSession, launch
 from rpa.config import AccountConfig, Config
-from rpa.evidence import Evidence
-from rpa.ledger import Ledger
-from rpa.notify import Notifier
-from rpa.selectors import Selectors
+from rpa.owner.notify import Notifier
+from rpa.run.evidence import Evidence
+from rpa.run.ledger import Ledger
+from rpa.seller_central.browser import BrowserSession, launch
+from rpa.seller_central.selectors import Selectors
 
 MASK_KEYS = ("signin.password", "mfa.code", "challenge.cvf")
 

@@ -9,8 +9,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from rpa.sandbox.scenario import list_scenarios
-from rpa.sandbox.web import CONTROL_PREFIX, sandbox
+from rpa.practice.sandbox.scenario import list_scenarios
+from rpa.practice.sandbox.web import CONTROL_PREFIX, sandbox
 
 
 async def _json_body(request: Request) -> dict[str, Any]:

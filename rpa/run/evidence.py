@@ -145,7 +145,7 @@ class Evidence:
         return path
 
     def write_report(self, data: dict[str, Any]) -> Path:
-        env = Environment(loader=PackageLoader("rpa", "templates"),
+        env = Environment(loader=PackageLoader("rpa.run", "templates"),
                           autoescape=select_autoescape(["html"]))
         html = env.get_template("report.html").render(run=scrub_data(data))
         path = self.folder / "report.html"

@@ -41,7 +41,7 @@ Scope = Page | Locator
 
 def default_selectors_file() -> Path:
     """selectors.yaml at the top of the project."""
-    return Path(__file__).resolve().parent.parent / "selectors.yaml"
+    return Path(__file__).resolve().parents[2] / "selectors.yaml"
 
 
 def _pattern(value: str) -> str | re.Pattern[str]:

@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from rpa.sandbox.scenario import Account, Marketplace, Scenario, Thread, load_scenario
+from rpa.practice.sandbox.scenario import Account, Marketplace, Scenario, Thread, load_scenario
 
 COUNTER_NAMES = (
     "signin_page_views",

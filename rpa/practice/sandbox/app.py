@@ -16,10 +16,10 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from rpa.sandbox import auth, control
-from rpa.sandbox.scenario import SECTIONS, STOPLIGHT, Scenario
-from rpa.sandbox.state import LiveThread, SandboxState, Session
-from rpa.sandbox.web import (
+from rpa.practice.sandbox import auth, control
+from rpa.practice.sandbox.scenario import SECTIONS, STOPLIGHT, Scenario
+from rpa.practice.sandbox.state import LiveThread, SandboxState, Session
+from rpa.practice.sandbox.web import (
     CONTROL_PREFIX,
     HEALTH_PATH,
     INBOX_PATH,

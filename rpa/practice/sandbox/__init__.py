@@ -5,10 +5,10 @@ notes on Seller Central), with scenario data from YAML, a JSON control API under
 ``/__sandbox/`` and injectable faults (captcha, intrusion check, slow pages, errors).
 """
 
-from rpa.sandbox.app import create_app
-from rpa.sandbox.scenario import Scenario, list_scenarios, load_scenario
-from rpa.sandbox.server import SandboxServer
-from rpa.sandbox.state import SandboxState
+from rpa.practice.sandbox.app import create_app
+from rpa.practice.sandbox.scenario import Scenario, list_scenarios, load_scenario
+from rpa.practice.sandbox.server import SandboxServer
+from rpa.practice.sandbox.state import SandboxState
 
 __all__ = ["SandboxServer", "SandboxState", "Scenario", "create_app", "list_scenarios",
            "load_scenario"]

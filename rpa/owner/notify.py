@@ -16,7 +16,7 @@ from loguru import logger
 from rpa.redact import scrub
 
 if TYPE_CHECKING:
-    from rpa.ledger import Ledger
+    from rpa.run.ledger import Ledger
 
 SMS_LIMIT = 160
 

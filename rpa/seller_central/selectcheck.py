@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from rpa.config import Config
-from rpa.context import RunContext
-from rpa.pages import THREAD_PATH, SellerCentral, thread_id_from_href
-from rpa.registry import flow
+from rpa.run.context import RunContext
+from rpa.run.registry import flow
+from rpa.seller_central.pages import THREAD_PATH, SellerCentral, thread_id_from_href
 
 # Which page each namespace lives on; keys inside a row are checked within the first row.
 PAGES = {
@@ -71,7 +71,7 @@ def selectors_check(ctx: RunContext) -> None:
 def check_selectors(cfg: Config, *, account: str | None = None,
                     headed: bool = False) -> list[tuple[str, str, str | None]]:
     """Sign in and check every key; returns (key, page, candidate or None)."""
-    from rpa.orchestrator import run
+    from rpa.run.orchestrator import run
 
     result = run(cfg, account=account, flows=["selectors_check"], headed=headed)
     rows = result.data["observations"].get("selectors") or []

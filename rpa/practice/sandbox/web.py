@@ -11,7 +11,7 @@ from markupsafe import Markup
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse
 
-from rpa.sandbox.state import SandboxState, Session
+from rpa.practice.sandbox.state import SandboxState, Session
 
 TEMPLATE_DIR = Path(__file__).with_name("templates")
 

@@ -9,9 +9,9 @@ from types import TracebackType
 
 import uvicorn
 
-from rpa.sandbox.app import create_app
-from rpa.sandbox.scenario import Scenario
-from rpa.sandbox.state import SandboxState
+from rpa.practice.sandbox.app import create_app
+from rpa.practice.sandbox.scenario import Scenario
+from rpa.practice.sandbox.state import SandboxState
 
 START_TIMEOUT_S = 15.0
 STOP_TIMEOUT_S = 10.0
