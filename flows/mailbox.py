@@ -17,9 +17,11 @@ from typing import Any
 from loguru import logger
 
 from rpa.config import MailboxConfig
-from rpa.mail.headers import MailItem, body_text, parse_headers, summarize
+from rpa.mail.body import body_text
+from rpa.mail.headers import MailItem, parse_headers
 from rpa.mail.imap import Folders, Mailbox
 from rpa.mail.rules import Decision, classify
+from rpa.mail.summary import summarize
 from rpa.owner import escalate
 from rpa.run.context import RunContext
 from rpa.run.registry import flow

@@ -23,6 +23,7 @@ from pydantic import (
 )
 
 from rpa.errors import ConfigError
+from rpa.patterns import PatternError, compile_pattern
 from rpa.seller_central import replies as _replies
 from rpa.seller_central.messaging import DEFAULT_MAX_CHARS
 
@@ -118,8 +119,8 @@ class RetryConfig(_Strict):
 
 def _valid_pattern(value: str) -> str:
     try:
-        _replies.compile_pattern(value)
-    except _replies.PatternError as err:
+        compile_pattern(value)
+    except PatternError as err:
         raise ValueError(f"pattern {value!r}: {err}") from err
     return value
 
@@ -127,7 +128,7 @@ def _valid_pattern(value: str) -> str:
 def _valid_text(value: str) -> str:
     try:
         _replies.check_placeholders(value)
-    except _replies.PatternError as err:
+    except PatternError as err:
         raise ValueError(str(err)) from err
     if not value.strip():
         raise ValueError("the text is empty")

@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from rpa import logs  # noqa: E402
 from rpa.config import parse_config  # noqa: E402
-from rpa.practice.dovecot import server as dovecot  # noqa: E402
+from rpa.practice import dovecot  # noqa: E402
 from rpa.practice.mailcorpus import OWNER_ADDRESS, bulk_mails  # noqa: E402
 from rpa.practice.receiver import Receiver  # noqa: E402
 from rpa.run.orchestrator import run  # noqa: E402

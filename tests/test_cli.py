@@ -52,7 +52,7 @@ def test_demo_runs_and_run_json_matches_the_scenario(tmp_path: Path) -> None:
                          "T-2003": "template:item_not_as_described",
                          "T-2004": "holding_reply", "T-2005": "no_response_needed",
                          "T-2006": "blocked"}
-    from rpa.practice.dovecot import server as dovecot
+    from rpa.practice import dovecot
 
     if dovecot.available()[0]:
         assert run_json["flows"]["mailbox"]["status"] == "ok"

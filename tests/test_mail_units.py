@@ -9,7 +9,8 @@ from email.message import EmailMessage
 import pytest
 
 from rpa.errors import ConfigError
-from rpa.mail.headers import MailItem, body_text, decode_words, parse_headers, summarize
+from rpa.mail.body import body_text
+from rpa.mail.headers import MailItem, decode_words, parse_headers
 from rpa.mail.rules import (
     DEFAULT_RULES,
     DEFAULT_TRUSTED_DOMAINS,
@@ -19,6 +20,7 @@ from rpa.mail.rules import (
     mentions_amazon,
     parse_rules,
 )
+from rpa.mail.summary import summarize
 from rpa.practice.mailcorpus import DEMO_BUYERS, OWNER_ADDRESS, bulk_mails, demo_mails
 
 OWNERS = [OWNER_ADDRESS]

@@ -9,7 +9,7 @@ import pytest
 
 from rpa.config import parse_config
 from rpa.errors import ConfigError
-from rpa.practice.dovecot import server as dovecot
+from rpa.practice import dovecot
 from rpa.practice.mailcorpus import OWNER_ADDRESS, demo_mails
 from rpa.practice.receiver import Receiver
 from rpa.run.ledger import Ledger
@@ -289,7 +289,7 @@ def test_command_chunks_stay_small() -> None:
 
 
 def test_large_message_is_read_only_up_to_the_cap(mail: dovecot.DovecotServer) -> None:
-    from rpa.mail.headers import body_text
+    from rpa.mail.body import body_text
     from rpa.mail.imap import Mailbox
 
     body = ("Please call me about the pallet. " * 60000).encode()  # about 2 MB

@@ -22,7 +22,7 @@ from typing import Any
 
 from rpa.errors import ConfigError
 from rpa.mail.headers import MailItem
-from rpa.seller_central.replies import PatternError, compile_pattern
+from rpa.patterns import PatternError, compile_pattern
 
 ACTIONS = ("delete", "buyer_message", "owner_reply", "escalate", "keep")
 MATCHER_FIELDS = ("subject", "sender_name", "sender_address", "sender_domain")

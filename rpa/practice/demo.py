@@ -74,7 +74,7 @@ def demo_config_data(url: str, login: dict[str, str], state_dir: Path,
 
 def start_demo_mailbox() -> tuple[Any, str]:
     """A throwaway Dovecot seeded with the demo's mails, or None and why it cannot run."""
-    from rpa.practice.dovecot import server as dovecot
+    from rpa.practice import dovecot
     from rpa.practice.mailcorpus import demo_mails
 
     ok, why = dovecot.available()

@@ -1,9 +1,8 @@
 """What to do with a buyer's message: a reply template, a holding reply, or no response.
 
-Patterns in the configuration are either a keyword/phrase (matched case-insensitively on
-word boundaries, any whitespace between words) or ``/regular expression/flags``. Reply
-texts are filled from a fixed set of placeholders; an unknown placeholder is a
-configuration error, found when the file is loaded.
+Patterns in the configuration follow :mod:`rpa.patterns`. Reply texts are filled from a
+fixed set of placeholders; an unknown placeholder is a configuration error, found when the
+file is loaded.
 """
 
 from __future__ import annotations
@@ -13,6 +12,8 @@ import re
 import string
 from dataclasses import dataclass, field
 from typing import Any
+
+from rpa.patterns import PatternError, compile_pattern
 
 PLACEHOLDERS = {
     "buyer_name": "the buyer's name as Seller Central shows it",
@@ -97,31 +98,6 @@ DEFAULT_REPLIES: list[dict[str, Any]] = [
             "here and we will make it right.\n\nBest regards,\n{va_full_name}"),
     },
 ]
-
-
-class PatternError(ValueError):
-    """A pattern in the configuration that cannot be used."""
-
-
-def compile_pattern(pattern: str) -> re.Pattern[str]:
-    """A keyword/phrase or ``/regex/flags`` as a compiled expression."""
-    text = pattern.strip()
-    if not text:
-        raise PatternError("an empty pattern matches everything")
-    m = re.fullmatch(r"/(.*)/([imsx]*)", text, flags=re.S)
-    if m:
-        flags = 0
-        for ch in m.group(2):
-            flags |= {"i": re.I, "m": re.M, "s": re.S, "x": re.X}[ch]
-        try:
-            return re.compile(m.group(1), flags)
-        except re.error as err:
-            raise PatternError(f"not a valid regular expression: {err}") from err
-    words = [re.escape(w) for w in text.split()]
-    body = r"\s+".join(words)
-    start = r"\b" if re.match(r"\w", text) else ""
-    end = r"\b" if re.search(r"\w$", text) else ""
-    return re.compile(start + body + end, re.I)
 
 
 def check_placeholders(text: str) -> None:

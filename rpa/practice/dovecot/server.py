@@ -1,24 +1,17 @@
-"""A throwaway Dovecot IMAP server on 127.0.0.1 for the tests, the demo and the benchmark.
+"""The throwaway Dovecot server's lifecycle: its folder, start, stop, restart and cleanup.
 
 Everything the server needs lives in one folder (``root``): its configuration, password
 file, sockets, state, log and the mail itself, so several servers can run side by side and
 nothing under /etc or /var is touched. The server speaks plaintext IMAP (no TLS) on a free
 loopback port and has one user.
 
-Dovecot refuses to run mail processes as root, so when this runs as root the mail belongs to
-uid/gid 65534 (nobody/nogroup) and Dovecot's own helper processes run as its usual system
-users (``dovenull``/``dovecot``, or ``nobody`` where those don't exist). As any other user,
-everything runs as that user.
-
-Dovecot 2.3 and 2.4 take different configuration syntax; ``dovecot --version`` decides
-which one is written.
+The configuration text comes from ``config``, the installed binary and version from
+``install``, and putting mail in and reading it back from ``mailstore``; ``DovecotServer``
+wraps the last for one call per connection.
 """
 
 from __future__ import annotations
 
-import email.parser
-import functools
-import grp
 import os
 import pwd
 import re
@@ -38,121 +31,23 @@ from typing import Any
 
 import imapclient
 
+from rpa.practice.dovecot import config, mailstore
+from rpa.practice.dovecot.install import available, dovecot_binary, dovecot_version
+
 HOST = "127.0.0.1"
-NOBODY = 65534
 START_TIMEOUT = 10.0
 STOP_TIMEOUT = 5.0
 POLL_INTERVAL = 0.02
 LOG_TAIL_LINES = 40
-MULTIAPPEND_BATCH = 200
-FETCH_BATCH = 1000  # UIDs per FETCH, keeping command lines short
 
-# Folder name -> SPECIAL-USE flag ("" for none), INBOX aside.
-LAYOUTS: dict[str, tuple[tuple[str, str], ...]] = {
-    "special-use": (
-        ("Junk", "\\Junk"),
-        ("Trash", "\\Trash"),
-        ("Sent", "\\Sent"),
-        ("Drafts", "\\Drafts"),
-    ),
-    "outlook": (
-        ("Junk Email", ""),
-        ("Deleted Items", ""),
-        ("Sent Items", ""),
-    ),
-}
-
-_SEARCH_PATHS = ("/usr/sbin/dovecot", "/usr/local/sbin/dovecot", "/opt/homebrew/sbin/dovecot")
 _SAFE_PATH = re.compile(r"^[A-Za-z0-9_./+@:,=-]+$")
 _SAFE_USER = re.compile(r"^[A-Za-z0-9_.@+-]+$")
 _SAFE_PASSWORD = re.compile(r"^[!-~]+$")  # printable ASCII, no spaces
 _HAVE_PROC = Path("/proc/self/stat").exists()
 
 
-def dovecot_binary() -> str | None:
-    """Path of the ``dovecot`` master binary, or None when it isn't installed."""
-    found = shutil.which("dovecot")
-    if found:
-        return found
-    for candidate in _SEARCH_PATHS:
-        if os.access(candidate, os.X_OK):
-            return candidate
-    return None
-
-
-@functools.lru_cache(maxsize=4)
-def _version_of(binary: str) -> tuple[int, int] | None:
-    try:
-        out = subprocess.run([binary, "--version"], capture_output=True, text=True,
-                             timeout=10, check=False).stdout
-    except (OSError, subprocess.SubprocessError):
-        return None
-    match = re.match(r"\s*(\d+)\.(\d+)", out)
-    return (int(match.group(1)), int(match.group(2))) if match else None
-
-
-def dovecot_version() -> tuple[int, int] | None:
-    """(major, minor) of the installed Dovecot, e.g. (2, 3); None when unknown."""
-    binary = dovecot_binary()
-    return _version_of(binary) if binary else None
-
-
-def _missing_imap(binary: str) -> str | None:
-    """The libexec folder that has Dovecot's helpers but no ``imap``, if that is the case."""
-    prefix = Path(binary).resolve().parent.parent
-    for libexec in (prefix / "lib" / "dovecot", prefix / "libexec" / "dovecot"):
-        if (libexec / "auth").exists() and not (libexec / "imap").exists():
-            return str(libexec)
-    return None
-
-
-def _user_exists(name: str) -> bool:
-    try:
-        pwd.getpwnam(name)
-    except KeyError:
-        return False
-    return True
-
-
-def _service_users() -> tuple[str, str, str]:
-    """(login user, internal user, internal group) for Dovecot's own processes."""
-    if os.geteuid() != 0:
-        me = pwd.getpwuid(os.geteuid()).pw_name
-        try:
-            group = grp.getgrgid(os.getegid()).gr_name
-        except KeyError:
-            group = str(os.getegid())
-        return me, me, group
-    login = "dovenull" if _user_exists("dovenull") else "nobody"
-    internal = "dovecot" if _user_exists("dovecot") else "nobody"
-    gid = pwd.getpwnam(internal).pw_gid
-    return login, internal, grp.getgrgid(gid).gr_name
-
-
-def available() -> tuple[bool, str]:
-    """(True, "") when a throwaway server can be started here, else (False, the reason)."""
-    binary = dovecot_binary()
-    if binary is None:
-        return False, "Dovecot is not installed (no dovecot binary; install dovecot-imapd)"
-    version = dovecot_version()
-    if version is None:
-        return False, f"could not read the Dovecot version from {binary} --version"
-    if version < (2, 3):
-        return False, f"Dovecot {version[0]}.{version[1]} is too old (2.3 or later needed)"
-    libexec = _missing_imap(binary)
-    if libexec:
-        return False, f"Dovecot has no IMAP server ({libexec}/imap missing; install dovecot-imapd)"
-    if os.geteuid() == 0 and not _user_exists("nobody"):
-        return False, "running as root but there is no 'nobody' user for Dovecot's processes"
-    if os.geteuid() != 0:
-        try:
-            pwd.getpwuid(os.geteuid())
-        except KeyError:
-            return False, f"uid {os.geteuid()} has no user name, which Dovecot needs"
-    return True, ""
-
-
 def _free_port() -> int:
+    """A loopback port nothing listens on right now."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((HOST, 0))
         return int(sock.getsockname()[1])
@@ -211,6 +106,7 @@ def _terminate(proc: subprocess.Popen[bytes]) -> None:
 
 
 def _signal_group(pgid: int, signum: int) -> None:
+    """Send ``signum`` to process group ``pgid``, if it is still there."""
     try:
         os.killpg(pgid, signum)
     except (ProcessLookupError, PermissionError):
@@ -233,10 +129,6 @@ def _log_since(offsets: dict[Path, int]) -> str:
     return "\n".join(parts) or "(dovecot wrote nothing to its log)"
 
 
-def _as_str(value: Any) -> str:
-    return value.decode(errors="replace") if isinstance(value, bytes) else str(value)
-
-
 class DovecotServer:
     """One Dovecot instance with one user and a fixed set of folders.
 
@@ -254,8 +146,9 @@ class DovecotServer:
 
     def __init__(self, root: Path | None = None, *, layout: str = "special-use",
                  user: str = "seller", password: str | None = None) -> None:
-        if layout not in LAYOUTS:
-            raise ValueError(f"unknown layout {layout!r}; expected one of {sorted(LAYOUTS)}")
+        if layout not in config.LAYOUTS:
+            raise ValueError(f"unknown layout {layout!r}; "
+                             f"expected one of {sorted(config.LAYOUTS)}")
         if not _SAFE_USER.match(user):
             raise ValueError(f"user {user!r} must be letters, digits and . _ @ + - only")
         password = password if password is not None else secrets.token_urlsafe(16)
@@ -309,107 +202,15 @@ class DovecotServer:
 
     # ---- configuration -----------------------------------------------------------------
 
-    def _mail_ids(self) -> tuple[int, int]:
-        return (NOBODY, NOBODY) if os.geteuid() == 0 else (os.geteuid(), os.getegid())
-
-    def _mailbox_blocks(self) -> str:
-        blocks = []
-        for name, flag in LAYOUTS[self.layout]:
-            lines = [f'  mailbox "{name}" {{', "    auto = subscribe"]
-            if flag:
-                lines.append(f"    special_use = {flag}")
-            lines.append("  }")
-            blocks.append("\n".join(lines))
-        return "\n".join(blocks)
-
-    def _service_blocks(self) -> str:
-        # chroot needs root; a non-root master must not be asked to do it.
-        chroot = "" if os.geteuid() == 0 else "  chroot =\n"
-        return (
-            "service imap-login {\n"
-            f"{chroot}"
-            "  inet_listener imap {\n"
-            f"    port = {self.port}\n"
-            "  }\n"
-            "  inet_listener imaps {\n"
-            "    port = 0\n"
-            "  }\n"
-            "}\n"
-            + ("service anvil {\n  chroot =\n}\n" if chroot else "")
-        )
-
-    def _common_settings(self) -> str:
-        login_user, internal_user, internal_group = _service_users()
-        return (
-            f"base_dir = {self.root}/run\n"
-            f"state_dir = {self.root}/state\n"
-            f"log_path = {self.log_path}\n"
-            "protocols = imap\n"
-            f"listen = {self.host}\n"
-            "ssl = no\n"
-            "auth_mechanisms = plain login\n"
-            f"default_login_user = {login_user}\n"
-            f"default_internal_user = {internal_user}\n"
-            f"default_internal_group = {internal_group}\n"
-            "first_valid_uid = 1\n"
-            "first_valid_gid = 1\n"
-            "mail_fsync = never\n"
-            "protocol imap {\n"
-            "  mail_max_userip_connections = 1000\n"
-            "}\n"
-        )
-
-    def _config_23(self) -> str:
-        uid, gid = self._mail_ids()
-        return (
-            "# Generated by rpa.practice.dovecot (Dovecot 2.3 syntax): a throwaway test server.\n"
-            + self._common_settings()
-            + "disable_plaintext_auth = no\n"
-            f"mail_location = maildir:{self.home}/Maildir\n"
-            "passdb {\n"
-            "  driver = passwd-file\n"
-            f"  args = {self.root}/passwd\n"
-            "}\n"
-            "userdb {\n"
-            "  driver = static\n"
-            f"  args = uid={uid} gid={gid} home={self.home}\n"
-            "}\n"
-            + self._namespace_and_services()
-        )
-
-    def _namespace_and_services(self) -> str:
-        """The same in both syntaxes: the one namespace with its folders, the services."""
-        return ("namespace inbox {\n  inbox = yes\n  separator = /\n"
-                f"{self._mailbox_blocks()}\n}}\n" + self._service_blocks())
-
-    def _config_24(self) -> str:
-        uid, gid = self._mail_ids()
-        return (
-            # dovecot_config_version has to be the very first setting.
-            "dovecot_config_version = 2.4.0\n"
-            "dovecot_storage_version = 2.4.0\n"
-            "# Generated by rpa.practice.dovecot (Dovecot 2.4 syntax): a throwaway test server.\n"
-            + self._common_settings()
-            + "auth_allow_cleartext = yes\n"
-            "mail_driver = maildir\n"
-            f"mail_path = {self.home}/Maildir\n"
-            "passdb passwd-file {\n"
-            f"  passwd_file_path = {self.root}/passwd\n"
-            "}\n"
-            "userdb static {\n"
-            "  fields {\n"
-            f"    uid = {uid}\n"
-            f"    gid = {gid}\n"
-            f"    home = {self.home}\n"
-            "  }\n"
-            "}\n"
-            + self._namespace_and_services()
-        )
+    def settings(self) -> config.DovecotConfig:
+        """The values dovecot.conf is written from, for this server as this process runs it."""
+        return config.DovecotConfig.for_this_process(root=self.root, home=self.home,
+                                                     log_path=self.log_path, host=self.host,
+                                                     port=self.port, layout=self.layout)
 
     def config_text(self) -> str:
         """The dovecot.conf for the installed Dovecot version."""
-        version = dovecot_version()
-        return self._config_24() if version and version >= (2, 4) else self._config_23()
+        return config.config_text(self.settings(), dovecot_version())
 
     def _prepare(self) -> None:
         """Write the configuration and password file; make folders the processes can use."""
@@ -421,18 +222,18 @@ class DovecotServer:
                 if not parent.stat().st_mode & 0o001:
                     raise RuntimeError(
                         f"{parent} is not searchable by other users, but Dovecot's mail "
-                        f"processes (uid {NOBODY}) must reach {self.root}; "
+                        f"processes (uid {config.NOBODY}) must reach {self.root}; "
                         "use a root under /tmp or let DovecotServer make one")
         for sub in ("run", "state"):
             (self.root / sub).mkdir(exist_ok=True)
         self.home.mkdir(exist_ok=True)
         if as_root:
-            os.chown(self.home, NOBODY, NOBODY)
+            os.chown(self.home, config.NOBODY, config.NOBODY)
         passwd = self.root / "passwd"
         passwd.write_text(f"{self.user.lower()}:{{PLAIN}}{self.password}\n")
         passwd.chmod(0o600)
         if as_root:
-            _, internal_user, _ = _service_users()
+            _, internal_user, _ = config.service_users()
             entry = pwd.getpwnam(internal_user)
             os.chown(passwd, entry.pw_uid, entry.pw_gid)
         self.config_path.write_text(self.config_text())
@@ -510,7 +311,7 @@ class DovecotServer:
                 last_error = f"login failed: {err}"
                 time.sleep(POLL_INTERVAL)
                 continue
-            _logout(client)
+            mailstore.logout(client)
             return
         raise RuntimeError(f"dovecot did not accept a login within {START_TIMEOUT:g}s "
                            f"({last_error})")
@@ -555,7 +356,7 @@ class DovecotServer:
         try:
             client.login(self.user, self.password)
         except Exception:
-            _logout(client)
+            mailstore.logout(client)
             raise
         return client
 
@@ -564,9 +365,9 @@ class DovecotServer:
         """APPEND one message to ``folder`` with ``flags`` and internal date ``when``."""
         client = self.client()
         try:
-            client.append(folder, raw, tuple(flags), msg_time=when)
+            mailstore.append(client, folder, raw, flags, when)
         finally:
-            _logout(client)
+            mailstore.logout(client)
 
     def append_many(self, folder: str, raws: Iterable[bytes],
                     flags: Sequence[str | bytes] = ()) -> None:
@@ -576,63 +377,21 @@ class DovecotServer:
             return
         client = self.client(timeout=60.0)
         try:
-            if client.has_capability("MULTIAPPEND"):
-                for start in range(0, len(messages), MULTIAPPEND_BATCH):
-                    batch = messages[start:start + MULTIAPPEND_BATCH]
-                    client.multiappend(folder, [{"msg": raw, "flags": tuple(flags)}
-                                                for raw in batch])
-            else:
-                for raw in messages:
-                    client.append(folder, raw, tuple(flags))
+            mailstore.append_many(client, folder, messages, flags)
         finally:
-            _logout(client)
+            mailstore.logout(client)
 
-    def snapshot(self) -> dict[str, list[tuple[str, frozenset[str]]]]:
-        """Every folder's messages as sorted (Message-ID, flags) pairs.
+    def snapshot(self) -> mailstore.Snapshot:
+        """Every folder's messages as sorted (Message-ID, flags) pairs, without ``\\Recent``.
 
-        Flags are strings such as ``"\\Seen"``; the session-only ``\\Recent`` is left out. A
-        message without a Message-ID header shows as ``""``. Folders are opened read-only,
-        so taking a snapshot changes nothing.
+        Folders are opened read-only, so this changes nothing; see ``mailstore.snapshot``.
         """
-        parser = email.parser.BytesHeaderParser()
-        result: dict[str, list[tuple[str, frozenset[str]]]] = {}
         client = self.client()
         try:
-            for folder_flags, _delimiter, name in client.list_folders():
-                if any(_as_str(f).lower() == "\\noselect" for f in folder_flags):
-                    continue
-                folder = _as_str(name)
-                info = client.select_folder(folder, readonly=True)
-                entries: list[tuple[str, frozenset[str]]] = []
-                uids = client.search("ALL") if int(info.get(b"EXISTS", 0)) else []
-                for start in range(0, len(uids), FETCH_BATCH):
-                    fetched = client.fetch(uids[start:start + FETCH_BATCH],
-                                           ["FLAGS", "BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)]"])
-                    for data in fetched.values():
-                        header = data.get(b"BODY[HEADER.FIELDS (MESSAGE-ID)]", b"") or b""
-                        value = parser.parsebytes(header).get("Message-ID") or ""
-                        message_id = " ".join(str(value).split())
-                        message_flags = frozenset(
-                            _as_str(f) for f in data.get(b"FLAGS", ())
-                            if _as_str(f).lower() != "\\recent")
-                        entries.append((message_id, message_flags))
-                entries.sort(key=lambda entry: (entry[0], sorted(entry[1])))
-                result[folder] = entries
+            return mailstore.snapshot(client)
         finally:
-            _logout(client)
-        return result
+            mailstore.logout(client)
 
     def __repr__(self) -> str:
         state = "running" if self.running else "stopped"
         return f"<DovecotServer {self.layout} {self.host}:{self.port} {state} {self.root}>"
-
-
-def _logout(client: imapclient.IMAPClient) -> None:
-    """Log out, ignoring a connection that is already gone."""
-    try:
-        client.logout()
-    except Exception:  # noqa: BLE001 - best effort on the way out
-        try:
-            client.shutdown()
-        except Exception:  # noqa: BLE001
-            pass
