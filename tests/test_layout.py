@@ -1,0 +1,240 @@
+"""The code layout stays true: which package may import which, read from the source with ast.
+
+The rules are the ones each package's ``__init__`` states. Every import counts (at module
+level, inside a function, or for type checking only); the cycle check looks only at imports
+that run when a module is loaded.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+CROSS_CUTTING = ("rpa.errors", "rpa.redact", "rpa.logs", "rpa.patterns")
+SUBPACKAGES = ("rpa.run", "rpa.seller_central", "rpa.mail", "rpa.owner", "rpa.practice")
+
+# importer (module or package prefix) -> what it must never import
+FORBIDDEN: dict[str, tuple[str, ...]] = {
+    **{base: ("rpa.config", "rpa.cli", "flows", *SUBPACKAGES) for base in CROSS_CUTTING},
+    "rpa.mail": ("rpa.seller_central", "rpa.owner", "rpa.run", "rpa.practice", "rpa.cli",
+                 "rpa.config", "flows"),
+    "rpa.seller_central": ("rpa.mail", "rpa.owner", "rpa.practice", "rpa.cli", "flows"),
+    "rpa.owner": ("rpa.seller_central", "rpa.mail", "rpa.practice", "rpa.cli", "flows"),
+    "rpa.run": ("rpa.mail", "rpa.practice", "rpa.cli"),
+    "flows": ("rpa.practice", "rpa.cli"),
+    # The sandbox and the throwaway mail server stand apart from the bot they exercise:
+    # sharing its code would let one bug hide in both.
+    "rpa.practice.sandbox": ("rpa", "flows"),
+    "rpa.practice.dovecot": ("rpa",),
+    "rpa.practice.mailcorpus": ("rpa",),
+    "rpa.practice.receiver": ("rpa",),
+}
+# The configuration validates reply and mail rules when it loads, and needs nothing else.
+CONFIG_MAY_IMPORT = (*CROSS_CUTTING, "rpa.seller_central.replies",
+                     "rpa.seller_central.messaging", "rpa.mail.rules")
+
+
+@dataclass(frozen=True)
+class Import:
+    source: str  # the importing module
+    target: str  # the imported module (or package)
+    line: int
+    at_load: bool  # runs when the module is loaded (not in a function, not typing-only)
+
+
+def module_name(path: Path) -> str:
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def project_modules() -> dict[str, Path]:
+    files = [*(ROOT / "rpa").rglob("*.py"), *(ROOT / "flows").rglob("*.py")]
+    return {module_name(p): p for p in sorted(files)}
+
+
+def _is_type_checking(node: ast.If) -> bool:
+    test = node.test
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
+
+
+def imports_of(name: str, path: Path, known: set[str]) -> list[Import]:
+    """Every import of a project module in ``path``, resolved to the module it names."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    found: list[Import] = []
+
+    def add(target: str, line: int, at_load: bool) -> None:
+        if target.split(".")[0] in ("rpa", "flows"):
+            found.append(Import(name, target, line, at_load))
+
+    def visit(node: ast.AST, at_load: bool) -> None:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.Import):
+                for alias in child.names:
+                    add(alias.name, child.lineno, at_load)
+            elif isinstance(child, ast.ImportFrom):
+                base = child.module or ""
+                if child.level:
+                    anchor = package.split(".")
+                    anchor = anchor[:len(anchor) - (child.level - 1)]
+                    base = ".".join([*anchor, base] if base else anchor)
+                for alias in child.names:
+                    sub = f"{base}.{alias.name}"
+                    add(sub if sub in known else base, child.lineno, at_load)
+            elif isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+                visit(child, False)
+            elif isinstance(child, ast.If) and _is_type_checking(child):
+                visit(child, False)
+            else:
+                visit(child, at_load)
+
+    visit(tree, True)
+    return found
+
+
+def within(module: str, prefix: str) -> bool:
+    return module == prefix or module.startswith(prefix + ".")
+
+
+def all_imports() -> list[Import]:
+    modules = project_modules()
+    known = set(modules)
+    return [imp for name, path in modules.items() for imp in imports_of(name, path, known)]
+
+
+def layout_violations(imports: list[Import]) -> list[str]:
+    """Each import that breaks a rule, as 'file:line: source imports target (why)'."""
+    bad: list[str] = []
+
+    def report(imp: Import, why: str) -> None:
+        bad.append(f"{imp.source}:{imp.line}: imports {imp.target} ({why})")
+
+    for imp in imports:
+        for importer, banned in FORBIDDEN.items():
+            if within(imp.source, importer):
+                for prefix in banned:
+                    if within(imp.target, prefix) and not within(imp.target, importer):
+                        report(imp, f"{importer} must not import {prefix}")
+        if imp.source == "rpa.config" and not any(within(imp.target, ok)
+                                                   for ok in CONFIG_MAY_IMPORT):
+            report(imp, "the configuration imports only the rules it validates")
+        if within(imp.target, "flows") and within(imp.source, "rpa") \
+                and imp.source != "rpa.run.registry":
+            report(imp, "only the registry loads flows")
+        if within(imp.target, "rpa.practice") and not within(imp.source, "rpa.practice"):
+            if imp.source != "rpa.cli":
+                report(imp, "practice is imported only by the CLI, the demo and tests")
+            elif imp.at_load:
+                report(imp, "the CLI imports practice only in the commands that use it")
+    return bad
+
+
+def import_cycles(imports: list[Import]) -> list[list[str]]:
+    """Cycles among imports that run at load time."""
+    graph: dict[str, set[str]] = {}
+    for imp in imports:
+        if imp.at_load and imp.target != imp.source:
+            graph.setdefault(imp.source, set()).add(imp.target)
+    cycles: list[list[str]] = []
+    state: dict[str, int] = {}  # 1 on the path, 2 done
+    path: list[str] = []
+
+    def walk(node: str) -> None:
+        state[node] = 1
+        path.append(node)
+        for nxt in sorted(graph.get(node, ())):
+            if state.get(nxt) == 1:
+                cycles.append([*path[path.index(nxt):], nxt])
+            elif nxt not in state:
+                walk(nxt)
+        path.pop()
+        state[node] = 2
+
+    for node in sorted(graph):
+        if node not in state:
+            walk(node)
+    return cycles
+
+
+def test_every_import_follows_the_layout() -> None:
+    imports = all_imports()
+    assert len(imports) > 50, "the scan found too few imports to be reading the tree"
+    assert layout_violations(imports) == []
+
+
+def test_no_import_cycles_at_load_time() -> None:
+    assert import_cycles(all_imports()) == []
+
+
+@pytest.mark.parametrize("package", ["rpa", "flows", *SUBPACKAGES, "rpa.practice.sandbox",
+                                     "rpa.practice.dovecot"])
+def test_every_package_says_what_it_holds(package: str) -> None:
+    init = ROOT / package.replace(".", "/") / "__init__.py"
+    doc = ast.get_docstring(ast.parse(init.read_text())) or ""
+    assert len(doc.split()) >= 12, f"{init} needs a docstring saying what lives there"
+
+
+def test_no_module_left_at_the_top_but_the_entry_points() -> None:
+    top = {p.stem for p in (ROOT / "rpa").glob("*.py")}
+    assert top == {"__init__", "cli", "config", "errors", "logs", "patterns", "redact"}
+
+
+# ---- the checker itself must be able to fail ------------------------------------------
+
+def _imp(source: str, target: str, at_load: bool = True) -> Import:
+    return Import(source, target, 1, at_load)
+
+
+@pytest.mark.parametrize(("source", "target", "at_load"), [
+    ("rpa.mail.rules", "rpa.seller_central.replies", True),  # mail never imports Seller Central
+    ("rpa.mail.imap", "rpa.run.context", False),  # not even for typing
+    ("rpa.errors", "rpa.run.ledger", False),
+    ("flows.dashboard", "rpa.practice.sandbox", True),
+    ("rpa.run.orchestrator", "rpa.practice.demo", False),
+    ("rpa.run.context", "flows.login", True),  # only the registry loads flows
+    ("rpa.cli", "rpa.practice.demo", True),  # a module-level import of practice
+    ("rpa.config", "rpa.run.ledger", True),
+    ("rpa.practice.sandbox.app", "rpa.seller_central.pages", True),
+    ("rpa.practice.dovecot.server", "rpa.errors", True),
+    ("rpa.owner.notify", "rpa.seller_central.pages", False),
+])
+def test_a_forbidden_import_is_reported(source: str, target: str, at_load: bool) -> None:
+    assert len(layout_violations([_imp(source, target, at_load)])) >= 1
+
+
+@pytest.mark.parametrize(("source", "target", "at_load"), [
+    ("rpa.cli", "rpa.practice.demo", False),
+    ("rpa.run.registry", "flows", False),
+    ("rpa.practice.demo", "rpa.run.orchestrator", True),
+    ("rpa.config", "rpa.mail.rules", False),
+    ("flows.mailbox", "rpa.mail.imap", True),
+    ("rpa.practice.sandbox.app", "rpa.practice.sandbox.state", True),
+])
+def test_an_allowed_import_is_not_reported(source: str, target: str, at_load: bool) -> None:
+    assert layout_violations([_imp(source, target, at_load)]) == []
+
+
+def test_a_cycle_is_found() -> None:
+    imports = [_imp("rpa.a", "rpa.b"), _imp("rpa.b", "rpa.c"), _imp("rpa.c", "rpa.a"),
+               _imp("rpa.c", "rpa.d", at_load=False), _imp("rpa.d", "rpa.c")]
+    assert import_cycles(imports) == [["rpa.a", "rpa.b", "rpa.c", "rpa.a"]]
+
+
+def test_relative_and_from_imports_resolve(tmp_path: Path) -> None:
+    src = tmp_path / "mod.py"
+    src.write_text("from typing import TYPE_CHECKING\n"
+                   "from rpa.mail import rules\n"
+                   "from . import sibling\n"
+                   "if TYPE_CHECKING:\n    from rpa.run.context import RunContext\n"
+                   "def f():\n    import rpa.practice.demo\n")
+    known = {"rpa.mail.rules", "rpa.mail.sibling"}
+    got = {(i.target, i.at_load) for i in imports_of("rpa.mail.mod", src, known)}
+    assert got == {("rpa.mail.rules", True), ("rpa.mail.sibling", True),
+                   ("rpa.run.context", False), ("rpa.practice.demo", False)}
