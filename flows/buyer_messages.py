@@ -22,7 +22,8 @@ from rpa.owner import escalate
 from rpa.run.context import RunContext
 from rpa.run.registry import flow
 from rpa.seller_central import messaging
-from rpa.seller_central.pages import InboxRow, SellerCentral, ThreadPage, needs_response, same_text
+from rpa.seller_central.messages import InboxRow, ThreadPage, needs_response, same_text
+from rpa.seller_central.pages import SellerCentral
 from rpa.seller_central.replies import Decision, ReplyBook, ThreadView
 
 

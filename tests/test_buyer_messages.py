@@ -178,7 +178,7 @@ KILL_SCRIPT = """
 import os, signal, sys
 from rpa.config import load_config
 from rpa.run.orchestrator import run
-from rpa.seller_central.pages import ThreadPage
+from rpa.seller_central.messages import ThreadPage
 
 original = ThreadPage.send
 

@@ -14,8 +14,8 @@ from rpa.config import check_secrets, load_config, parse_config
 from rpa.errors import ConfigError, PageError
 from rpa.owner.notify import Notifier
 from rpa.run.registry import plan
+from rpa.seller_central.home import parse_count
 from rpa.seller_central.otp import fresh_code
-from rpa.seller_central.pages import parse_count
 from rpa.seller_central.selectors import Selectors, default_selectors_file, parse_selectors
 
 GOOD = {

@@ -5,7 +5,8 @@ from __future__ import annotations
 from rpa.config import Config
 from rpa.run.context import RunContext
 from rpa.run.registry import flow
-from rpa.seller_central.pages import THREAD_PATH, SellerCentral, thread_id_from_href
+from rpa.seller_central.messages import THREAD_PATH, thread_id_from_href
+from rpa.seller_central.pages import SellerCentral
 
 # Which page each namespace lives on; keys inside a row are checked within the first row.
 PAGES = {
