@@ -18,6 +18,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 SCENARIO_DIR = Path(__file__).with_name("scenarios")
 
 Layout = Literal["classic", "modern"]
+# The language Seller Central is shown in (the marketplace's); the ids stay the same.
+Locale = Literal["en", "de", "fr", "it", "es", "ja"]
 MetricStatus = Literal["Good", "Fair", "Poor"]
 ThreadStatus = Literal["response_needed", "responded", "no_response_needed"]
 
@@ -129,6 +131,7 @@ class Thread(_Strict):
 class Scenario(_Strict):
     name: str = ""
     layout: Layout
+    locale: Locale = "en"
     seller: Seller
     accounts: list[Account] = Field(min_length=1)
     unshipped_orders: list[Order] = []
