@@ -26,6 +26,11 @@ from playwright.sync_api import Error as PlaywrightError
 from rpa import redact
 from rpa.redact import scrub, scrub_data
 
+SHOT_TIMEOUT_MS = 10000
+# A failing step is often a stuck page: its screenshots get short deadlines of their own.
+FAILURE_SHOT_TIMEOUT_MS = 4000
+VIEWPORT_SHOT_TIMEOUT_MS = 3000
+
 
 def new_run_id(account: str) -> str:
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
@@ -34,6 +39,22 @@ def new_run_id(account: str) -> str:
 
 def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:50] or "step"
+
+
+def _stop_loading(page: Page) -> None:
+    """Stop a navigation that never ends, so the page as it stands can be captured.
+
+    A pending navigation blocks Playwright's screenshots; Chromium's own "stop" (what the
+    toolbar button does) lets the page that is shown be captured, masks and all.
+    """
+    try:
+        session = page.context.new_cdp_session(page)
+        try:
+            session.send("Page.stopLoading")
+        finally:
+            session.detach()
+    except PlaywrightError as err:
+        logger.debug("could not stop the page loading: {}", str(err).splitlines()[0])
 
 
 class Evidence:
@@ -54,17 +75,30 @@ class Evidence:
     def rel(self, path: Path) -> str:
         return path.relative_to(self.folder).as_posix()
 
-    def screenshot(self, page: Page, name: str, mask: list[Locator] | None = None) -> str | None:
-        """Save a full-page screenshot of ``page``; returns its path inside the run folder."""
+    def screenshot(self, page: Page, name: str, mask: list[Locator] | None = None, *,
+                   timeout_ms: int = SHOT_TIMEOUT_MS) -> str | None:
+        """Save a screenshot of ``page``; returns its path inside the run folder.
+
+        Full page first; when that cannot be made in time (a page still loading, a huge
+        page) the visible part instead, with a short deadline of its own, so a stuck page
+        still leaves evidence.
+        """
         self._n += 1
         path = self.shots / f"{self._n:03d}-{_slug(name)}.png"
-        try:
-            page.screenshot(path=str(path), full_page=True, mask=mask or [],
-                            mask_color="#222222", timeout=10000, animations="disabled")
-        except PlaywrightError as err:
-            logger.warning("screenshot '{}' failed: {}", name, str(err).splitlines()[0])
-            return None
-        return self.rel(path)
+        short = min(timeout_ms, VIEWPORT_SHOT_TIMEOUT_MS)
+        for full_page, deadline in ((True, timeout_ms), (True, short), (False, short)):
+            try:
+                page.screenshot(path=str(path), full_page=full_page, mask=mask or [],
+                                mask_color="#222222", timeout=deadline,
+                                animations="disabled")
+                return self.rel(path)
+            except PlaywrightError as err:
+                logger.warning("{} screenshot '{}' failed: {}",
+                               "full-page" if full_page else "viewport", name,
+                               str(err).splitlines()[0])
+                if deadline == timeout_ms:
+                    _stop_loading(page)
+        return None
 
     def screenshot_all(self, context: BrowserContext | None, name: str,
                        mask_for: Any = None) -> list[str]:
@@ -76,7 +110,8 @@ class Evidence:
             if page.is_closed():
                 continue
             mask = mask_for(page) if mask_for else None
-            shot = self.screenshot(page, f"{name}-page{i + 1}", mask)
+            shot = self.screenshot(page, f"{name}-page{i + 1}", mask,
+                                   timeout_ms=FAILURE_SHOT_TIMEOUT_MS)
             if shot:
                 out.append(shot)
         return out

@@ -93,6 +93,16 @@ CREATE TABLE IF NOT EXISTS emails (
     updated_at TEXT NOT NULL,
     PRIMARY KEY (account, message_id)
 );
+CREATE TABLE IF NOT EXISTS run_alerts (
+    account TEXT NOT NULL,
+    cause TEXT NOT NULL,
+    day TEXT NOT NULL,
+    run_id TEXT NOT NULL,
+    text TEXT NOT NULL,
+    claimed_at TEXT NOT NULL,
+    delivered INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (account, cause, day)
+);
 CREATE TABLE IF NOT EXISTS alerts (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     run_id TEXT,
@@ -157,6 +167,28 @@ class Ledger:
         self.db.execute(
             "INSERT INTO alerts (run_id, channel, text, sent_at, delivered) VALUES (?,?,?,?,?)",
             (run_id, channel, scrub(text), now_iso(), int(delivered)))
+
+    def claim_run_alert(self, account: str, cause: str, day: str, run_id: str,
+                        text: str) -> dict[str, Any] | None:
+        """Claim today's text about ``cause`` for this run.
+
+        Returns None when it is this run's to send (first of the day, or an earlier one
+        that was not delivered), else the row of the run that already texted it.
+        """
+        row = self.db.execute(
+            "SELECT * FROM run_alerts WHERE account=? AND cause=? AND day=?",
+            (account, cause, day)).fetchone()
+        if row is not None and row["delivered"]:
+            return dict(row)
+        self.db.execute(
+            "INSERT OR REPLACE INTO run_alerts (account, cause, day, run_id, text, claimed_at,"
+            " delivered) VALUES (?,?,?,?,?,?,0)",
+            (account, cause, day, run_id, scrub(text), now_iso()))
+        return None
+
+    def run_alert_sent(self, account: str, cause: str, day: str) -> None:
+        self.db.execute("UPDATE run_alerts SET delivered=1 WHERE account=? AND cause=? AND day=?",
+                        (account, cause, day))
 
     def runs(self, limit: int = 20) -> list[dict[str, Any]]:
         rows = self.db.execute("SELECT * FROM runs ORDER BY started_at DESC LIMIT ?", (limit,))

@@ -1,8 +1,9 @@
 """The orchestrator: one run for one account, flows in order, evidence and summary.
 
 It takes the account's lock, resolves secrets and selectors before any browser starts,
-runs each flow (retrying application errors within limits, never business outcomes),
-skips flows whose needs did not succeed, and always writes run.json and report.html.
+runs each flow (retrying application errors and browser timeouts within limits, never
+business outcomes), skips flows whose needs did not succeed, texts the owner when the run
+did not finish cleanly (once a day per cause), and always writes run.json and report.html.
 """
 
 from __future__ import annotations
@@ -17,10 +18,11 @@ from pathlib import Path
 from typing import Any
 
 from loguru import logger
+from playwright.sync_api import Error as PlaywrightError
 
 from rpa import redact
 from rpa.config import Config, check_secrets
-from rpa.errors import ApplicationError, BusinessError, NeedsPerson, RunLocked
+from rpa.errors import ApplicationError, BusinessError, RunLocked
 from rpa.logs import add_run_log
 from rpa.owner.notify import Notifier
 from rpa.run.context import RunContext
@@ -132,7 +134,9 @@ def run(cfg: Config, *, account: str | None = None, flows: list[str] | None = No
             status = ("needs_person" if "needs_person" in statuses
                       else "failed" if "failed" in statuses or len(results) < len(order)
                       else "ok")
+            run_alert = _alert_owner(ctx, status, results, errors) if status != "ok" else None
             data = _summary(ctx, started, status, results, errors)
+            data["run_alert"] = run_alert
             evidence.write_json(data)
             evidence.write_report(data)
             ledger.finish_run(run_id, status)
@@ -160,17 +164,12 @@ def _run_flow(ctx: RunContext, fl: Any, results: dict[str, dict[str, Any]],
             fl.func(ctx)
             status = "ok"
             break
-        except NeedsPerson as err:
-            status = "needs_person"
-            errors.append(_error(fl.name, err, attempt))
-            ctx.alert(f"Seller Central needs a person: {err}. Run {ctx.run_id}.",
-                      details=f"{err}\nPage: {err.url}\nEvidence: {ctx.evidence.folder}")
-            break
         except BusinessError as err:
             status = "needs_person"
             errors.append(_error(fl.name, err, attempt))
             break
-        except ApplicationError as err:
+        except (ApplicationError, PlaywrightError) as err:
+            # A browser timeout or dropped navigation is as technical as a missing element.
             errors.append(_error(fl.name, err, attempt))
             logger.warning("[{}] attempt {} of {} failed: {}", fl.name, attempt, attempts, err)
         except Exception as err:  # noqa: BLE001 - any other failure is recorded, run goes on
@@ -182,9 +181,64 @@ def _run_flow(ctx: RunContext, fl: Any, results: dict[str, dict[str, Any]],
             "steps": [s.as_dict() for s in ctx.steps[first_step:]]}
 
 
+def _stop_cause(status: str, results: dict[str, dict[str, Any]],
+                errors: list[dict[str, Any]]) -> dict[str, Any]:
+    """What stopped the run: the person-needed error, else the first failed flow's last error."""
+    if status == "needs_person":
+        found = next((e for e in errors if e["kind"] == "needs_person"), None)
+    else:
+        failed = [name for name, r in results.items() if r["status"] == "failed"]
+        found = next((e for e in reversed(errors) if failed and e["flow"] == failed[0]), None)
+    if found is None:
+        return {"flow": "run", "kind": "unexpected", "type": "Incomplete", "reason": None,
+                "message": "the run ended before every flow had run", "url": ""}
+    return found
+
+
+def _alert_owner(ctx: RunContext, status: str, results: dict[str, dict[str, Any]],
+                 errors: list[dict[str, Any]]) -> dict[str, Any]:
+    """Text the owner that the run did not finish cleanly; the same cause once a day.
+
+    The claim is written to the ledger before the text goes out, so a crash in between
+    costs at most a repeat of an undelivered text, never a flood.
+    """
+    err = _stop_cause(status, results, errors)
+    cause = f"{status}:{err['flow']}:{err.get('reason') or err['type']}"
+    message = str(err["message"]).rstrip(".")
+    if status == "needs_person":
+        text = f"Seller Central needs a person: {message}. Run {ctx.run_id}."
+        short = f"Seller Central needs a person ({err.get('reason') or err['type']})."
+    else:
+        text = f"The {err['flow']} step failed: {message}. Run {ctx.run_id}."
+        short = f"The {err['flow']} step failed ({err['type']})."
+    details = "\n".join([text, *(f"- {e['flow']} (attempt {e['attempt']}): {e['message']}"
+                                 + (f" at {e['url']}" if e.get("url") else "")
+                                 for e in errors),
+                         f"Evidence: {ctx.evidence.folder}"])
+    day = datetime.now().astimezone().date().isoformat()
+    record: dict[str, Any] = {"cause": cause, "day": day, "text": text, "sent": False,
+                              "delivered": False, "already_texted_by": None}
+    try:
+        earlier = ctx.ledger.claim_run_alert(ctx.account.name, cause, day, ctx.run_id, text)
+        if earlier is not None:
+            record["already_texted_by"] = earlier["run_id"]
+            logger.info("owner already told today about {} (run {}); no new text",
+                        cause, earlier["run_id"])
+            return record
+        record["sent"] = True
+        record["delivered"] = ctx.notifier.sms(text, details=details, short=short,
+                                               title="Seller Central run")
+        if record["delivered"]:
+            ctx.ledger.run_alert_sent(ctx.account.name, cause, day)
+    except Exception as err2:  # noqa: BLE001 - telling the owner must not hide the outcome
+        logger.error("could not tell the owner about run {}: {}", ctx.run_id, err2)
+    return record
+
+
 def _error(flow: str, err: BaseException, attempt: int) -> dict[str, Any]:
     kind = ("needs_person" if isinstance(err, BusinessError)
-            else "application" if isinstance(err, ApplicationError) else "unexpected")
+            else "application" if isinstance(err, (ApplicationError, PlaywrightError))
+            else "unexpected")
     return {"flow": flow, "kind": kind, "type": type(err).__name__,
             "message": str(err).splitlines()[0] if str(err) else type(err).__name__,
             "attempt": attempt, "url": getattr(err, "url", ""),
