@@ -1,36 +1,98 @@
-"""Read the three things the seller asks to check on the home page every time."""
+"""Read the three things the seller asks to check on the home page every time.
+
+Each figure stands alone: it is recorded as soon as it is read, and one the page does not
+show (or shows in a way that cannot be read with certainty) is recorded as not read, with
+why, while the others are kept. The owner gets one text naming what was not read, and the
+flow goes on; a page that does not load at all is still a technical error (retried).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from loguru import logger
+
 from rpa.run.context import RunContext
 from rpa.run.registry import flow
+from rpa.seller_central.home import (
+    BUYER_MESSAGES,
+    FIGURE_NAMES,
+    PERFORMANCE,
+    UNSHIPPED,
+    NotRead,
+    UnshippedOrders,
+)
+from rpa.seller_central.locale import UNKNOWN, status_of
 from rpa.seller_central.pages import SellerCentral
 
-# Seller Central's wording over the years, mapped to the seller's three grades.
-STATUS_WORDS = {
-    "good": "good", "healthy": "good",
-    "fair": "fair", "at risk": "fair",
-    "poor": "poor", "unhealthy": "poor", "critical": "poor",
-}
+T = TypeVar("T")
 
 
-def normalise_status(label: str) -> str:
-    """'Good'/'Healthy' → good, 'Fair'/'At Risk' → fair, 'Poor'/'Unhealthy' → poor."""
-    key = " ".join(label.lower().replace("-", " ").split())
-    return STATUS_WORDS.get(key, "unknown")
+def _read(read: Callable[[], T], not_read: dict[str, str]) -> T | None:
+    """The figure ``read`` returns, or None with the reason noted in ``not_read``."""
+    try:
+        return read()
+    except NotRead as err:
+        logger.warning("{}", err)
+        not_read[err.figure] = err.reason
+        return None
+
+
+def _shown(value: Any) -> str:
+    return "not read" if value is None else str(value)
+
+
+def owner_text(not_read: dict[str, str], perf: dict[str, Any] | None,
+               found: dict[str, Any]) -> str:
+    """One text about the home page's figures: what was not read and why, what was."""
+    problems = [f"{FIGURE_NAMES[k]} not read ({why})" for k, why in not_read.items()]
+    if perf is not None and perf.get("status") == UNKNOWN:
+        problems.append(f"Seller Performance shows \"{perf['label']}\", a wording the bot "
+                        "does not know: please check Account Health")
+    read = [f"{FIGURE_NAMES[k]} {v}" for k, v in found.items() if v is not None]
+    text = "Home page: " + "; ".join(problems) + "."
+    return text + (f" Read: {', '.join(read)}." if read else "")
 
 
 @flow("dashboard", needs=("login",))
 def dashboard(ctx: RunContext) -> None:
-    """Unshipped count, Seller Performance and Buyer Messages count, from either home layout."""
+    """Unshipped, Seller Performance and Buyer Messages, each read (or reported as not read)."""
     sc = SellerCentral(ctx)
+    language = ctx.account.language
+    not_read: dict[str, str] = {}
+    perf: dict[str, Any] | None = None
+    unshipped: int | None = None
     with ctx.step("read home page") as step:
         home = sc.home()
-        unshipped = home.unshipped_count()
-        label = home.performance_label()
-        messages = home.buyer_messages_count()
-        step.name = (f"read home page: Unshipped {unshipped}, Seller Performance {label}, "
-                     f"Buyer Messages {messages}")
-    ctx.observe("unshipped", unshipped)
-    ctx.observe("performance", {"status": normalise_status(label), "label": label, "areas": []})
-    ctx.observe("buyer_messages", messages)
+        unshipped_home: dict[str, str] = {}
+        unshipped = _read(home.unshipped_count, unshipped_home)
+        if unshipped is not None:
+            ctx.observe(UNSHIPPED, unshipped)
+            ctx.observe("unshipped_from", "home page")
+        label = _read(home.performance_label, not_read)
+        if label is not None:
+            perf = {"status": status_of(label, language), "label": label, "areas": []}
+        ctx.observe(PERFORMANCE, perf)
+        messages = _read(home.buyer_messages_count, not_read)
+        ctx.observe(BUYER_MESSAGES, messages)
+        step.name = (f"read home page: Unshipped {_shown(unshipped)}, Seller Performance "
+                     f"{_shown(label)}, Buyer Messages {_shown(messages)}")
+    if unshipped is None:
+        # The home page shows only the Open Orders total (or nothing readable): the
+        # Unshipped count is the one of Manage Orders' Unshipped view.
+        with ctx.step("read Unshipped on Manage Orders") as step:
+            unshipped = _read(lambda: UnshippedOrders(sc).open().count(), not_read)
+            if unshipped is None:
+                not_read[UNSHIPPED] = (f"home page: {unshipped_home[UNSHIPPED]}; "
+                                       f"Manage Orders: {not_read[UNSHIPPED]}")
+            step.name = f"read Unshipped on Manage Orders: {_shown(unshipped)}"
+        ctx.observe(UNSHIPPED, unshipped)
+        ctx.observe("unshipped_from", "Manage Orders" if unshipped is not None else None)
+    ctx.observe("not_read", dict(not_read))
+    if not_read or (perf is not None and perf["status"] == UNKNOWN):
+        known = label if perf is not None and perf["status"] != UNKNOWN else None
+        found = {UNSHIPPED: unshipped, PERFORMANCE: known, BUYER_MESSAGES: messages}
+        text = owner_text(not_read, perf, found)
+        with ctx.step("tell the owner what was not read", screenshot=False):
+            ctx.alert(text, details=f"{text}\nRun {ctx.run_id}.")

@@ -1,10 +1,17 @@
-"""When Seller Performance is not Good: open the details and report what is not Good."""
+"""When Seller Performance is not Good: open the details and report what is not Good.
+
+Only a label that was read and understood leads anywhere: Good needs nothing; Fair or Poor
+(in any of their wordings and languages) opens Account Health and texts the owner the areas
+that are not Good. A label that was not read, or whose wording the bot does not know, was
+already reported by the dashboard: the details are not opened, so they are never summarised
+as if the label had been "not Good".
+"""
 
 from __future__ import annotations
 
-from flows.dashboard import normalise_status
 from rpa.run.context import RunContext
 from rpa.run.registry import flow
+from rpa.seller_central.locale import GOOD, UNKNOWN, status_of
 from rpa.seller_central.pages import SellerCentral
 
 
@@ -18,21 +25,30 @@ def summary_text(label: str, areas: list[dict[str, str]]) -> str:
 @flow("performance", needs=("dashboard",))
 def performance(ctx: RunContext) -> None:
     """Follow View Details / Go to Account Health, list every area not Good, alert the owner."""
-    perf = dict(ctx.observations.get("performance") or {})
-    if perf.get("status") == "good":
+    seen = ctx.observations.get("performance")
+    if not seen:
+        with ctx.step("Seller Performance was not read: details not opened", screenshot=False):
+            pass
+        return
+    perf = dict(seen)
+    if perf.get("status") == GOOD:
         with ctx.step("Seller Performance is Good: nothing to report", screenshot=False):
             pass
         return
+    if perf.get("status") == UNKNOWN:
+        with ctx.step(f"Seller Performance shows \"{perf.get('label')}\", a wording the bot "
+                      "does not know: details not opened", screenshot=False):
+            pass
+        return
+    language = ctx.account.language
     sc = SellerCentral(ctx)
     with ctx.step("open performance details") as step:
         health = sc.home().open_performance_details()
         overall = health.overall()
         areas = [a.as_dict() for a in health.areas()
-                 if normalise_status(a.status) != "good"]
+                 if status_of(a.status, language) != GOOD]
         step.name = f"performance details: {overall}, {len(areas)} area(s) not Good"
     perf.update({"areas": areas, "details_label": overall})
-    if perf.get("status") == "unknown":
-        perf["status"] = normalise_status(overall)
     ctx.observe("performance", perf)
     text = summary_text(perf.get("label") or overall, areas)
     details = text + "\n" + "\n".join(

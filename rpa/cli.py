@@ -66,12 +66,21 @@ def print_summary(result: RunResult, *, alerts: bool = True) -> None:
     table = Table(title=f"Run {result.data['run_id']}: {result.status}")
     table.add_column("What")
     table.add_column("Found")
-    table.add_row("Unshipped", str(obs.get("unshipped", "not read")))
+    not_read = obs.get("not_read") or {}
+
+    def shown(key: str, value: object) -> str:
+        why = not_read.get(key)
+        if value is not None:
+            return escape(str(value))
+        return escape(f"not read: {why}" if why else "not read")
+
+    table.add_row("Unshipped", shown("unshipped", obs.get("unshipped")))
     table.add_row("Seller Performance",
-                  f"{perf.get('label')} ({perf.get('status')})" if perf else "not read")
+                  shown("performance",
+                        f"{perf.get('label')} ({perf.get('status')})" if perf else None))
     for area in perf.get("areas") or []:
         table.add_row("  not Good", f"{area['name']}: {area['value']} (target {area['target']})")
-    table.add_row("Buyer Messages", str(obs.get("buyer_messages", "not read")))
+    table.add_row("Buyer Messages", shown("buyer_messages", obs.get("buyer_messages")))
     for name, flow in result.data["flows"].items():
         table.add_row(f"flow {name}", flow["status"])
     console.print(table)

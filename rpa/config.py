@@ -36,6 +36,23 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=False)
 
 
+# The languages whose words and number format the bot reads (rpa.seller_central.locale),
+# and the marketplaces that show Seller Central in one of them by default.
+LANGUAGES = ("en", "de", "fr", "it", "es", "ja")
+MARKETPLACE_LANGUAGES: dict[str, str] = {
+    "germany": "de", "deutschland": "de",
+    "france": "fr",
+    "italy": "it", "italia": "it",
+    "spain": "es", "españa": "es", "espana": "es",
+    "japan": "ja", "日本": "ja",
+}
+
+
+def language_for_marketplace(name: str) -> str:
+    """The language a marketplace shows Seller Central in by default; English otherwise."""
+    return MARKETPLACE_LANGUAGES.get(" ".join(name.split()).casefold(), "en")
+
+
 def _check_env_name(value: str | None) -> str | None:
     if value is not None and not _ENV_NAME.match(value):
         raise ValueError(f"'{value}' is not an environment variable name")
@@ -52,8 +69,21 @@ class AccountConfig(_Strict):
     totp_secret_env: str
     account_name: str | None = None
     marketplace: str | None = None
+    language: str = Field(default="", validate_default=True,
+                          description="the language Seller Central is shown in")
 
     _env = field_validator("password_env", "totp_secret_env")(_check_env_name)
+
+    @field_validator("language")
+    @classmethod
+    def _language(cls, value: str, info: Any) -> str:
+        # Left out, it follows the marketplace: amazon.de shows Seller Central in German.
+        code = value.strip().lower() or language_for_marketplace(
+            info.data.get("marketplace") or "")
+        if code not in LANGUAGES:
+            raise ValueError(f"unknown language {value!r}; expected one of "
+                             f"{', '.join(LANGUAGES)} (left out: from the marketplace name)")
+        return code
 
     @field_validator("base_url")
     @classmethod

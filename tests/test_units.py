@@ -8,7 +8,6 @@ import pyotp
 import pytest
 import yaml
 
-from flows.dashboard import normalise_status
 from flows.performance import summary_text
 from rpa.config import check_secrets, load_config, parse_config
 from rpa.errors import ConfigError, PageError
@@ -116,14 +115,6 @@ def test_sms_text_is_signed_and_short() -> None:
     assert "Check details for details." in long
     n2 = Notifier(initials="MS", urls={}, details_label="Upwork")
     assert "Check Upwork for details." in n2.sms_text("x " * 100, has_details=True)
-
-
-@pytest.mark.parametrize("label, status", [
-    ("Good", "good"), ("Healthy", "good"), ("Fair", "fair"), ("At Risk", "fair"),
-    ("at-risk", "fair"), ("Poor", "poor"), ("Unhealthy", "poor"), ("Sparkly", "unknown"),
-])
-def test_status_words(label: str, status: str) -> None:
-    assert normalise_status(label) == status
 
 
 def test_summary_text_names_areas() -> None:

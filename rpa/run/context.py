@@ -61,6 +61,8 @@ class RunContext:
     observations: dict[str, Any] = field(default_factory=dict)
     steps: list[StepRecord] = field(default_factory=list)
     session: BrowserSession | None = None
+    # Why a sign-in failed after its password was typed; once set, the run signs in no more.
+    signin_failed: str = ""
     on_step: Any = None
 
     # --- browser ---------------------------------------------------------------------

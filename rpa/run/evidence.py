@@ -109,6 +109,9 @@ class Evidence:
         for i, page in enumerate(context.pages):
             if page.is_closed():
                 continue
+            # The step has failed: what the page shows now is the evidence, and a navigation
+            # still pending would keep any screenshot from being taken.
+            _stop_loading(page)
             mask = mask_for(page) if mask_for else None
             shot = self.screenshot(page, f"{name}-page{i + 1}", mask,
                                    timeout_ms=FAILURE_SHOT_TIMEOUT_MS)

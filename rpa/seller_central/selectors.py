@@ -8,10 +8,13 @@ A key such as ``signin.email`` maps to a list of candidates, user-facing first::
         - css: "#ap_email"
 
 Strategies: ``role`` (with optional ``name`` and ``exact``), ``label``, ``text``,
-``placeholder``, ``title``, ``test_id``, ``css``. A string written ``/…/`` (optionally
-``/…/i``) is a regular expression. ``{name}`` placeholders are filled from the caller's
-parameters. The first candidate that resolves wins, and which one won is logged.
-Layout variants are simply more candidates under the same key.
+``placeholder``, ``title``, ``test_id``, ``css``, and ``url``: a regular expression searched
+in the path of the page's address (``url: "^/ap/cvf/"``), which resolves to the whole
+document when it matches and to nothing otherwise, so a page can be told by its address as
+data. A string written ``/…/`` (optionally ``/…/i``) is a regular expression. ``{name}``
+placeholders are filled from the caller's parameters. The first candidate that resolves
+wins, and which one won is logged. Layout variants are simply more candidates under the
+same key.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 import yaml
 from loguru import logger
@@ -29,7 +33,7 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from rpa.errors import ConfigError, SelectorNotFound
 
-STRATEGIES = {"role", "label", "text", "placeholder", "title", "test_id", "css"}
+STRATEGIES = {"role", "label", "text", "placeholder", "title", "test_id", "css", "url"}
 OPTIONS = {"name", "exact"}
 ROLES = {
     "alert", "button", "checkbox", "combobox", "dialog", "heading", "link", "listitem",
@@ -42,6 +46,11 @@ Scope = Page | Locator
 def default_selectors_file() -> Path:
     """selectors.yaml at the top of the project."""
     return Path(__file__).resolve().parents[2] / "selectors.yaml"
+
+
+def url_matches(pattern: str, url: str) -> bool:
+    """Whether the regular expression ``pattern`` is found in the path of ``url``."""
+    return re.search(pattern, urlparse(url).path) is not None
 
 
 def _pattern(value: str) -> str | re.Pattern[str]:
@@ -68,6 +77,10 @@ class Candidate:
         exact = self.exact
         if self.strategy == "css":
             return scope.locator(value)
+        if self.strategy == "url":
+            # Decided when the locator is built: callers build after a navigation settles.
+            page = scope if isinstance(scope, Page) else scope.page
+            return page.locator("html" if url_matches(value, page.url) else "html:not(html)")
         if self.strategy == "role":
             kwargs: dict[str, Any] = {}
             if name is not None:
@@ -285,6 +298,15 @@ def _candidate(item: Any, source: str, key: str) -> Candidate:
     exact = item.get("exact")
     if exact is not None and not isinstance(exact, bool):
         raise ConfigError("'exact' is true or false", file=source, key=key)
+    if strategy == "url":
+        if exact is not None:
+            raise ConfigError("'exact' does not go with 'url'", file=source, key=key)
+        try:
+            re.compile(value)
+        except re.error as err:
+            raise ConfigError(f"bad regular expression for url: {err}", file=source,
+                              key=key) from err
+        return Candidate(strategy, value)
     for text in (value, name):
         if text and text.startswith("/"):
             try:

@@ -16,7 +16,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from rpa.practice.sandbox import auth, control
+from rpa.practice.sandbox import auth, control, picker
 from rpa.practice.sandbox.scenario import SECTIONS, STOPLIGHT, Scenario
 from rpa.practice.sandbox.state import LiveThread, SandboxState, Session
 from rpa.practice.sandbox.web import (
@@ -34,8 +34,11 @@ from rpa.practice.sandbox.web import (
     sandbox,
     signin_url,
 )
+from rpa.practice.sandbox.wording import APP_WORDS, words
 
 PUBLIC_PREFIXES = ("/ap/", "/errors/")
+HANG_POLL_S = 0.05
+HANG_LIMIT_S = 600.0  # a held request is let go at the latest then
 PAGE_SIZE = 10
 SNIPPET_CHARS = 80
 ACTION_SUFFIXES = ("/reply", "/no-response-needed")
@@ -69,6 +72,8 @@ class Gate:
         slow_ms = state.faults.slow_ms
         if slow_ms > 0:
             await asyncio.sleep(slow_ms / 1000)
+        if state.take_hang(path):
+            await _hold(state)
         if state.take_http500(path):
             return render("error.html", status_code=500, heading="Internal Server Error",
                           detail="We're sorry, something went wrong on our end.")
@@ -85,6 +90,15 @@ class Gate:
         if path != PICKER_PATH and state.needs_picker and state.selection(session) is None:
             return redirect(picker_url(_return_path(request)), status_code=302)
         return None
+
+
+async def _hold(state: SandboxState) -> None:
+    """Keep a request unanswered until the faults are cleared or reset (or a long limit)."""
+    generation = state.fault_generation
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + HANG_LIMIT_S
+    while state.fault_generation == generation and loop.time() < deadline:
+        await asyncio.sleep(HANG_POLL_S)
 
 
 def _return_path(request: Request) -> str:
@@ -119,31 +133,73 @@ async def to_home(request: Request) -> Response:
     return redirect("/home", status_code=302)
 
 
+# The scenario's English status words as keys of the wording tables.
+STATUS_KEYS = {"Good": "status_good", "Fair": "status_fair", "Poor": "status_poor",
+               "Healthy": "status_healthy", "At Risk": "status_at_risk",
+               "Unhealthy": "status_unhealthy"}
+SECTION_KEYS = dict(zip(SECTIONS, ("section_customer_service", "section_policy",
+                                   "section_shipping"), strict=True))
+
+
+def _count(number: int, w: dict[str, str]) -> str:
+    """A count written the locale's way: 1,234 · 1.234 · 1 234."""
+    return f"{number:,}".replace(",", w["thousands"])
+
+
+def _page_words(state: SandboxState) -> dict[str, str]:
+    return words(APP_WORDS, state.scenario.locale)
+
+
 async def home(request: Request) -> Response:
     state, _, chrome = _signed_in(request)
     scenario = state.scenario
-    unshipped, messages = state.unshipped, state.buyer_messages
+    w = _page_words(state)
     template = "home_modern.html" if scenario.layout == "modern" else "home_classic.html"
-    return render(template, unshipped=unshipped, buyer_messages=messages,
-                  overall=scenario.overall_label, rating=scenario.rating,
-                  stoplight=STOPLIGHT[scenario.overall],
-                  open_orders_lines=[f"FBM Unshipped: {unshipped}", "FBA: 0"], **chrome)
+    orders = scenario.open_orders
+    # The breakdown the modern Open Orders card may show beside its total.
+    breakdown = [
+        {"label": w["fbm_unshipped"] + ":", "value": _count(scenario.unshipped_count, w),
+         "test": "fbm-unshipped"},
+        {"label": w["fbm_pending"] + ":", "value": _count(orders.fbm_pending, w),
+         "test": "fbm-pending"},
+        {"label": w["fba_pending"] + ":", "value": _count(orders.fba_pending, w),
+         "test": "fba-pending"},
+    ] if orders.breakdown else []
+    overall = scenario.performance_label or w[STATUS_KEYS[scenario.overall_label]]
+    return render(template, w=w, missing=scenario.missing_widgets,
+                  unshipped=_count(scenario.unshipped_count, w),
+                  pending=_count(orders.fbm_pending, w),
+                  open_orders_total=_count(scenario.open_orders_total, w),
+                  open_orders_lines=breakdown,
+                  buyer_messages=_count(state.buyer_messages, w),
+                  overall=overall, rating=scenario.rating,
+                  stoplight=STOPLIGHT[scenario.overall], **chrome)
 
 
 async def account_health(request: Request) -> Response:
     state, _, chrome = _signed_in(request)
     scenario = state.scenario
-    sections = [(title, [m for m in scenario.metrics if m.section == title])
+    w = _page_words(state)
+    sections = [(title, w[SECTION_KEYS[title]],
+                 [{"key": m.key, "name": m.name, "value": m.value, "target": m.target,
+                   "status": m.status, "status_label": w[STATUS_KEYS[m.status]]}
+                  for m in scenario.metrics if m.section == title])
                 for title in SECTIONS]
-    return render("health.html", layout=scenario.layout, overall=scenario.overall_label,
+    return render("health.html", w=w, layout=scenario.layout,
+                  overall=w[STATUS_KEYS[scenario.overall_label]],
                   stoplight=STOPLIGHT[scenario.overall], rating=scenario.rating,
-                  sections=[s for s in sections if s[1]], **chrome)
+                  sections=[s for s in sections if s[2]], **chrome)
 
 
 async def unshipped_orders(request: Request) -> Response:
     state, _, chrome = _signed_in(request)
-    orders = sorted(state.scenario.unshipped_orders, key=lambda o: o.ship_by)
-    return render("orders.html", orders=orders, **chrome)
+    scenario = state.scenario
+    w = _page_words(state)
+    orders = sorted(scenario.unshipped_orders, key=lambda o: o.ship_by)
+    count = scenario.unshipped_count
+    return render("orders.html", w=w, orders=orders, count=_count(count, w),
+                  count_word=w["order_one"] if count == 1 else w["order_many"],
+                  pending=_count(scenario.open_orders.fbm_pending, w), **chrome)
 
 
 async def inbox_redirect(request: Request) -> Response:
@@ -272,7 +328,7 @@ def create_app(scenario: str | Path | Scenario = "healthy",
     """The sandbox app for a scenario (name, path or model), or around an existing state."""
     live = state if state is not None else SandboxState(scenario)
     app = Starlette(
-        routes=[*control.ROUTES, *auth.ROUTES, *ROUTES],
+        routes=[*control.ROUTES, *auth.ROUTES, *picker.ROUTES, *ROUTES],
         middleware=[Middleware(Gate, state=live)],
         exception_handlers={404: not_found, 401: not_found, 405: not_found},
     )

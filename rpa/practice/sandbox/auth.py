@@ -1,4 +1,9 @@
-"""Sign-in pages: email, password, one-time code, the intrusion check, sign-out, picker."""
+"""Sign-in pages: email, password, one-time code, the intrusion check, prompts, sign-out.
+
+The scenario's ``signin`` block picks the version served (one page or two, an OTP page
+without the remember-device box, an image CAPTCHA, a device choice, a verification page,
+prompts after sign-in) and its ``locale`` the words; the ids stay Amazon's.
+"""
 
 from __future__ import annotations
 
@@ -15,12 +20,10 @@ from rpa.practice.sandbox.web import (
     KEEP_SIGNED_IN_MAX_AGE,
     PENDING_COOKIE,
     PENDING_MAX_AGE,
-    PICKER_PATH,
     REMEMBER_COOKIE,
     REMEMBER_MAX_AGE,
     SESSION_COOKIE,
     after_signin,
-    chrome_context,
     current_session,
     redirect,
     render,
@@ -28,16 +31,26 @@ from rpa.practice.sandbox.web import (
     sandbox,
     signin_url,
 )
+from rpa.practice.sandbox.wording import SIGNIN_WORDS, words
 
-UNKNOWN_EMAIL = "We cannot find an account with that email address"
-WRONG_PASSWORD = "Your password is incorrect"
-WRONG_OTP = "The One Time Password (OTP) you entered is not valid. Please try again."
-WRONG_CVF = "Invalid code. Please check your code and try again."
+CAPTCHA_TEXT = "KXQWTP"  # what the CAPTCHA image on the password page shows
+# Where each prompt after sign-in lives (Amazon's own address for the account fixup).
+PROMPT_PATHS = {
+    "passkey": "/ap/passkey/nudge",
+    "add_mobile": "/ap/phone/add",
+    "account_fixup": "/ap/accountfixup",
+    "notice": "/ap/notice",
+}
+FIXUP_SKIP_ID = "ap-account-fixup-phone-skip-link"
 
 
 def _form_value(form: FormData, name: str) -> str | None:
     value = form.get(name)
     return value if isinstance(value, str) else None
+
+
+def _words(state: SandboxState) -> dict[str, str]:
+    return words(SIGNIN_WORDS, state.scenario.locale)
 
 
 def _hidden_fields(return_to: str) -> dict[str, str]:
@@ -46,15 +59,21 @@ def _hidden_fields(return_to: str) -> dict[str, str]:
             "metadata1": "ECdITeCs:" + new_token(32), "openid.return_to": return_to}
 
 
-def signin_page(step: str, return_to: str, status_code: int = 200, email: str = "",
-                error: str | None = None) -> Response:
+def signin_page(state: SandboxState, step: str, return_to: str, status_code: int = 200,
+                email: str = "", error: str | None = None) -> Response:
+    """The email step or the password step (both on one page when the scenario says so)."""
+    variant = state.scenario.signin
+    with_password = step == "password" or variant.one_page
     return render("signin.html", status_code=status_code, step=step, email=email,
-                  error=error, hidden=_hidden_fields(return_to))
+                  error=error, hidden=_hidden_fields(return_to), one_page=variant.one_page,
+                  captcha=CAPTCHA_TEXT if variant.captcha and with_password else "",
+                  w=_words(state))
 
 
 def mfa_page(state: SandboxState, return_to: str, error: str | None = None) -> Response:
     state.bump("otp_pages_shown")
-    return render("mfa.html", error=error, return_to=return_to)
+    return render("mfa.html", error=error, return_to=return_to, select_device=False,
+                  remember_box=state.scenario.signin.remember_device_box, w=_words(state))
 
 
 def _set_session_cookie(response: Response, token: str, keep: bool) -> None:
@@ -62,11 +81,20 @@ def _set_session_cookie(response: Response, token: str, keep: bool) -> None:
                         path="/", httponly=True, samesite="lax")
 
 
+def _prompt_url(state: SandboxState, index: int, target: str) -> str:
+    """The address of prompt ``index``, or ``target`` once every prompt was passed."""
+    prompts = state.scenario.signin.prompts
+    if index >= len(prompts):
+        return target
+    query = urlencode({"openid.return_to": target, "step": str(index)})
+    return f"{PROMPT_PATHS[prompts[index].kind]}?{query}"
+
+
 def _signed_in(state: SandboxState, email: str, return_to: str, keep: bool) -> Response:
     token = state.create_session(email)
     session = state.session(token)
     assert session is not None
-    response = redirect(after_signin(state, session, return_to))
+    response = redirect(_prompt_url(state, 0, after_signin(state, session, return_to)))
     _set_session_cookie(response, token, keep)
     response.delete_cookie(PENDING_COOKIE, path="/")
     return response
@@ -78,8 +106,9 @@ def _return_to(request: Request, form: FormData | None = None) -> str:
 
 
 async def signin_get(request: Request) -> Response:
-    sandbox(request).bump("signin_page_views")
-    return signin_page("email", _return_to(request))
+    state = sandbox(request)
+    state.bump("signin_page_views")
+    return signin_page(state, "email", _return_to(request))
 
 
 async def signin_post(request: Request) -> Response:
@@ -88,19 +117,22 @@ async def signin_post(request: Request) -> Response:
     return_to = _return_to(request, form)
     if "otpCode" in form:
         return _verify_otp(request, state, form, return_to)
-    seller = state.scenario.seller
+    seller, variant, w = state.scenario.seller, state.scenario.signin, _words(state)
     email = (_form_value(form, "email") or "").strip()
     password = _form_value(form, "password")
     if password is not None:
         state.bump("password_posts")
     if email.lower() != seller.email.lower():
-        return signin_page("email", return_to, email=email, error=UNKNOWN_EMAIL)
+        return signin_page(state, "email", return_to, email=email, error=w["unknown_email"])
     if password is None:
-        return signin_page("password", return_to, email=email)
+        return signin_page(state, "password", return_to, email=email)
+    guess = (_form_value(form, "guess") or "").strip().upper()
+    if variant.captcha and guess != CAPTCHA_TEXT:
+        return signin_page(state, "password", return_to, email=email, error=w["wrong_captcha"])
     if password != seller.password:
-        return signin_page("password", return_to, email=email, error=WRONG_PASSWORD)
+        return signin_page(state, "password", return_to, email=email, error=w["wrong_password"])
     keep = _form_value(form, "rememberMe") == "true"
-    if state.take_flag("cvf"):
+    if state.take_flag("cvf") or variant.verification:
         return _to_second_step(state, "/ap/cvf/verify", email, return_to, keep)
     if state.device_remembered(request.cookies.get(REMEMBER_COOKIE), email):
         return _signed_in(state, email, return_to, keep)
@@ -128,7 +160,7 @@ def _verify_otp(request: Request, state: SandboxState, form: FormData,
         valid = False
     if not valid:
         state.bump("otp_failures")
-        return mfa_page(state, pending.return_to, error=WRONG_OTP)
+        return mfa_page(state, pending.return_to, error=_words(state)["wrong_otp"])
     state.drop_pending(request.cookies.get(PENDING_COOKIE))
     response = _signed_in(state, pending.email, pending.return_to, pending.remember_me)
     if _form_value(form, "rememberDevice"):
@@ -138,6 +170,19 @@ def _verify_otp(request: Request, state: SandboxState, form: FormData,
 
 
 async def mfa_get(request: Request) -> Response:
+    """The OTP page, or first the page choosing where a code is sent (when the scenario has it)."""
+    state = sandbox(request)
+    pending = state.pending_signin(request.cookies.get(PENDING_COOKIE))
+    if pending is None:
+        return redirect(signin_url(_return_to(request)))
+    if state.scenario.signin.select_device:
+        return render("mfa.html", error=None, return_to=pending.return_to, select_device=True,
+                      remember_box=False, w=_words(state))
+    return mfa_page(state, pending.return_to)
+
+
+async def mfa_device_chosen(request: Request) -> Response:
+    """A device was chosen: the sandbox 'sends' the code and shows the OTP page."""
     state = sandbox(request)
     pending = state.pending_signin(request.cookies.get(PENDING_COOKIE))
     if pending is None:
@@ -155,8 +200,33 @@ async def cvf_page(request: Request) -> Response:
     pending = state.pending_signin(request.cookies.get(PENDING_COOKIE))
     if pending is None:
         return redirect(signin_url(_return_to(request)))
-    error = WRONG_CVF if request.method == "POST" else None
-    return render("cvf.html", masked_email=_masked(pending.email), error=error)
+    w = _words(state)
+    error = w["wrong_cvf"] if request.method == "POST" else None
+    variant = state.scenario.signin
+    return render("cvf.html", masked_email=_masked(pending.email), error=error, w=w,
+                  label=variant.verification_label, field_id=variant.verification_field_id)
+
+
+async def prompt_page(request: Request) -> Response:
+    """A prompt after sign-in (passkey, mobile number, account fixup, a notice)."""
+    state = sandbox(request)
+    _, session = current_session(request)
+    target = _return_to(request)
+    if session is None:
+        return redirect(signin_url(target))
+    prompts = state.scenario.signin.prompts
+    try:
+        index = int(request.query_params.get("step", "0"))
+    except ValueError:
+        index = -1
+    if not 0 <= index < len(prompts) or PROMPT_PATHS[prompts[index].kind] != request.url.path:
+        return redirect(target)  # an old or made-up prompt address: nothing to ask
+    state.bump("prompts_shown")
+    kind, w = prompts[index].kind, _words(state)
+    return render("prompt.html", heading=w[f"{kind}_heading"], text=w[f"{kind}_text"],
+                  action=w[f"{kind}_action"], way_on=prompts[index].way_on,
+                  link_id=FIXUP_SKIP_ID if kind == "account_fixup" else "",
+                  next_url=_prompt_url(state, index + 1, target), error=None, w=w)
 
 
 async def signout(request: Request) -> Response:
@@ -172,38 +242,13 @@ async def robot_check(request: Request) -> Response:
     return render("robot.html")
 
 
-async def picker(request: Request) -> Response:
-    state = sandbox(request)
-    _, session = current_session(request)
-    if session is None:
-        return redirect(signin_url(PICKER_PATH), status_code=302)
-    error = None
-    if request.method == "POST":
-        form = await request.form()
-        return_to = safe_return(_form_value(form, "returnTo"))
-        chosen = state.find_choice(_form_value(form, "merchantId") or "",
-                                   _form_value(form, "marketplaceId") or "")
-        if chosen is not None:
-            with state.lock:
-                session.merchant_id, session.marketplace_id = (chosen[0].merchant_id,
-                                                               chosen[1].id)
-            return redirect(return_to)
-        error = "Choose an account and a marketplace."
-    else:
-        return_to = safe_return(request.query_params.get("returnTo"))
-    accounts = [{"name": a.name, "merchantId": a.merchant_id,
-                 "marketplaces": [{"name": m.name, "id": m.id} for m in a.marketplaces]}
-                for a in state.scenario.accounts]
-    return render("picker.html", status_code=400 if error else 200, accounts=accounts,
-                  return_to=return_to, error=error, **chrome_context(state, session))
-
-
 ROUTES = [
     Route("/ap/signin", signin_get, methods=["GET"]),
     Route("/ap/signin", signin_post, methods=["POST"]),
     Route("/ap/mfa", mfa_get, methods=["GET"]),
+    Route("/ap/mfa", mfa_device_chosen, methods=["POST"]),
     Route("/ap/cvf/verify", cvf_page, methods=["GET", "POST"]),
     Route("/ap/signout", signout, methods=["GET", "POST"]),
+    *(Route(path, prompt_page, methods=["GET"]) for path in PROMPT_PATHS.values()),
     Route("/errors/validateCaptcha", robot_check, methods=["GET", "POST"]),
-    Route(PICKER_PATH, picker, methods=["GET", "POST"]),
 ]

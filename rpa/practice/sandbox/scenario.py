@@ -112,6 +112,24 @@ class Metric(_Strict):
         return METRIC_SECTIONS[self.key]
 
 
+# Home-page widgets a scenario can leave out (a page that loads without one of them).
+Widget = Literal["orders", "seller_performance", "buyer_messages"]
+
+
+class OpenOrders(_Strict):
+    """The order figures beyond the listed unshipped orders, and how the modern card shows them.
+
+    ``unshipped`` is the FBM Unshipped count when more orders wait than the scenario lists
+    (Manage Orders shows the count and its first page of rows). The modern Open Orders card
+    shows the total of all three; with ``breakdown`` it also lists each part.
+    """
+
+    unshipped: int | None = Field(default=None, ge=0)
+    fbm_pending: int = Field(default=0, ge=0)
+    fba_pending: int = Field(default=0, ge=0)
+    breakdown: bool = False
+
+
 class Message(_Strict):
     sender: Literal["buyer", "seller"] = Field(alias="from")
     text: str = Field(min_length=1)
@@ -128,19 +146,57 @@ class Thread(_Strict):
     messages: list[Message] = Field(min_length=1)
 
 
+PromptKind = Literal["passkey", "add_mobile", "account_fixup", "notice"]
+
+
+class Prompt(_Strict):
+    """A page shown after a successful sign-in, before the page that was asked for."""
+
+    kind: PromptKind
+    # The words of the link that goes on without changing anything; a "notice" whose words
+    # the bot does not know is an unknown page it must stop at.
+    way_on: str = Field(default="Not now", min_length=1)
+
+
+class SignInVariant(_Strict):
+    """Which version of the sign-in pages the scenario serves (Amazon shows several)."""
+
+    one_page: bool = False  # email and password on one form, no Continue step
+    remember_device_box: bool = True  # the OTP page offers "Don't require OTP on this browser"
+    captcha: bool = False  # an image CAPTCHA on the password page
+    select_device: bool = False  # "choose where to send the code" before the OTP page
+    verification: bool = False  # a verification (CVF) page instead of the OTP page
+    verification_label: str = Field(default="Enter code", min_length=1)
+    verification_field_id: str = Field(default="input-box-otp", pattern=r"^[A-Za-z][\w-]*$")
+    prompts: list[Prompt] = []  # shown in this order after each successful sign-in
+
+
 class Scenario(_Strict):
     name: str = ""
     layout: Layout
     locale: Locale = "en"
+    signin: SignInVariant = SignInVariant()
     seller: Seller
     accounts: list[Account] = Field(min_length=1)
+    # Whether the header shows the account switcher ("<account> | <marketplace>"); some
+    # single-account sellers' headers show none.
+    account_switcher: bool = True
     unshipped_orders: list[Order] = []
     metrics: list[Metric] = Field(min_length=1)
     threads: list[Thread] = []
     account_health_rating: int | None = None
+    open_orders: OpenOrders = Field(default_factory=OpenOrders)
+    missing_widgets: list[Widget] = []
+    # Words the home page shows for Seller Performance instead of the usual ones (a wording
+    # the bot may not know); Account Health keeps the usual words.
+    performance_label: str | None = Field(default=None, min_length=1)
 
     @model_validator(mode="after")
     def _consistent(self) -> Scenario:
+        listed = len(self.unshipped_orders)
+        if self.open_orders.unshipped is not None and self.open_orders.unshipped < listed:
+            raise ValueError(f"open_orders.unshipped must be at least the {listed} listed "
+                             "unshipped_orders")
         keys = [m.key for m in self.metrics]
         if len(set(keys)) != len(keys):
             raise ValueError("metrics: each key may appear once")
@@ -174,6 +230,19 @@ class Scenario(_Strict):
         if self.account_health_rating is not None:
             return self.account_health_rating
         return DEFAULT_RATING[self.overall]
+
+    @property
+    def unshipped_count(self) -> int:
+        """FBM Unshipped: the listed orders, or ``open_orders.unshipped`` when given."""
+        if self.open_orders.unshipped is not None:
+            return self.open_orders.unshipped
+        return len(self.unshipped_orders)
+
+    @property
+    def open_orders_total(self) -> int:
+        """The Open Orders card's total: FBM Unshipped, FBM Pending and FBA Pending."""
+        return (self.unshipped_count + self.open_orders.fbm_pending
+                + self.open_orders.fba_pending)
 
     @property
     def choices(self) -> list[tuple[Account, Marketplace]]:

@@ -21,13 +21,15 @@ COUNTER_NAMES = (
     "password_posts",
     "otp_pages_shown",
     "otp_failures",
+    "prompts_shown",
     "signins",
     "captcha_pages_shown",
     "http500_served",
+    "hangs_started",
     "requests",
 )
 
-FAULT_KEYS = ("captcha", "cvf", "otp_reject_once", "slow_ms", "http500", "times",
+FAULT_KEYS = ("captcha", "cvf", "otp_reject_once", "slow_ms", "http500", "hang", "times",
               "expire_session")
 
 
@@ -63,11 +65,13 @@ class Faults:
     otp_reject_once: bool = False
     slow_ms: int = 0
     http500: dict[str, int] = field(default_factory=dict)
+    # Requests to these paths never get an answer (until the faults are cleared or reset).
+    hang: dict[str, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return {"captcha": self.captcha, "cvf": self.cvf,
                 "otp_reject_once": self.otp_reject_once, "slow_ms": self.slow_ms,
-                "http500": dict(self.http500)}
+                "http500": dict(self.http500), "hang": dict(self.hang)}
 
 
 @dataclass
@@ -117,6 +121,8 @@ class SandboxState:
         self.replies: list[dict[str, str]] = []
         self.no_response: list[dict[str, str]] = []
         self.faults = Faults()
+        # Bumped whenever faults are cleared: requests held by a ``hang`` fault let go.
+        self.fault_generation = 0
         self.threads: list[LiveThread] = []
         self.reset(scenario)
 
@@ -134,6 +140,7 @@ class SandboxState:
             self.replies = []
             self.no_response = []
             self.faults = Faults()
+            self.fault_generation += 1
             self.threads = _live_threads(loaded)
 
     def bump(self, name: str, by: int = 1) -> None:
@@ -144,7 +151,7 @@ class SandboxState:
 
     @property
     def unshipped(self) -> int:
-        return len(self.scenario.unshipped_orders)
+        return self.scenario.unshipped_count
 
     @property
     def buyer_messages(self) -> int:
@@ -258,13 +265,8 @@ class SandboxState:
         times = data.get("times", 1)
         if not isinstance(times, int) or isinstance(times, bool) or times < 1:
             raise ValueError("times: expected a whole number of at least 1")
-        paths: list[str] = []
-        if "http500" in data:
-            raw = data["http500"]
-            paths = [raw] if isinstance(raw, str) else raw
-            if not isinstance(paths, list) or not all(
-                    isinstance(p, str) and p.startswith("/") for p in paths):
-                raise ValueError("http500: expected a path like '/home' or a list of paths")
+        paths = _fault_paths(data, "http500")
+        hang_paths = _fault_paths(data, "hang")
         slow = data.get("slow_ms", self.faults.slow_ms)
         if not isinstance(slow, int) or isinstance(slow, bool) or not 0 <= slow <= 60000:
             raise ValueError("slow_ms: expected milliseconds from 0 to 60000")
@@ -278,6 +280,8 @@ class SandboxState:
             self.faults.slow_ms = slow
             for path in paths:
                 self.faults.http500[path] = self.faults.http500.get(path, 0) + times
+            for path in hang_paths:
+                self.faults.hang[path] = self.faults.hang.get(path, 0) + times
             for name in ("captcha", "cvf", "otp_reject_once"):
                 if name in flags:
                     setattr(self.faults, name, flags[name])
@@ -287,22 +291,29 @@ class SandboxState:
     def clear_faults(self) -> None:
         with self.lock:
             self.faults = Faults()
+            self.fault_generation += 1
 
     def take_http500(self, path: str) -> bool:
         """Whether this request gets an HTTP 500; a fault path may hold ``*`` wildcards
         (``/messaging/thread/*/reply``: the next reply to any thread fails)."""
+        return self._take_path(self.faults.http500, path, "http500_served")
+
+    def take_hang(self, path: str) -> bool:
+        """Whether this request is to hang (never answered while the fault stands)."""
+        return self._take_path(self.faults.hang, path, "hangs_started")
+
+    def _take_path(self, table: dict[str, int], path: str, counter: str) -> bool:
         with self.lock:
-            key = path if path in self.faults.http500 else next(
-                (k for k in self.faults.http500 if "*" in k and fnmatch.fnmatchcase(path, k)),
-                None)
+            key = path if path in table else next(
+                (k for k in table if "*" in k and fnmatch.fnmatchcase(path, k)), None)
             if key is None:
                 return False
-            left = self.faults.http500[key]
+            left = table[key]
             if left <= 1:
-                del self.faults.http500[key]
+                del table[key]
             else:
-                self.faults.http500[key] = left - 1
-            self.counters["http500_served"] += 1
+                table[key] = left - 1
+            self.counters[counter] += 1
             return True
 
     def take_flag(self, name: str) -> bool:
@@ -330,4 +341,20 @@ class SandboxState:
                 "rating": self.scenario.rating,
                 "threads": {t.thread_id: t.status for t in self.threads},
                 "faults": self.faults.as_dict(),
+                # What each live session works in: {"account", "marketplace"} or None.
+                "selected": [{"account": c[0].name, "marketplace": c[1].name}
+                             if (c := self.selection(s)) else None
+                             for s in self.sessions.values()],
             }
+
+
+def _fault_paths(data: dict[str, Any], name: str) -> list[str]:
+    """The paths a path fault names: one path or a list, each starting with '/'."""
+    if name not in data:
+        return []
+    raw = data[name]
+    paths = [raw] if isinstance(raw, str) else raw
+    if not isinstance(paths, list) or not all(
+            isinstance(p, str) and p.startswith("/") for p in paths):
+        raise ValueError(f"{name}: expected a path like '/home' or a list of paths")
+    return list(paths)

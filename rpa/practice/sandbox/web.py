@@ -113,5 +113,6 @@ def after_signin(state: SandboxState, session: Session, return_to: str) -> str:
 def chrome_context(state: SandboxState, session: Session) -> dict[str, Any]:
     """What the signed-in top bar shows."""
     chosen = state.selection(session)
-    label = f"{chosen[0].name} | {chosen[1].name}" if chosen else ""
+    shown = chosen if chosen and state.scenario.account_switcher else None
+    label = f"{shown[0].name} | {shown[1].name}" if shown else ""
     return {"selection_label": label, "signed_in_email": session.email}

@@ -110,7 +110,19 @@
         lines = [];
       }
       lines.forEach(function (line) {
-        card.appendChild(make("div", "tile-line", line));
+        if (typeof line === "string") {
+          card.appendChild(make("div", "tile-line", line));
+          return;
+        }
+        // A labelled figure, e.g. the Open Orders breakdown: "FBM Unshipped: 12".
+        var row = make("div", "tile-line");
+        if (line.test) {
+          row.setAttribute("data-test", line.test);
+        }
+        row.appendChild(make("span", "tile-line-label", line.label));
+        row.appendChild(document.createTextNode(" "));
+        row.appendChild(make("span", "tile-line-value", line.value));
+        card.appendChild(row);
       });
       if (attr("link-href")) {
         var link = make("a", "tile-link", attr("link-label") || "View");

@@ -1,0 +1,130 @@
+"""Reading Seller Central's words and numbers in the marketplace's language.
+
+Seller Central keeps its ids from one marketplace to the next and changes its words and
+its number format: ``1,234`` (English, Japanese), ``1.234`` (German, Italian, Spanish),
+``1 234`` (French, with a space, a no-break space or a narrow no-break space). A count is
+read only when the text holds exactly one number written the way the language writes it;
+anything else is :class:`Unreadable`, never the digits that happen to look right.
+
+Seller Performance is shown as Good / Fair / Poor (older home page) or Healthy / At Risk /
+Unhealthy (Account Health), translated. :func:`status_of` maps both families, in the
+account's language and in English (pages left untranslated), to ``good``, ``fair`` or
+``poor``; any other wording is ``unknown``.
+
+Pure functions and tables: no browser here.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+GOOD, FAIR, POOR, UNKNOWN = "good", "fair", "poor", "unknown"
+
+# The thousands separator of each language, after every kind of space became " ".
+GROUPING: dict[str, str] = {
+    "en": ",",
+    "ja": ",",
+    "de": ".",
+    "it": ".",
+    "es": ".",
+    "fr": " ",
+}
+
+# Spaces that separate thousands in French, and full-width forms a Japanese page may use.
+_NORMAL = str.maketrans({
+    "\u00a0": " ", "\u202f": " ", "\u2009": " ", "\u2007": " ",
+    "\uff0c": ",", "\uff0e": ".",
+    **{chr(0xFF10 + d): str(d) for d in range(10)},
+})
+# A run of digits in which single separators may stand between digits: "1.234", "1 234",
+# "5.2", "1,234.5". Which of them is a count is decided by the language afterwards.
+_NUMBER = re.compile(r"[0-9](?:[0-9]|[.,' ](?=[0-9]))*")
+
+
+class Unreadable(ValueError):
+    """A text that does not hold exactly one whole number in the language's format."""
+
+
+def parse_count(text: str, language: str) -> int:
+    """The one whole number in ``text`` ('Nicht versendet: 1.234' → 1234 in German).
+
+    Raises :class:`Unreadable` when there is no number, more than one, or one the
+    language would not write as a whole count (a decimal, another language's separator).
+    """
+    if language not in GROUPING:
+        raise Unreadable(f"no number format known for language {language!r}")
+    normal = text.translate(_NORMAL)
+    found = _NUMBER.findall(normal)
+    shown = " ".join(text.split())
+    if not found:
+        raise Unreadable(f"no number in {shown!r}")
+    if len(found) > 1:
+        raise Unreadable(f"more than one number in {shown!r}")
+    token = found[0]
+    if token.isdigit():
+        return int(token)
+    sep = GROUPING[language]
+    groups = token.split(sep)
+    if (all(g.isdigit() for g in groups) and 1 <= len(groups[0]) <= 3
+            and all(len(g) == 3 for g in groups[1:])):
+        return int("".join(groups))
+    raise Unreadable(f"{token!r} in {shown!r} is not a whole number as {language!r} "
+                     f"writes one (thousands separated by {sep!r})")
+
+
+# Seller Performance and Account Health wording per language, both families: the older
+# Good / Fair / Poor and the Account Health Rating's Healthy / At Risk / Unhealthy.
+STATUS_WORDS: dict[str, dict[str, str]] = {
+    "en": {
+        "good": GOOD, "healthy": GOOD,
+        "fair": FAIR, "at risk": FAIR,
+        "poor": POOR, "unhealthy": POOR, "critical": POOR, "bad": POOR,
+    },
+    "de": {
+        "gut": GOOD, "gesund": GOOD,
+        "mittel": FAIR, "gefährdet": FAIR, "risiko": FAIR,
+        "schlecht": POOR, "ungesund": POOR, "nicht gesund": POOR, "kritisch": POOR,
+    },
+    "fr": {
+        "bon": GOOD, "bonne": GOOD, "sain": GOOD, "en bonne santé": GOOD,
+        "moyen": FAIR, "moyenne": FAIR, "à risque": FAIR, "a risque": FAIR,
+        "mauvais": POOR, "mauvaise": POOR, "en mauvaise santé": POOR, "critique": POOR,
+        "non sain": POOR,
+    },
+    "it": {
+        "buono": GOOD, "buona": GOOD, "sano": GOOD, "in buona salute": GOOD,
+        "discreto": FAIR, "discreta": FAIR, "a rischio": FAIR,
+        "scarso": POOR, "scarsa": POOR, "non sano": POOR, "critico": POOR,
+    },
+    "es": {
+        "bueno": GOOD, "buena": GOOD, "saludable": GOOD,
+        "regular": FAIR, "aceptable": FAIR, "en riesgo": FAIR,
+        "malo": POOR, "mala": POOR, "deficiente": POOR, "no saludable": POOR,
+        "crítico": POOR, "critico": POOR,
+    },
+    "ja": {
+        "良好": GOOD, "良い": GOOD, "健全": GOOD,
+        "普通": FAIR, "リスクあり": FAIR, "要注意": FAIR,
+        "不良": POOR, "悪い": POOR, "不健全": POOR, "危険": POOR,
+    },
+}
+
+
+def _words(label: str) -> str:
+    """Case, width, spacing and hyphens evened out; a trailing colon or full stop dropped."""
+    text = unicodedata.normalize("NFKC", label).casefold().replace("-", " ")
+    return " ".join(text.split()).strip(" :.。")
+
+
+def status_of(label: str, language: str) -> str:
+    """'Gut' → good, 'Gefährdet' → fair, 'Unhealthy' → poor; anything else → unknown.
+
+    The account's language is tried first, then English; no other language is guessed at.
+    """
+    key = _words(label)
+    for lang in (language, "en"):
+        found = STATUS_WORDS.get(lang, {}).get(key)
+        if found:
+            return found
+    return UNKNOWN
