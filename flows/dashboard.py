@@ -29,12 +29,18 @@ from rpa.seller_central.pages import SellerCentral
 T = TypeVar("T")
 
 
-def _read(read: Callable[[], T], not_read: dict[str, str]) -> T | None:
-    """The figure ``read`` returns, or None with the reason noted in ``not_read``."""
+def _read(read: Callable[[], T], not_read: dict[str, str], *, final: bool = True) -> T | None:
+    """The figure ``read`` returns, or None with the reason noted in ``not_read``.
+
+    ``final=False`` when another place will be read next (no warning for that yet).
+    """
     try:
         return read()
     except NotRead as err:
-        logger.warning("{}", err)
+        if final:
+            logger.warning("{}", err)
+        else:
+            logger.info("{}; reading it elsewhere", err)
         not_read[err.figure] = err.reason
         return None
 
@@ -66,7 +72,7 @@ def dashboard(ctx: RunContext) -> None:
     with ctx.step("read home page") as step:
         home = sc.home()
         unshipped_home: dict[str, str] = {}
-        unshipped = _read(home.unshipped_count, unshipped_home)
+        unshipped = _read(home.unshipped_count, unshipped_home, final=False)
         if unshipped is not None:
             ctx.observe(UNSHIPPED, unshipped)
             ctx.observe("unshipped_from", "home page")
