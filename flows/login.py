@@ -15,7 +15,7 @@ def login(ctx: RunContext) -> None:
     sc = SellerCentral(ctx)
     with ctx.step("open Seller Central"):
         sc.goto("/home")
-    state = sc.where()
+        state = sc.where()  # inside the step: a page it cannot place gets its screenshot
     if state != "app.signed_in":
         sc.sign_in(state)
     with ctx.step("signed in"):

@@ -105,6 +105,14 @@ def _terminate(proc: subprocess.Popen[bytes]) -> None:
         time.sleep(POLL_INTERVAL)
 
 
+def _wait_for_exit(proc: subprocess.Popen[bytes], seconds: float) -> None:
+    """Wait up to ``seconds`` for ``proc`` to exit (an exit is seen at once, not later)."""
+    try:
+        proc.wait(timeout=seconds)
+    except subprocess.TimeoutExpired:
+        pass
+
+
 def _signal_group(pgid: int, signum: int) -> None:
     """Send ``signum`` to process group ``pgid``, if it is still there."""
     try:
@@ -299,17 +307,17 @@ class DovecotServer:
                     greeting = sock.recv(256)
             except OSError as err:
                 last_error = f"port {self.port}: {err}"
-                time.sleep(POLL_INTERVAL)
+                _wait_for_exit(proc, POLL_INTERVAL)
                 continue
             if not greeting.startswith(b"* OK"):
                 last_error = f"greeting {greeting[:60]!r}"
-                time.sleep(POLL_INTERVAL)
+                _wait_for_exit(proc, POLL_INTERVAL)
                 continue
             try:
                 client = self.client(timeout=5.0)
             except Exception as err:  # noqa: BLE001 - any failure here means "not yet"
                 last_error = f"login failed: {err}"
-                time.sleep(POLL_INTERVAL)
+                _wait_for_exit(proc, POLL_INTERVAL)
                 continue
             mailstore.logout(client)
             return
