@@ -200,6 +200,14 @@ class MailItem:
     size: int = 0
     seen: bool = False
     flags: tuple[str, ...] = field(default_factory=tuple)
+    # Every header as fetched, names lower-cased, in order (several of one name kept):
+    # for the authentication results and the bounce, auto-reply and list markers.
+    headers: tuple[tuple[str, str], ...] = field(default_factory=tuple)
+
+    def header_values(self, name: str) -> list[str]:
+        """Every value of header ``name`` (any case), topmost first."""
+        key = name.lower()
+        return [value for hname, value in self.headers if hname == key]
 
 
 def parse_headers(raw_header_bytes: bytes, *, uid: int = 0, folder: str = "", size: int = 0,
@@ -230,4 +238,5 @@ def parse_headers(raw_header_bytes: bytes, *, uid: int = 0, folder: str = "", si
         uid=int(uid or 0), folder=folder, message_id=message_id, from_name=from_name,
         from_addr=from_addr, from_domain=_domain_of(from_addr), subject=subject,
         date=_iso_date(raw_date), size=int(size or 0),
-        seen=any(f.lower() == "\\seen" for f in flag_tuple), flags=flag_tuple)
+        seen=any(f.lower() == "\\seen" for f in flag_tuple), flags=flag_tuple,
+        headers=tuple(headers))

@@ -21,8 +21,13 @@ from imapclient.exceptions import IMAPClientError, LoginError
 from rpa.errors import ApplicationError, BusinessError
 
 MAX_SET_BYTES = 7000  # a command stays under ~8 KB with its verb and tag
-HEADER_FIELDS = b"BODY[HEADER.FIELDS (FROM SUBJECT MESSAGE-ID DATE)]"
-HEADER_FETCH = "BODY.PEEK[HEADER.FIELDS (FROM SUBJECT MESSAGE-ID DATE)]"
+# The headers the triage decides on: the sender and subject, whether the receiving server
+# authenticated the sender, and what marks bounces, auto-replies and mailing lists.
+TRIAGE_HEADERS = ("FROM", "SUBJECT", "MESSAGE-ID", "DATE", "AUTHENTICATION-RESULTS",
+                  "CONTENT-TYPE", "AUTO-SUBMITTED", "X-AUTOREPLY", "X-AUTORESPOND",
+                  "PRECEDENCE", "LIST-ID", "LIST-UNSUBSCRIBE", "RETURN-PATH")
+HEADER_FIELDS = f"BODY[HEADER.FIELDS ({' '.join(TRIAGE_HEADERS)})]".encode()
+HEADER_FETCH = f"BODY.PEEK[HEADER.FIELDS ({' '.join(TRIAGE_HEADERS)})]"
 SEEN = b"\\Seen"
 DELETED = b"\\Deleted"
 
