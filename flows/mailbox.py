@@ -17,17 +17,19 @@ from typing import Any
 from loguru import logger
 
 from rpa.config import MailboxConfig
+from rpa.mail import kinds
 from rpa.mail.body import body_text
 from rpa.mail.headers import MailItem, parse_headers
 from rpa.mail.imap import Folders, Mailbox
-from rpa.mail.rules import Decision, classify
-from rpa.mail.summary import summarize
+from rpa.mail.rules import AuthPolicy, Decision, classify
+from rpa.mail.summary import SUMMARY_CHARS, BounceSummary, Summary, build, capped
 from rpa.owner import escalate
 from rpa.run.context import RunContext
 from rpa.run.registry import flow
 
 ORDER_ID = re.compile(r"\b\d{3}-\d{7}-\d{7}\b")
 PHISHING = "Possible phishing: "
+CODE_ROOM = len("E00000: ")  # the code in front of a text, up to 99,999 escalations
 
 
 @dataclass
@@ -42,11 +44,17 @@ class Triage:
     unread: list[int] = field(default_factory=list)
     entries: list[dict[str, Any]] = field(default_factory=list)
     rows: list[dict[str, Any]] = field(default_factory=list)
+    escalated: int = 0  # escalated by this run (in a dry run: would be)
+    already_escalated: int = 0  # escalated by an earlier run, still in the folder
 
     def counts(self) -> dict[str, int]:
-        out = {"total": len(self.items), "to_trash": len(self.trash)}
+        """What this run did here: messages, moves, and escalations new and earlier apart
+        (an action's count for the other actions)."""
+        out = {"total": len(self.items), "to_trash": len(self.trash),
+               "escalated": self.escalated, "already_escalated": self.already_escalated}
         for entry in self.entries:
-            out[entry["action"]] = out.get(entry["action"], 0) + 1
+            if entry["action"] != "escalate":
+                out[entry["action"]] = out.get(entry["action"], 0) + 1
         return out
 
 
@@ -56,19 +64,50 @@ def sender_of(item: MailItem) -> str:
     return item.from_name or item.from_addr or "(no sender)"
 
 
-def escalation_texts(item: MailItem, decision: Decision, summary: str,
-                     text: str) -> tuple[str, str, str]:
-    """The owner's text, its short form, and the details message for an escalated email."""
-    who = item.from_name or item.from_addr or "an unknown sender"
+def warning_texts(item: MailItem, decision: Decision, *, room: int = 156) -> tuple[str, str]:
+    """The owner's text and its short form for a sender the checks warn about.
+
+    They name the sender as it really is, the display name in quotes and the domain the
+    mail comes from ("Possible phishing: 'Amazon Seller Support' from pay-verify.example"),
+    never as it claims to be; the subject follows when it fits in one text.
+    """
+    head = f"{{code}}: {decision.warning}: {decision.sender or sender_of(item)}"
+    tail = " Not deleted."
+    subject = item.subject or "(no subject)"
+    space = room - CODE_ROOM - len(head) + len("{code}: ") - len(' about "".') - len(tail)
+    if space < 12:
+        return f"{head}.{tail}", f"{head}.{tail}"
+    if len(subject) > space:
+        subject = subject[:space - 1].rstrip() + "…"
+    return f'{head} about "{subject}".{tail}', f"{head}.{tail}"
+
+
+def escalation_texts(item: MailItem, decision: Decision, summary: Summary | BounceSummary,
+                     text: str, *, room: int = 156, pointer: int = 0,
+                     details_channel: bool = True) -> tuple[str, str, str]:
+    """The owner's text, its short form, and the details message for an escalated email.
+
+    The text is the whole one- or two-sentence summary. ``room`` is what one text holds
+    before the signature and ``pointer`` what "Check <details> for details." takes: when
+    the text does not fit, the notifier sends the short form instead, which is the most of
+    the summary that fits beside the pointer (the sender and subject at least, never cut
+    mid-word), and the details carry the whole mail, cleaned and capped. Without a details
+    channel the text itself is that short form, fitted to one text.
+    """
     warn = PHISHING if decision.rule == "lookalike" else ""
-    full = f"{{code}}: {warn}{summary}"  # the summary names the sender
-    subject = item.subject if len(item.subject) <= 50 else item.subject[:49] + "…"
-    short = f"{{code}}: {warn}email from {who} about \"{subject or '(no subject)'}\"."
+    whole = summary.fitted(SUMMARY_CHARS)
+    full = f"{{code}}: {warn}{whole}"  # the summary names the sender
+    fitting = summary.fitted(max(room - pointer - CODE_ROOM - len(warn), 40))
+    short = f"{{code}}: {warn}{fitting}"
+    if not details_channel:
+        full = f"{{code}}: {warn}{summary.fitted(max(room - CODE_ROOM - len(warn), 40))}"
+    if decision.warning:
+        full, short = warning_texts(item, decision, room=room)
     note = f"{decision.note}\n" if decision.note else ""
     details = (f"{{code}}: an email needs your answer.\n{note}"
                f"From: {sender_of(item)}\nSubject: {item.subject}\nDate: {item.date}\n"
-               f"Folder: {item.folder}\nMessage-ID: {item.message_id}\n\nSummary: {summary}\n\n"
-               f"{text[:3000]}\n\nThe email is left unread in the mailbox. Answer with the "
+               f"Folder: {item.folder}\nMessage-ID: {item.message_id}\n\nSummary: {whole}\n\n"
+               f"{capped(text)}\n\nThe email is left unread in the mailbox. Answer with the "
                "code {code}.")
     return full, short, details
 
@@ -81,6 +120,11 @@ class MailTriage:
         self.account = ctx.account.name
         self.rules = ctx.config.mail_rules()
         self.trusted = ctx.config.trusted_domains()
+        self.auth = AuthPolicy(authserv_id=cfg.authserv_id,
+                               required=cfg.authentication == "required")
+        # Escalations that warn (phishing, spoofed or unverified Amazon senders): they are
+        # texted before the others, so a backlog's digest never swallows a warning.
+        self.urgent: set[str] = set()
 
     def folder(self, name: str, role: str) -> Triage:
         tri = Triage(name, role)
@@ -89,7 +133,8 @@ class MailTriage:
         for uid, raw, flags, size in self.box.headers(uids):
             item = parse_headers(raw, uid=uid, folder=name, size=size, flags=flags)
             tri.items.append((item, classify(item, self.rules, trusted_domains=self.trusted,
-                                             owner_addresses=self.cfg.owner_addresses)))
+                                             owner_addresses=self.cfg.owner_addresses,
+                                             auth_policy=self.auth)))
         # Bodies only where the decision needs them: unknown mail to summarise, buyer
         # emails without an order id in the subject, and the owner's mail to record.
         need: list[int] = []
@@ -105,10 +150,11 @@ class MailTriage:
         raws = self.box.bodies(need, self.cfg.max_body_bytes) if need else {}
         for item, dec in tri.items:
             text = body_text(raws[item.uid]) if item.uid in raws else ""
-            self.decide(tri, item, dec, text)
+            self.decide(tri, item, dec, text, raws.get(item.uid, b""))
         return tri
 
-    def decide(self, tri: Triage, item: MailItem, dec: Decision, text: str) -> None:
+    def decide(self, tri: Triage, item: MailItem, dec: Decision, text: str,
+               raw: bytes = b"") -> None:
         entry = {"folder": tri.folder, "message_id": item.message_id, "from": sender_of(item),
                  "subject": item.subject, "rule": dec.rule, "action": dec.action,
                  "done": False, "escalation": None, "note": dec.note}
@@ -136,37 +182,53 @@ class MailTriage:
             row["body"] = text
             entry["done"] = True
         elif dec.action == "escalate":
-            self.escalate(tri, item, dec, text, entry, row)
+            self.escalate(tri, item, dec, text, entry, row, raw)
+        elif dec.action == "digest":
+            # Told in the owner's daily digest of list mail (see escalate); left as it is.
+            known = tri.known.get(item.message_id)
+            row["state"] = "digested" if known and known["state"] == "digested" else "digest"
+            entry["note"] = ("listed in an earlier daily digest" if row["state"] == "digested"
+                             else "for the owner's daily digest of list mail")
+            entry["done"] = True
         else:  # keep
+            if kinds.is_auto_reply(item):
+                entry["note"] = entry["note"] or "auto-reply: kept, no text"
             entry["done"] = True
         tri.entries.append(entry)
         tri.rows.append(row)
 
     def escalate(self, tri: Triage, item: MailItem, dec: Decision, text: str,
-                 entry: dict[str, Any], row: dict[str, Any]) -> None:
+                 entry: dict[str, Any], row: dict[str, Any], raw: bytes = b"") -> None:
         known = tri.known.get(item.message_id)
         if known and known["escalation"]:
             entry["escalation"] = known["escalation"]
             entry["done"] = True
             entry["note"] = (dec.note + "; " if dec.note else "") + "escalated before"
             row["state"], row["escalation"] = "escalated", known["escalation"]
+            tri.already_escalated += 1
             return
-        # The summary is what the owner reads in the text: sized to fit one text with the
-        # code, the phishing warning and the signature.
-        notifier = self.ctx.notifier
-        room = (notifier.sms_limit - len(notifier.initials) - 2 - len("E0000: ")
-                - (len(PHISHING) if dec.rule == "lookalike" else 0))
-        summary = summarize(item, text, max_chars=max(60, room))
-        entry["summary"] = summary
+        tri.escalated += 1
+        # A bounce is told by what bounced, not by the mail system's words.
+        summary: Summary | BounceSummary = (
+            BounceSummary(kinds.read_bounce(raw)) if kinds.is_bounce(item)
+            else build(item, text))
+        entry["summary"] = summary.fitted(SUMMARY_CHARS)
         if self.ctx.dry_run:
             return
-        full, short, details = escalation_texts(item, dec, summary, text)
+        notifier = self.ctx.notifier
+        has_details = "details" in notifier.urls
+        full, short, details = escalation_texts(
+            item, dec, summary, text, room=notifier.sms_limit - len(notifier.initials) - 2,
+            pointer=len(f" Check {notifier.details_label} for details.") if has_details else 0,
+            details_channel=has_details)
         code, _ = self.ctx.ledger.escalate(
             self.account, "email", item.message_id, summary=full, short=short,
             details=details, buyer=item.from_name or item.from_addr, run_id=self.ctx.run_id)
         entry["escalation"] = code
         row["state"], row["escalation"] = "escalated", code
         tri.unread.append(item.uid)
+        if dec.warning or dec.rule == "lookalike":
+            self.urgent.add(code)
 
     def apply(self, tri: Triage, folders: Folders) -> None:
         """Make the changes for one folder (it is still selected), then record them."""
@@ -192,8 +254,41 @@ class MailTriage:
             uid = by_id.get(entry["message_id"])
             if entry["action"] in ("delete", "buyer_message") and uid in moved:
                 entry["done"] = True
-            if uid in tri.unread:  # escalated in this pass; older ones go out with flush()
-                entry["done"] = escalate.notify(self.ctx, entry["escalation"])
+        # The owner is texted after both folders (tell_owner), warnings first.
+
+
+def tell_owner(ctx: RunContext, entries: list[dict[str, Any]], limit: int,
+               urgent: set[str]) -> dict[str, Any]:
+    """The owner texts after the folders: every email escalation not yet told (earlier
+    runs' too), one text each up to ``limit`` (the ``urgent`` codes, warnings, first) and
+    the rest in one digest text; then the day's digest of list mail. Returns what was
+    told, for run.json."""
+    flushed = escalate.flush_capped(ctx, ("email",), limit, noun=("email", "emails"),
+                                    without_details="they are unread in the mailbox",
+                                    first=urgent)
+    in_digest = set(flushed.digest) if flushed.digest_delivered else set()
+    for entry in entries:
+        code = entry.get("escalation")
+        if code in flushed.texted or code in in_digest:
+            entry["done"] = True
+        if code in in_digest:
+            entry["note"] = (entry["note"] + "; " if entry["note"] else "") + \
+                "told in the digest text"
+    lists = escalate.mailing_list_digest(ctx)
+    one_by_one = len(flushed.texted) + len(flushed.failed)
+    said = f"{one_by_one} text(s) to the owner, one per email"
+    if flushed.digest:
+        said += (f", {len(flushed.digest)} more in one digest text "
+                 f"({flushed.digest[0]}–{flushed.digest[-1]})"
+                 + ("" if flushed.digest_delivered else ", not delivered: tried next run"))
+    if lists["sent"]:
+        said += f"; mailing lists: {lists['waiting']} in today's digest text"
+    elif lists["waiting"]:
+        said += (f"; mailing lists: {lists['waiting']} wait for "
+                 + ("tomorrow's digest" if lists["already_today_by"] else "the next digest"))
+    return {"one_by_one": one_by_one, "digest": flushed.digest,
+            "digest_delivered": flushed.digest_delivered, "digest_text": flushed.digest_text,
+            "mailing_lists": lists, "said": said}
 
 
 @flow("mailbox")
@@ -206,6 +301,7 @@ def mailbox(ctx: RunContext) -> None:
             return
     entries: list[dict[str, Any]] = []
     counts: dict[str, dict[str, int]] = {}
+    texts: dict[str, Any] = {}
     box = Mailbox(cfg.host, cfg.port, cfg.user, ctx.secret("mailbox.password"), tls=cfg.tls,
                   timeout=cfg.timeout_s, chunk=cfg.chunk_size)
     try:
@@ -215,13 +311,13 @@ def mailbox(ctx: RunContext) -> None:
             step.name = (f"mailbox: folders Inbox={folders.inbox}, Spam={folders.spam} "
                          f"({folders.how['spam']}), Trash={folders.trash} "
                          f"({folders.how['trash']})")
+            # Without Spam the instructions are half done, without Trash nothing can be
+            # moved: the run fails here, before anything is read or changed.
+            folders.require()
         triage = MailTriage(ctx, cfg, box)
         plan = [("inbox", folders.inbox)]
-        if folders.spam is not None:
+        if folders.spam is not None:  # always, after require()
             plan.append(("spam", folders.spam))
-        else:
-            logger.warning("no Spam folder found (looked for special-use \\Junk and {})",
-                           ", ".join(cfg.spam_folders))
         for role, name in plan:
             with ctx.step(f"mailbox: {name}", screenshot=False) as step:
                 tri = triage.folder(name, role)
@@ -230,12 +326,16 @@ def mailbox(ctx: RunContext) -> None:
                 counts[name] = tri.counts()
                 c = counts[name]
                 step.name = (f"mailbox: {name}: {c['total']} message(s), {c['to_trash']} to "
-                             f"Trash, {c.get('escalate', 0)} escalated"
+                             f"Trash, {c['escalated']} escalated, {c['already_escalated']} "
+                             "already escalated"
                              + (" (dry run: nothing changed)" if ctx.dry_run else ""))
         if not ctx.dry_run:
-            escalate.flush(ctx, ("email",))
+            with ctx.step("mailbox: texts to the owner", screenshot=False) as step:
+                texts = tell_owner(ctx, entries, cfg.max_texts_per_run, triage.urgent)
+                step.name = "mailbox: " + texts["said"]
     finally:
         box.close()
         ctx.observe("emails", entries)
         ctx.observe("email_folders", counts)
+        ctx.observe("email_texts", texts)
         ctx.observe("imap_commands", box.commands)

@@ -1,7 +1,8 @@
 """Seller Central customer-service bot: the machinery the business flows in ``flows/`` use.
 
 At the top sit the entry points and the pieces every package may use: ``cli`` (the ``rpa``
-command), ``config``, ``errors``, ``logs``, ``redact`` and ``patterns``. The rest is grouped
+command), ``config``, ``errors``, ``logs``, ``redact``, ``patterns`` and ``text`` (hygiene
+for names and texts shown to a person). The rest is grouped
 by concept: ``run`` (the run machinery), ``seller_central``, ``mail``, ``owner`` and
 ``practice`` (the sandbox, the throwaway mail server and the demo, never used against a real
 account). ``tests/test_layout.py`` holds each package to the imports its ``__init__`` allows.

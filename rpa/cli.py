@@ -7,6 +7,7 @@ Exit codes: 0 ok, 1 a flow failed, 2 bad configuration, 3 a person is needed,
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any, Optional
 
@@ -16,7 +17,14 @@ from rich.markup import escape
 from rich.table import Table
 
 from rpa import logs
-from rpa.config import DEFAULT_CONFIG, Config, check_secrets, load_config, redacted_summary
+from rpa.config import (
+    DEFAULT_CONFIG,
+    AccountConfig,
+    Config,
+    load_config,
+    needed_secrets,
+    redacted_summary,
+)
 from rpa.errors import ConfigError, RunLocked
 from rpa.run.orchestrator import EXIT_CONFIG, EXIT_LOCKED, RunResult, run
 
@@ -96,12 +104,13 @@ def print_summary(result: RunResult, *, alerts: bool = True) -> None:
     folders = result.data.get("email_folders") or {}
     if folders:
         mt = Table(title="Mailbox")
-        for col in ("folder", "messages", "to Trash", "buyer emails", "escalated", "owner"):
+        for col in ("folder", "messages", "to Trash", "buyer emails", "escalated (new)",
+                    "already escalated", "owner"):
             mt.add_column(col)
         for name, c in folders.items():
             mt.add_row(name, str(c.get("total", 0)), str(c.get("to_trash", 0)),
-                       str(c.get("buyer_message", 0)), str(c.get("escalate", 0)),
-                       str(c.get("owner_reply", 0)))
+                       str(c.get("buyer_message", 0)), str(c.get("escalated", 0)),
+                       str(c.get("already_escalated", 0)), str(c.get("owner_reply", 0)))
         console.print(mt)
     if result.data.get("dry_run") and result.data.get("emails"):
         et = Table(title="Emails: what would be done (dry run, nothing changed)")
@@ -216,16 +225,56 @@ def flows_cmd() -> None:
 
 @config_app.command("check")
 def config_check(config: Path = ConfigOpt) -> None:
-    """Validate the configuration and show it with secrets redacted."""
+    """Validate the configuration, show it with secrets redacted, and say which flows can
+    run with the secrets set now (exit 2 when one in ``flows`` cannot)."""
     cfg = _load(config)
     console.print_json(json.dumps(redacted_summary(cfg)))
-    try:
-        for acc in cfg.accounts:
-            check_secrets(cfg, acc)
-    except ConfigError as err:
-        err_console.print(f"[red]configuration error:[/red] {err}")
-        raise typer.Exit(EXIT_CONFIG) from err
+    blocked: list[str] = []
+    for acc in cfg.accounts:
+        console.print(f"Account '{escape(acc.name)}': flows with the secrets set now "
+                      "(* = in the configured flows)", soft_wrap=True)
+        stopped: dict[str, list[str]] = {}  # problem -> configured flows it stops
+        for name, problems in runnable_flows(cfg, acc).items():
+            mark = "*" if name in cfg.flows else " "
+            state = "runnable" if not problems else "NOT runnable: " + "; ".join(problems)
+            if name == "mailbox" and cfg.mailbox is None and not problems:
+                state = "runnable (no mailbox configured: it skips itself)"
+            console.print(f"  {mark} {name:<16} {escape(state)}", highlight=False,
+                          soft_wrap=True)
+            for problem in problems if name in cfg.flows else []:
+                if not problem.startswith("needs "):  # the cause is named at its own flow
+                    stopped.setdefault(problem, []).append(name)
+        blocked += [f"account '{acc.name}': {problem} (stops {', '.join(names)} and the "
+                    "flows that need it)" for problem, names in stopped.items()]
+    if blocked:
+        for line in blocked:
+            err_console.print(f"[red]configuration error:[/red] {escape(line)}",
+                              soft_wrap=True)
+        raise typer.Exit(EXIT_CONFIG)
     console.print("[green]configuration OK[/green]")
+
+
+def runnable_flows(cfg: Config, acc: AccountConfig) -> dict[str, list[str]]:
+    """Each registered flow, needed ones first -> what keeps it from running now (empty:
+    it can run). A flow needs its own secrets, the owner's channels and the flows it needs.
+    """
+    from rpa.run.registry import load_flows, plan
+    from rpa.seller_central.otp import secret_problem
+
+    known = load_flows()
+    out: dict[str, list[str]] = {}
+    for fl in plan([*cfg.flows, *sorted(set(known) - set(cfg.flows))]):
+        needed = needed_secrets(cfg, acc, [fl.name])
+        problems = [f"{var} is not set ({key})" for var, key in needed.values()
+                    if not os.environ.get(var)]
+        if "totp_secret" in needed:
+            var, key = needed["totp_secret"]
+            why = secret_problem(os.environ[var]) if os.environ.get(var) else None
+            if why:
+                problems.append(f"{var} ({key}) is not a usable TOTP secret: {why}")
+        problems += [f"needs {need}, which cannot run" for need in fl.needs if out.get(need)]
+        out[fl.name] = problems
+    return out
 
 
 @selectors_app.command("check")

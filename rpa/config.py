@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
@@ -20,6 +20,7 @@ from pydantic import (
     Field,
     ValidationError,
     field_validator,
+    model_validator,
 )
 
 from rpa.errors import ConfigError
@@ -200,8 +201,47 @@ class NoResponseConfig(_Strict):
 
 
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
-SPAM_NAMES = ["Spam", "Junk", "Junk Email", "Junk E-mail", "Bulk Mail", "[Gmail]/Spam"]
-TRASH_NAMES = ["Trash", "Deleted Items", "Deleted Messages", "[Gmail]/Trash", "Bin"]
+# Folder names the seller gives are tried before the server's SPECIAL-USE flags and the
+# well-known names (rpa.mail.folders); by default none, so discovery decides.
+SPAM_NAMES: list[str] = []
+TRASH_NAMES: list[str] = []
+
+
+_DOMAIN_NAME = re.compile(r"^(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9-]{2,63}$")
+_AUTHSERV_ID = re.compile(r"^[^\s;()\"]+$")
+
+
+class TrustedDomainsConfig(_Strict):
+    """Domains trusted as Amazon's: ``add`` extends the packaged list of Amazon's
+    marketplaces (rpa/mail/amazon_domains.txt) unless ``replace`` is true."""
+
+    add: list[str] = Field(default_factory=list)
+    replace: bool = False
+
+    @field_validator("add")
+    @classmethod
+    def _domains(cls, value: list[str]) -> list[str]:
+        out: list[str] = []
+        for raw in value:
+            name = raw.strip().strip(".").lower()
+            if "@" in name:
+                raise ValueError(f"'{raw}' is an address: give its domain "
+                                 f"({name.rsplit('@', 1)[1]})")
+            try:
+                name = name if name.isascii() else name.encode("idna").decode("ascii")
+            except UnicodeError as err:
+                raise ValueError(f"'{raw}' is not a domain name") from err
+            if not _DOMAIN_NAME.match(name):
+                raise ValueError(f"'{raw}' is not a domain name (e.g. amazon.com.mx)")
+            out.append(name)
+        return out
+
+    @model_validator(mode="after")
+    def _something_trusted(self) -> TrustedDomainsConfig:
+        if self.replace and not self.add:
+            raise ValueError("replace: true needs the domains to trust under add (with none, "
+                             "no sender would count as Amazon)")
+        return self
 
 
 class MailboxConfig(_Strict):
@@ -215,14 +255,44 @@ class MailboxConfig(_Strict):
     password_env: str
     spam_folders: list[str] = Field(default_factory=lambda: list(SPAM_NAMES))
     trash_folders: list[str] = Field(default_factory=lambda: list(TRASH_NAMES))
-    trusted_domains: list[str] | None = None
+    # A list adds to Amazon's domains (the shape of earlier versions); {add, replace} too.
+    trusted_domains: TrustedDomainsConfig | None = None
+    # Whose Authentication-Results count (None: the topmost header's), and whether a mail
+    # on an Amazon domain without any is refused (required) or trusted by its domain.
+    authserv_id: str | None = None
+    authentication: Literal["required", "when-present"] = "when-present"
     owner_addresses: list[str] = Field(default_factory=list)
     rules: list[dict[str, Any]] | None = None
     max_body_bytes: int = Field(default=65536, ge=1024, le=10_000_000)
+    # Owner texts one escalated email each per run; the rest go out as one digest text.
+    max_texts_per_run: int = Field(default=10, ge=0, le=1000)
     chunk_size: int = Field(default=500, ge=1, le=5000)
     timeout_s: float = Field(default=30.0, gt=0, le=600)
 
     _env = field_validator("password_env")(_check_env_name)
+
+    @field_validator("spam_folders", "trash_folders")
+    @classmethod
+    def _folder_names(cls, value: list[str]) -> list[str]:
+        for name in value:
+            if not name.strip():
+                raise ValueError("a folder name is empty")
+        return value
+
+    @field_validator("trusted_domains", mode="before")
+    @classmethod
+    def _domain_list(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = [value]
+        return {"add": value} if isinstance(value, list) else value
+
+    @field_validator("authserv_id")
+    @classmethod
+    def _authserv_id(cls, value: str | None) -> str | None:
+        if value is not None and not _AUTHSERV_ID.match(value.strip()):
+            raise ValueError(f"'{value}' is not an authserv-id (the name the receiving server "
+                             "writes first in Authentication-Results, e.g. mx.google.com)")
+        return value.strip().lower() if value is not None else None
 
     @field_validator("owner_addresses")
     @classmethod
@@ -286,11 +356,15 @@ class Config(_Strict):
         return mailrules.parse_rules(self.mailbox.rules, self.source)
 
     def trusted_domains(self) -> list[str]:
+        """Amazon's domains (every marketplace and its buyer relay) plus the configured
+        ones, or only the configured ones with ``replace: true``."""
         from rpa.mail import rules as mailrules
 
-        if self.mailbox is None or self.mailbox.trusted_domains is None:
+        extra = self.mailbox.trusted_domains if self.mailbox is not None else None
+        if extra is None:
             return list(mailrules.DEFAULT_TRUSTED_DOMAINS)
-        return [d.strip().lower() for d in self.mailbox.trusted_domains]
+        base = [] if extra.replace else list(mailrules.DEFAULT_TRUSTED_DOMAINS)
+        return list(dict.fromkeys([*base, *extra.add]))
 
     def reply_book(self) -> _replies.ReplyBook:
         """The compiled templates, holding reply and no-response rules."""
@@ -395,31 +469,50 @@ def secret(var: str, *, source: str = "", key: str = "") -> str:
     return value
 
 
-def check_secrets(cfg: Config, account: AccountConfig,
-                  flows: list[str] | None = None) -> dict[str, str]:
-    """Resolve every secret the run needs, up front, so a missing one stops it before Chromium.
+# The secrets each flow itself uses; Seller Central flows reach "login" through their
+# needs (registry.plan puts it in front), so only "login" holds the Seller Central ones.
+# The owner's channels are needed by every flow.
+FLOW_SECRETS: dict[str, tuple[str, ...]] = {
+    "login": ("password", "totp_secret"),
+    "mailbox": ("mailbox.password",),
+}
 
-    The mailbox password is needed only when the mailbox flow runs (``flows`` None: always).
+
+def needed_secrets(cfg: Config, account: AccountConfig,
+                   flows: list[str] | None = None) -> dict[str, tuple[str, str]]:
+    """Secret name -> (environment variable, config key) for a run of ``flows``.
+
+    ``flows`` are every flow the run runs, those they need included (``registry.plan``);
+    None means every secret any flow may need.
     """
     idx = cfg.accounts.index(account)
-    found = {
-        "password": secret(account.password_env, source=cfg.source,
-                           key=f"accounts[{idx}].password_env"),
-        "totp_secret": secret(account.totp_secret_env, source=cfg.source,
-                              key=f"accounts[{idx}].totp_secret_env"),
-    }
+    wanted = ({name for names in FLOW_SECRETS.values() for name in names} if flows is None
+              else {name for fl in flows for name in FLOW_SECRETS.get(fl, ())})
+    out: dict[str, tuple[str, str]] = {}
+    if "password" in wanted:
+        out["password"] = (account.password_env, f"accounts[{idx}].password_env")
+    if "totp_secret" in wanted:
+        out["totp_secret"] = (account.totp_secret_env, f"accounts[{idx}].totp_secret_env")
     for name in ("sms", "details"):
         ch = getattr(cfg.notify, name)
         if ch is not None:
-            found[f"notify.{name}"] = secret(ch.url_env, source=cfg.source,
-                                             key=f"notify.{name}.url_env")
+            out[f"notify.{name}"] = (ch.url_env, f"notify.{name}.url_env")
     for i, ch in enumerate(cfg.notify.fallback):
-        found[f"notify.fallback[{i}]"] = secret(ch.url_env, source=cfg.source,
-                                                key=f"notify.fallback[{i}].url_env")
-    if cfg.mailbox is not None and (flows is None or "mailbox" in flows):
-        found["mailbox.password"] = secret(cfg.mailbox.password_env, source=cfg.source,
-                                           key="mailbox.password_env")
-    return found
+        out[f"notify.fallback[{i}]"] = (ch.url_env, f"notify.fallback[{i}].url_env")
+    if cfg.mailbox is not None and "mailbox.password" in wanted:
+        out["mailbox.password"] = (cfg.mailbox.password_env, "mailbox.password_env")
+    return out
+
+
+def check_secrets(cfg: Config, account: AccountConfig,
+                  flows: list[str] | None = None) -> dict[str, str]:
+    """Resolve the secrets the run needs, up front, so a missing one stops it before Chromium.
+
+    Only the secrets of ``flows`` (every flow the run runs, needs included) are asked for:
+    a mailbox-only run needs no Seller Central password. ``flows`` None: every secret.
+    """
+    return {name: secret(var, source=cfg.source, key=key)
+            for name, (var, key) in needed_secrets(cfg, account, flows).items()}
 
 
 def redacted_summary(cfg: Config) -> dict[str, Any]:

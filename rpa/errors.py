@@ -5,6 +5,8 @@
      │    ├── NeedsPerson       a sign-in challenge or page only a person can clear
      │    └── RuleRefused       a rule refused to act (e.g. an outgoing text broke a rule)
      ├── ApplicationError       something technical failed; retried within limits
+     │                          (unless ``retryable`` is False: trying again would meet
+     │                          the same state, e.g. a mail server without a Spam folder)
      │    ├── SelectorNotFound  a selectors.yaml key resolved to nothing
      │    └── PageError         an HTTP error page, a dropped page, an unexpected page
      ├── ConfigError            bad configuration, found before any browser starts
@@ -39,6 +41,8 @@ class RuleRefused(BusinessError):
 
 class ApplicationError(RpaError):
     """A technical failure (timeout, HTTP 500, missing element). Retried within limits."""
+
+    retryable: bool = True
 
 
 class SelectorNotFound(ApplicationError):

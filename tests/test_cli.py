@@ -114,6 +114,43 @@ def test_config_check_names_missing_secret_and_redacts(tmp_path: Path) -> None:
     assert mail_secret not in proc.stdout + proc.stderr
 
 
+def test_config_check_names_the_flows_the_secrets_allow(tmp_path: Path) -> None:
+    """Only the mailbox's secrets set and a 16-character TOTP key (80 bits, under pyotp's
+    112): the mailbox can run, Seller Central cannot, and the key's rule is stated."""
+    data = yaml.safe_load(Path("rpa.example.yaml").read_text())
+    acc = data["accounts"][0]
+    short_key = "JBSWY3DPEHPK3PXP"
+    env = {k: v for k, v in os.environ.items()
+           if k not in (acc["password_env"], acc["totp_secret_env"])}
+    env.update({"NO_COLOR": "1", "COLUMNS": "200", acc["totp_secret_env"]: short_key,
+                data["mailbox"]["password_env"]: "Mailbox-Secret-987",
+                **{data["notify"][ch]["url_env"]: "json://127.0.0.1:9/x"
+                   for ch in ("sms", "details")}})
+
+    def check(flows: list[str]) -> subprocess.CompletedProcess[str]:
+        path = _write_config(tmp_path, flows=flows)
+        return subprocess.run([*RPA, "config", "check", "--config", str(path)], cwd=tmp_path,
+                              env=env, capture_output=True, text=True, check=False)
+
+    mailbox_only = check(["mailbox"])
+    assert mailbox_only.returncode == 0, mailbox_only.stdout + mailbox_only.stderr
+    out = mailbox_only.stdout
+    table = out[out.index("Account 'main': flows with the secrets set now"):].splitlines()[1:]
+    lines = {line[4:].split()[0]: line for line in table if line.startswith(("  * ", "    "))}
+    assert lines["mailbox"].startswith("  * mailbox") and lines["mailbox"].endswith("runnable")
+    assert f"NOT runnable: {acc['password_env']} is not set" in lines["login"]
+    assert "112 bits" in lines["login"] and "at least 23 characters" in lines["login"]
+    assert "needs login, which cannot run" in lines["dashboard"]
+    assert "configuration OK" in mailbox_only.stdout
+    assert short_key not in mailbox_only.stdout + mailbox_only.stderr
+
+    routine = check(["login", "dashboard", "mailbox"])
+    assert routine.returncode == 2
+    assert f"{acc['password_env']} is not set" in routine.stderr
+    assert "stops login" in routine.stderr
+    assert "configuration OK" not in routine.stdout
+
+
 def test_run_without_config_file_is_exit_2(tmp_path: Path) -> None:
     proc = rpa("run", "--config", str(tmp_path / "nope.yaml"), cwd=tmp_path)
     assert proc.returncode == 2

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-CROSS_CUTTING = ("rpa.errors", "rpa.redact", "rpa.logs", "rpa.patterns")
+CROSS_CUTTING = ("rpa.errors", "rpa.redact", "rpa.logs", "rpa.patterns", "rpa.text")
 SUBPACKAGES = ("rpa.run", "rpa.seller_central", "rpa.mail", "rpa.owner", "rpa.practice")
 
 # importer (module or package prefix) -> what it must never import
@@ -183,7 +183,7 @@ def test_every_package_says_what_it_holds(package: str) -> None:
 
 def test_no_module_left_at_the_top_but_the_entry_points() -> None:
     top = {p.stem for p in (ROOT / "rpa").glob("*.py")}
-    assert top == {"__init__", "cli", "config", "errors", "logs", "patterns", "redact"}
+    assert top == {"__init__", "cli", "config", "errors", "logs", "patterns", "redact", "text"}
 
 
 # ---- the checker itself must be able to fail ------------------------------------------

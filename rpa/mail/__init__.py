@@ -1,8 +1,12 @@
 """The support mailbox: IMAP, reading untrusted mail, and the triage rules.
 
-``imap`` (folders, batched reads, moves to Trash, flags), ``decoding``, ``headers`` and
+``imap`` (batched reads, moves to Trash, flags), ``folders`` (which folders are Spam
+and Trash on this host), ``decoding``, ``headers`` and
 ``body`` (bytes to a :class:`~rpa.mail.headers.MailItem` and readable text), ``summary``
-(the owner's one or two sentences) and ``rules`` (what to do with each email). Imports only
-the cross-cutting top-level pieces (errors, patterns, redaction): never Seller Central,
+(the owner's one or two sentences, or what bounced), ``kinds`` (bounces, auto-replies
+and mailing lists), ``auth`` (Authentication-Results: is the sender
+authenticated), ``rules`` (what to do with each email) and ``amazon_domains.txt`` (Amazon's
+domains). Imports only the cross-cutting top-level pieces (errors, patterns, redaction,
+text hygiene): never Seller Central,
 the run machinery, the owner, the configuration or ``practice``.
 """

@@ -14,9 +14,10 @@ import hashlib
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from email.utils import getaddresses, parsedate_to_datetime
+from email.utils import parsedate_to_datetime
 
 from rpa.mail.decoding import CONTROL_CHARS, decode_bytes
+from rpa.text import clean_line, has_hidden, show_hidden
 
 # --------------------------------------------------------------------------- RFC 2047
 
@@ -127,35 +128,172 @@ def raw_headers(raw: bytes) -> list[tuple[str, str]]:
     return pairs
 
 
-_ADDR_FALLBACK = re.compile(r"[\w.!#$%&'*+/=?^`{|}~-]+@[\w-]+(?:\.[\w-]+)*", re.UNICODE)
+@dataclass(frozen=True)
+class Sender:
+    """The From header read by RFC 5322: the first mailbox's display name (decoded and
+    cleaned) and address, and why the header cannot be taken at its word (``problems``:
+    an address shown in the display name, several addresses, no address, hidden
+    characters...)."""
+
+    name: str = ""
+    addr: str = ""
+    problems: tuple[str, ...] = ()
+    others: tuple[str, ...] = ()  # the addresses of further mailboxes, if any
+
+
+def _from_tokens(value: str) -> list[tuple[str, str]]:
+    """(kind, text) tokens of a From value: quoted, comment, angle, comma, colon, semicolon,
+    space and text. An unclosed quote, comment or angle runs to the end."""
+    tokens: list[tuple[str, str]] = []
+    i, n = 0, len(value)
+    closers = {'"': ("quoted", '"'), "(": ("comment", ")"), "<": ("angle", ">")}
+    while i < n:
+        ch = value[i]
+        if ch in closers:
+            kind, close = closers[ch]
+            j, depth, buf = i + 1, 1, []
+            while j < n:
+                c = value[j]
+                if c == "\\" and kind != "angle" and j + 1 < n:
+                    buf.append(value[j + 1])
+                    j += 2
+                    continue
+                if kind == "comment" and c == "(":
+                    depth += 1
+                elif c == close:
+                    depth -= 1
+                    if depth == 0:
+                        break
+                buf.append(c)
+                j += 1
+            tokens.append((kind, "".join(buf)))
+            i = j + 1
+        elif ch in ",:;":
+            tokens.append(({",": "comma", ":": "colon", ";": "semicolon"}[ch], ch))
+            i += 1
+        elif ch.isspace():
+            j = i
+            while j < n and value[j].isspace():
+                j += 1
+            tokens.append(("space", " "))
+            i = j
+        else:
+            j = i
+            while j < n and value[j] not in '"(<,:;' and not value[j].isspace():
+                j += 1
+            tokens.append(("text", value[i:j]))
+            i = j
+    return tokens
+
+
+def _without_groups(tokens: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Group syntax ("Name: a@x, b@y;") reduced to its members; a colon that opens no
+    group is text."""
+    kinds = [k for k, _ in tokens]
+    if "colon" not in kinds or "semicolon" not in kinds[kinds.index("colon"):]:
+        return [("text", t) if k in ("colon", "semicolon") else (k, t) for k, t in tokens]
+    colon = kinds.index("colon")
+    semi = colon + kinds[colon:].index("semicolon")
+    return [*tokens[colon + 1:semi], *_without_groups(tokens[semi + 1:])]
+
+
+_ADDRESS_LIKE = re.compile(r"[^\s<>\"'@,;()]+@[^\s<>\"'@,;()]+\.[^\s<>\"'@,;()]*[^\s<>\"'@,;().]")
+
+
+def _segment(tokens: list[tuple[str, str]]) -> tuple[str, str | None, list[str]]:
+    """(raw display name, address or None when the part has none, problems) of one
+    comma-separated part of a From value."""
+    problems: list[str] = []
+    angles = [i for i, (k, _) in enumerate(tokens) if k == "angle"]
+    if angles:
+        if len(angles) > 1:
+            problems.append("two addresses in one sender")
+        before = tokens[:angles[0]]
+        after = tokens[angles[-1] + 1:]
+        if any(k not in ("space", "comment") for k, _ in after):
+            problems.append("text after the address")
+        name = "".join(t for k, t in before if k in ("text", "quoted", "space"))
+        return name, tokens[angles[-1]][1], problems
+    # No angle brackets: an addr-spec, perhaps with an old-style "(Name)" comment.
+    words = "".join(f'"{t}"' if k == "quoted" else t for k, t in tokens
+                    if k in ("text", "quoted", "space")).split()
+    comment = next((t for k, t in tokens if k == "comment" and t.strip()), "")
+    with_at = [w for w in words if "@" in w]
+    if not with_at:
+        return " ".join(words) or comment, None, problems
+    if len(words) > 1:
+        problems.append("an address outside angle brackets with other words")
+    addr = with_at[-1]
+    name = " ".join(w for w in words if w is not addr) or comment
+    return name, addr, problems
+
+
+def parse_sender(value: str) -> Sender:
+    """The From header read by RFC 5322, never raising.
+
+    The address is the one inside angle brackets; words before it are the display name
+    (RFC 2047 words decoded; direction controls and invisible characters removed, an
+    override resolved to what a reader saw). An unquoted comma in a display name ("Doe,
+    Jane <j@x>") is kept in the name. Several mailboxes give the first, marked. Marked as
+    problems: a display name that shows another address, several From addresses, no or an
+    empty address, a malformed address, hidden characters in the name or address.
+    """
+    if not value.strip():
+        return Sender(problems=("no From header",))
+    try:
+        tokens = _without_groups(_from_tokens(value))
+    except Exception:  # noqa: BLE001 - the parser must never fail the run
+        tokens = [("text", value)]
+    parts: list[list[tuple[str, str]]] = [[]]
+    for tok in tokens:
+        if tok[0] == "comma":
+            parts.append([])
+        else:
+            parts[-1].append(tok)
+    mailboxes: list[tuple[str, str, list[str]]] = []
+    pending: list[str] = []  # name pieces split off by an unquoted comma
+    for part in parts:
+        raw_name, addr, problems = _segment(part)
+        if addr is None:
+            if raw_name.strip():
+                pending.append(raw_name.strip())
+            continue
+        if pending and raw_name.strip():
+            raw_name = ", ".join([*pending, raw_name.strip()])
+        elif pending:
+            problems.append("words without an address: " + ", ".join(pending))
+        pending = []
+        mailboxes.append((raw_name, addr, problems))
+    if not mailboxes:
+        name = clean_line(decode_words(", ".join(pending))).strip("\"' ")
+        return Sender(name, "", ("no sender address",))
+    raw_name, raw_addr, problems = mailboxes[0]
+    others = tuple(" ".join(a.split()).lower() for _, a, _ in mailboxes[1:])
+    if others:
+        problems.append(f"{len(mailboxes)} From addresses")
+    decoded = decode_words(raw_name.strip())
+    name = clean_line(decoded).strip("\"' ")
+    if has_hidden(decoded):
+        problems.append("hidden characters in the sender name")
+    addr = " ".join(raw_addr.split()).lower()
+    if has_hidden(addr) or CONTROL_CHARS.search(addr):
+        problems.append("hidden characters in the address")
+    if not addr:
+        problems.append("an empty address")
+    elif "@" not in addr:
+        problems.append(f"no domain in the address '{show_hidden(addr)}'")
+    elif addr.count("@") > 1 and not addr.startswith('"'):
+        problems.append(f"a malformed address '{show_hidden(addr)}'")
+    shown = [a for a in _ADDRESS_LIKE.findall(name) if a.lower() != addr]
+    if shown:
+        problems.append(f"the name shows the address {shown[0]}")
+    return Sender(name, addr, tuple(dict.fromkeys(problems)), others)
 
 
 def parse_from(value: str) -> tuple[str, str]:
     """(display name, lower-case address) of the first sender in a From value."""
-    if not value.strip():
-        return "", ""
-    try:
-        pairs = getaddresses([value])
-    except Exception:  # noqa: BLE001 - the parser must never fail the run
-        pairs = []
-    index = next((i for i, (_, a) in enumerate(pairs) if "@" in a), -1)
-    chosen = pairs[index] if index >= 0 else None
-    if chosen is not None and chosen[0] and index > 0:
-        # an unquoted comma in the display name ("Doe, Jane <j@x>") splits it in two
-        pieces = [a or n for n, a in pairs[:index] if "@" not in a]
-        if len(pieces) == index:
-            chosen = (", ".join([*pieces, chosen[0]]), chosen[1])
-    if chosen is None:
-        m = _ADDR_FALLBACK.search(value)
-        if m:
-            name = value[:m.start()].strip().rstrip("<").strip().strip("\"'")
-            chosen = (name, m.group(0))
-        else:
-            chosen = (value.strip().strip("\"'<> "), "")
-    name, addr = chosen
-    name = _clean_header(decode_words(name)).strip("\"'")
-    addr = _clean_header(addr).strip("<>").lower()
-    return name, addr
+    sender = parse_sender(value)
+    return sender.name, sender.addr
 
 
 def _domain_of(addr: str) -> str:
@@ -200,6 +338,10 @@ class MailItem:
     size: int = 0
     seen: bool = False
     flags: tuple[str, ...] = field(default_factory=tuple)
+    # Why the From header cannot be taken at its word (see parse_sender); such a sender is
+    # never trusted as Amazon.
+    from_problems: tuple[str, ...] = ()
+    from_others: tuple[str, ...] = ()  # further From addresses (a problem in itself)
     # Every header as fetched, names lower-cased, in order (several of one name kept):
     # for the authentication results and the bounce, auto-reply and list markers.
     headers: tuple[tuple[str, str], ...] = field(default_factory=tuple)
@@ -215,8 +357,9 @@ def parse_headers(raw_header_bytes: bytes, *, uid: int = 0, folder: str = "", si
     """A :class:`MailItem` from a message's header bytes (a whole message works too).
 
     Encoded words in Subject and From are decoded (unknown charsets with replacement
-    characters), folded lines are unfolded, the first sender of several is taken, and a
-    missing Message-ID is replaced by a stable ``<synthetic-...>`` id. Never raises.
+    characters) and cleaned of hidden characters, folded lines are unfolded, From is read by
+    :func:`parse_sender` (the first sender of several, marked), and a missing Message-ID is
+    replaced by a stable ``<synthetic-...>`` id. Never raises.
     """
     try:
         headers = raw_headers(raw_header_bytes if isinstance(raw_header_bytes, bytes)
@@ -227,16 +370,23 @@ def parse_headers(raw_header_bytes: bytes, *, uid: int = 0, folder: str = "", si
     for name, value in headers:
         first.setdefault(name, value)
     raw_from = first.get("from", "")
-    subject = _clean_header(decode_words(first.get("subject", "")))
-    from_name, from_addr = parse_from(raw_from)
+    decoded_subject = decode_words(first.get("subject", ""))
+    subject = clean_line(decoded_subject)
+    sender = parse_sender(raw_from)
+    problems = sender.problems
+    from_headers = sum(1 for name, _ in headers if name == "from")
+    if from_headers > 1:
+        problems = (*problems, f"{from_headers} From headers")
     raw_date = _clean_header(first.get("date", ""))
     message_id = _clean_header(first.get("message-id", "")).replace(" ", "")
     if not message_id:
-        message_id = synthetic_id(raw_date, _clean_header(raw_from), subject)
+        # from the subject as earlier versions read it, so a ledger key never changes
+        message_id = synthetic_id(raw_date, _clean_header(raw_from),
+                                  _clean_header(decoded_subject))
     flag_tuple = tuple(_flag_text(f) for f in (flags or ()))
     return MailItem(
-        uid=int(uid or 0), folder=folder, message_id=message_id, from_name=from_name,
-        from_addr=from_addr, from_domain=_domain_of(from_addr), subject=subject,
+        uid=int(uid or 0), folder=folder, message_id=message_id, from_name=sender.name,
+        from_addr=sender.addr, from_domain=_domain_of(sender.addr), subject=subject,
         date=_iso_date(raw_date), size=int(size or 0),
         seen=any(f.lower() == "\\seen" for f in flag_tuple), flags=flag_tuple,
-        headers=tuple(headers))
+        from_problems=problems, from_others=sender.others, headers=tuple(headers))

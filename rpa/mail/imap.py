@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import imaplib
 import ssl
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientError, LoginError
 
 from rpa.errors import ApplicationError, BusinessError
+from rpa.mail.folders import Folders, Listed, find_folders
 
 MAX_SET_BYTES = 7000  # a command stays under ~8 KB with its verb and tag
 # The headers the triage decides on: the sender and subject, whether the receiving server
@@ -40,14 +40,6 @@ class MailLoginRefused(BusinessError):
     """The mail server refused the user or password: a person must fix it (not retried)."""
 
 
-@dataclass
-class Folders:
-    inbox: str
-    spam: str | None
-    trash: str | None
-    how: dict[str, str]  # role -> "special-use \\Junk" | "name 'Junk Email'"
-
-
 def chunks(uids: Iterable[int], limit: int = 500,
            max_bytes: int = MAX_SET_BYTES) -> Iterator[list[int]]:
     """Split UIDs into groups of at most ``limit`` whose comma-separated list (as the
@@ -63,6 +55,11 @@ def chunks(uids: Iterable[int], limit: int = 500,
         size += extra
     if group:
         yield group
+
+
+def _text(value: str | bytes) -> str:
+    """An IMAP string as text (imapclient gives folder names as str, flags as bytes)."""
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
 
 
 def _wrap(what: str, err: BaseException) -> MailError:
@@ -141,33 +138,22 @@ class Mailbox:
             raise _wrap(what, err) from err
 
     # --- folders -----------------------------------------------------------------------
-    def folders(self, spam_names: list[str], trash_names: list[str]) -> Folders:
-        """Inbox, Spam and Trash: SPECIAL-USE flags first, else the usual names."""
-        listing = self._call("LIST", self.c.list_folders)
-        by_flag: dict[bytes, str] = {}
-        names: dict[str, str] = {}
-        for flags, _delim, name in listing:
-            name = name if isinstance(name, str) else name.decode()
-            names[name.lower()] = name
-            for flag in flags:
-                flag = flag if isinstance(flag, bytes) else str(flag).encode()
-                by_flag.setdefault(flag.lower(), name)
-        how: dict[str, str] = {}
+    def folders(self, spam_names: Sequence[str] = (),
+                trash_names: Sequence[str] = ()) -> Folders:
+        """Inbox, Spam and Trash as this server has them (see ``rpa.mail.folders``).
 
-        def pick(role: str, flag: bytes, candidates: list[str]) -> str | None:
-            if flag.lower() in by_flag:
-                how[role] = f"special-use {flag.decode()}"
-                return by_flag[flag.lower()]
-            for cand in candidates:
-                if cand.lower() in names:
-                    how[role] = f"name '{names[cand.lower()]}'"
-                    return names[cand.lower()]
-            how[role] = "not found"
-            return None
-
-        inbox = names.get("inbox", "INBOX")
-        return Folders(inbox=inbox, spam=pick("spam", b"\\Junk", spam_names),
-                       trash=pick("trash", b"\\Trash", trash_names), how=how)
+        One LIST, plus NAMESPACE where offered (for a prefix such as ``INBOX.``); folder
+        names come decoded from IMAP's modified UTF-7.
+        """
+        listing = [Listed(_text(name), _text(delim) if delim else None,
+                          frozenset(_text(flag).lower() for flag in flags))
+                   for flags, delim, name in self._call("LIST", self.c.list_folders)]
+        prefixes: list[str] = []
+        if self.c.has_capability("NAMESPACE"):
+            spaces = self._call("NAMESPACE", self.c.namespace)
+            prefixes = [_text(prefix) for prefix, _delim in spaces.personal or ()]
+        return find_folders(listing, prefixes=prefixes, spam_names=spam_names,
+                            trash_names=trash_names, host=self.host)
 
     def select(self, folder: str, *, readonly: bool = False) -> int:
         """Open ``folder``; returns its UIDVALIDITY."""

@@ -4,35 +4,76 @@ The operating instructions say: delete Amazon's "Your e-mail to ..." copies, "So
 now" notices and "Fulfillment by Amazon" promotions; answer "<customer> Amazon Marketplace"
 mails in Seller Central (never by email) and delete them only then; read everything else,
 summarise it for the owner and leave it unread. Those rules are data (:data:`DEFAULT_RULES`)
-and can be replaced in the configuration.
+and can be replaced in the configuration. Mail no person wrote has default rules too: a
+bounce is escalated (summarised by what bounced), an auto-reply is kept without a text, and
+a newsletter or list mail goes into the owner's daily digest (action ``digest``).
 
-Two checks come before any rule: mail from the owner is an answer to record, and a sender
-that mentions Amazon (or an obfuscation such as "amaz0n") from a domain that is not one of
-Amazon's is possible phishing, escalated and never deleted. A rule marked ``amazon`` only
-applies to senders on a trusted Amazon domain, so a lookalike can never use it.
+Checks come before any rule: mail from the owner is an answer to record; a From header that
+cannot be taken at its word (an address shown in the name, several addresses, none, hidden
+characters) is never trusted as Amazon, and escalated with a warning when it claims Amazon;
+a sender on an Amazon domain must be authenticated (:mod:`rpa.mail.auth`), and one that
+fails is possible phishing; a sender that mentions Amazon (or an obfuscation such as
+"amaz0n", "Αmazon") from a domain that is not Amazon's is possible phishing too. Those are
+escalated and never deleted. A rule marked ``amazon`` only applies to an authenticated
+Amazon sender, so neither a lookalike nor a spoof can use it.
 """
 
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass, field
 from functools import lru_cache
+from importlib import resources
 from typing import Any
 
 from rpa.errors import ConfigError
+from rpa.mail import auth, kinds
 from rpa.mail.headers import MailItem
 from rpa.patterns import PatternError, compile_pattern
+from rpa.text import latin_skeleton, show_hidden
 
-ACTIONS = ("delete", "buyer_message", "owner_reply", "escalate", "keep")
+ACTIONS = ("delete", "buyer_message", "owner_reply", "escalate", "keep", "digest")
 MATCHER_FIELDS = ("subject", "sender_name", "sender_address", "sender_domain")
-RULE_KEYS = ("name", "action", *MATCHER_FIELDS, "amazon")
+# true: only mail of that kind (rpa.mail.kinds); false: only mail not of that kind.
+KIND_FIELDS = (kinds.BOUNCE, kinds.AUTO_REPLY, kinds.MAILING_LIST)
+RULE_KEYS = ("name", "action", *MATCHER_FIELDS, *KIND_FIELDS, "amazon")
 
-DEFAULT_TRUSTED_DOMAINS = [
-    "amazon.com", "marketplace.amazon.com", "amazon.co.uk", "amazon.de", "amazon.ca",
-    "amazon.fr", "amazon.it", "amazon.es", "amazon.com.mx", "amazon.co.jp", "amazon.com.au",
-    "amazon.in",
-]
+
+
+@dataclass(frozen=True)
+class AmazonDomain:
+    """One line of ``amazon_domains.txt``: a domain, ``retail`` or ``relay``, its
+    marketplace."""
+
+    domain: str
+    kind: str
+    marketplace: str
+
+
+def load_amazon_domains(text: str | None = None) -> list[AmazonDomain]:
+    """Amazon's mail domains from the packaged data file (or from ``text`` in its format)."""
+    if text is None:
+        text = resources.files("rpa.mail").joinpath("amazon_domains.txt").read_text("utf-8")
+    out: list[AmazonDomain] = []
+    for lineno, line in enumerate(text.splitlines(), 1):
+        line = line.split("#", 1)[0].strip()
+        if not line:
+            continue
+        parts = line.split(None, 2)
+        if len(parts) < 3 or parts[1] not in ("retail", "relay"):
+            raise ValueError(f"amazon_domains.txt line {lineno}: expected 'domain retail|relay "
+                             f"marketplace', got {line!r}")
+        out.append(AmazonDomain(parts[0].lower(), parts[1], parts[2]))
+    return out
+
+
+AMAZON_DOMAINS = load_amazon_domains()
+DEFAULT_TRUSTED_DOMAINS = [d.domain for d in AMAZON_DOMAINS]
+#: The buyer-seller messaging relays, one per marketplace (``marketplace.amazon.<tld>``).
+RELAY_DOMAINS = [d.domain for d in AMAZON_DOMAINS if d.kind == "relay"]
+AUTHENTICATION = ("required", "when-present")
+PHISHING = "Possible phishing"
+UNVERIFIED = "Unverified Amazon sender"
 
 ORDER_ID = re.compile(r"(?<![\d-])\d{3}-\d{7}-\d{7}(?![\d-])")
 _BUYER_NAME = re.compile(r"^\s*(.*?)\s*(?:-\s*)?amazon\s+marketplace\s*$", re.I)
@@ -47,7 +88,9 @@ class Rule:
     Two fields read a plain pattern more strictly, because a keyword would also match a
     lookalike: ``sender_domain`` "example.com" matches that domain and its subdomains
     only, and a ``sender_address`` containing "@" matches that address only.
-    ``amazon=True`` limits the rule to senders on a trusted Amazon domain.
+    ``amazon=True`` limits the rule to authenticated senders on a trusted Amazon domain.
+    ``bounce``, ``auto_reply`` and ``mailing_list`` (true or false) limit it to mail that
+    is, or is not, of that kind (:mod:`rpa.mail.kinds`); one set to true is a matcher.
     """
 
     name: str
@@ -57,16 +100,29 @@ class Rule:
     sender_address: list[str] = field(default_factory=list)
     sender_domain: list[str] = field(default_factory=list)
     amazon: bool = False
+    bounce: bool | None = None
+    auto_reply: bool | None = None
+    mailing_list: bool | None = None
 
     def matchers(self) -> dict[str, list[str]]:
         """The non-empty pattern lists by field."""
         return {f: getattr(self, f) for f in MATCHER_FIELDS if getattr(self, f)}
 
+    def kind_conditions(self) -> dict[str, bool]:
+        """The kind conditions set: kind -> the mail must be (true) or must not be of it."""
+        return {k: getattr(self, k) for k in KIND_FIELDS if getattr(self, k) is not None}
+
     def matches(self, item: MailItem) -> bool:
-        """Whether the item satisfies every non-empty matcher (the domain check is apart)."""
+        """Whether the item satisfies every non-empty matcher and every kind condition
+        (the domain check is apart)."""
         lists = self.matchers()
-        if not lists:
+        wanted = self.kind_conditions()
+        if not lists and True not in wanted.values():
             return False
+        if wanted:
+            kind = kinds.kind_of(item)
+            if any((kind == k) != must for k, must in wanted.items()):
+                return False
         return all(any(_pattern_matches(fname, p, _field_value(item, fname)) for p in pats)
                    for fname, pats in lists.items())
 
@@ -80,6 +136,10 @@ class Decision:
     note: str = ""
     buyer_name: str = ""
     order_id: str = ""
+    # For the owner's text: "Possible phishing" / "Unverified Amazon sender" ("" when none),
+    # and what the sender really is ("'Amazon Seller Support' from pay-verify.example").
+    warning: str = ""
+    sender: str = ""
 
 
 DEFAULT_RULES: list[Rule] = [
@@ -94,6 +154,11 @@ DEFAULT_RULES: list[Rule] = [
     # 3d. "Fulfillment by Amazon" promotions, by subject or by sender name.
     Rule("fba_promotion", "delete", subject=["Fulfillment by Amazon"], amazon=True),
     Rule("fba_promotion_sender", "delete", sender_name=["Fulfillment by Amazon"], amazon=True),
+    # Mail no person wrote. A bounce is summarised by what bounced; an auto-reply is kept
+    # and recorded without a text; a newsletter or list mail goes into one daily digest.
+    Rule("bounce", "escalate", bounce=True),
+    Rule("auto_reply", "keep", auto_reply=True),
+    Rule("mailing_list", "digest", mailing_list=True),
 ]
 
 
@@ -139,26 +204,7 @@ def is_trusted(domain: str, trusted_domains: list[str]) -> bool:
     return any(domain_within(domain, t) for t in trusted_domains)
 
 
-# Characters that stand in for letters in a spoofed name: digits, symbols and Cyrillic or
-# Greek letters that look like Latin ones.
-_CONFUSABLES = str.maketrans({
-    "0": "o", "1": "l", "3": "e", "4": "a", "5": "s", "$": "s", "@": "a", "|": "l",
-    "а": "a", "е": "e", "о": "o", "р": "p", "с": "c", "х": "x", "у": "y", "і": "i",
-    "ѕ": "s", "м": "m", "н": "h", "т": "t", "к": "k", "ԛ": "q", "ո": "n", "г": "r",
-    "α": "a", "ο": "o", "ν": "v", "μ": "m", "ζ": "z", "Ζ": "z", "ε": "e", "ι": "i",
-})
 _AMAZON_LIKE = re.compile(r"a+m+a*z+o*n")
-
-
-def _skeleton(text: str, *, symbols: bool = True) -> str:
-    """Lower-case letters only, look-alike characters folded, "rn" read as "m"."""
-    text = unicodedata.normalize("NFKD", text.lower())
-    text = "".join(ch for ch in text if not unicodedata.combining(ch))
-    if not symbols:
-        text = text.replace("@", " ")
-    text = text.translate(_CONFUSABLES)
-    text = re.sub(r"[^a-z]", "", text)
-    return text.replace("rn", "m").replace("vv", "w")
 
 
 def _idna(domain: str) -> str:
@@ -171,9 +217,22 @@ def _idna(domain: str) -> str:
         return domain
 
 
+def _ascii_domain(domain: str) -> str:
+    """A domain as the owner may read it without being fooled: punycode for a Unicode
+    domain (a Cyrillic "а" cannot pass for a Latin one), hidden characters shown."""
+    if domain.isascii():
+        return show_hidden(domain)
+    try:
+        return domain.encode("idna").decode("ascii")
+    except (UnicodeError, ValueError):
+        return show_hidden(domain)
+
+
 def mentions_amazon(text: str, *, symbols: bool = True) -> bool:
-    """Whether the text spells Amazon, plainly or obfuscated (amaz0n, arnazon, amazn...)."""
-    return bool(text) and bool(_AMAZON_LIKE.search(_skeleton(text, symbols=symbols)))
+    """Whether the text spells Amazon, plainly or disguised: digits or symbols for letters
+    (amaz0n), letters of other scripts that look Latin (Αmazon), "rn" for "m" (arnazon),
+    hidden or direction-reversed characters, or shortened (amazn, amzn)."""
+    return bool(text) and bool(_AMAZON_LIKE.search(latin_skeleton(text, symbols=symbols)))
 
 
 def _lookalike_where(item: MailItem) -> str:
@@ -189,9 +248,121 @@ def _lookalike_where(item: MailItem) -> str:
 
 
 def _sender_text(item: MailItem) -> str:
-    if item.from_name and item.from_addr:
-        return f"{item.from_name} <{item.from_addr}>"
-    return item.from_name or item.from_addr or "(no sender)"
+    addr = show_hidden(item.from_addr)
+    if item.from_name and addr:
+        return f"{item.from_name} <{addr}>"
+    return item.from_name or addr or "(no sender)"
+
+
+def real_sender(item: MailItem, *, domain: str = "") -> str:
+    """The sender as the owner should see it: the name in quotes and the domain the mail
+    really comes from ("'Amazon Seller Support' from pay-verify.example"; ``domain``, when
+    given, instead of the From address's; every domain when From names several)."""
+    name = item.from_name if len(item.from_name) <= 40 else item.from_name[:39] + "…"
+    domain = domain or item.from_domain
+    if domain:
+        domains = [domain] + [a.rsplit("@", 1)[-1] for a in item.from_others if "@" in a]
+        where = " and ".join(dict.fromkeys(_ascii_domain(d) for d in domains))
+    elif item.from_addr:
+        where = f"'{show_hidden(item.from_addr)}' (no domain)"
+    else:
+        where = "no address"
+    return f"'{name}' from {where}" if name else where
+
+
+# --------------------------------------------------------------------------- trust
+
+@dataclass(frozen=True)
+class AuthPolicy:
+    """How Amazon senders are authenticated: whose Authentication-Results count
+    (``authserv_id``; None: the topmost header's) and whether a mail without any is
+    refused (``required``) or trusted by its domain alone (``when-present``)."""
+
+    authserv_id: str | None = None
+    required: bool = False
+
+
+@dataclass
+class Trust:
+    """What the sender checks concluded: whether the Amazon rules may apply, a decision
+    that ends the triage (a warning to escalate), and a note for the run."""
+
+    trusted: bool
+    decision: Decision | None = None
+    note: str = ""
+
+
+def _aligned(trusted_domains: list[str]) -> Any:
+    # Without the Public Suffix List, relaxed DKIM alignment is read as: both domains lie
+    # within the same trusted Amazon domain (d=amazon.com signs for marketplace.amazon.com,
+    # not for amazon.de).
+    def aligned(d: str, from_domain: str) -> bool:
+        return any(domain_within(d, t) and domain_within(from_domain, t)
+                   for t in trusted_domains)
+    return aligned
+
+
+def _claims_amazon(item: MailItem, trusted_domains: list[str]) -> bool:
+    if is_trusted(item.from_domain, trusted_domains) or _lookalike_where(item):
+        return True
+    # an address shown in the display name, or a second From address, on Amazon's domains
+    shown = re.findall(r"@([\w.-]+)", item.from_name)
+    return any(is_trusted(d, trusted_domains) or mentions_amazon(d, symbols=False)
+               for d in shown)
+
+
+def sender_trust(item: MailItem, trusted_domains: list[str], policy: AuthPolicy) -> Trust:
+    """Whether the Amazon rules may apply to this sender, or why it is escalated.
+
+    A From header with problems is never trusted (escalated as possible phishing when it
+    claims Amazon); a sender on a trusted domain must be authenticated by
+    Authentication-Results (a failure is possible phishing, no verdict is "unverified"),
+    and for a mail without any Authentication-Results ``policy.required`` decides; a
+    sender elsewhere that mentions Amazon is a lookalike.
+    """
+    on_amazon = is_trusted(item.from_domain, trusted_domains)
+    if item.from_problems:
+        problems = "; ".join(item.from_problems)
+        if _claims_amazon(item, trusted_domains):
+            return Trust(False, Decision(
+                "suspicious_from", "escalate", warning=PHISHING, sender=real_sender(item),
+                note=(f"possible phishing: the From header claims Amazon but cannot be taken "
+                      f"at its word ({problems}): {_sender_text(item)}")))
+        return Trust(False, note=f"the From header is not sound ({problems})")
+    if on_amazon:
+        verdict = auth.verify(item.header_values("authentication-results"), item.from_domain,
+                              authserv_id=policy.authserv_id,
+                              aligned=_aligned(trusted_domains))
+        if verdict.status == auth.PASS:
+            return Trust(True, note=f"authenticated: {verdict.why}")
+        if verdict.status == auth.ABSENT and not policy.required:
+            return Trust(True, note=(f"not authenticated ({verdict.why}); trusted by its "
+                                     "domain (mailbox.authentication: when-present)"))
+        via = verdict.envelope
+        if via and not is_trusted(via, trusted_domains):
+            # the envelope sender's domain is where the mail really comes from
+            shown = real_sender(item, domain=via) + f" posing as {item.from_domain}"
+        else:
+            shown = real_sender(item) + " (authentication failed)"
+        if verdict.status == auth.FAIL:
+            return Trust(False, Decision(
+                "spoofed_amazon", "escalate", warning=PHISHING, sender=shown,
+                note=(f"possible phishing: {item.from_domain} is Amazon's but the mail is "
+                      f"not authenticated: {verdict.why} ({_sender_text(item)})")))
+        why = verdict.why + (" (mailbox.authentication: required)"
+                             if verdict.status == auth.ABSENT else "")
+        return Trust(False, Decision(
+            "unverified_amazon", "escalate", warning=UNVERIFIED,
+            sender=f"{real_sender(item)} (not authenticated)",
+            note=(f"not trusted as Amazon: {why} ({_sender_text(item)})")))
+    where = _lookalike_where(item)
+    if where:
+        domain = _ascii_domain(item.from_domain) if item.from_domain else "no domain"
+        return Trust(False, Decision(
+            "lookalike", "escalate", warning=PHISHING, sender=real_sender(item),
+            note=(f"possible phishing: the sender's {where} mentions Amazon but "
+                  f"{domain} is not a trusted Amazon domain ({_sender_text(item)})")))
+    return Trust(False)
 
 
 def buyer_name_of(display_name: str) -> str:
@@ -208,25 +379,30 @@ def order_id_in(text: str) -> str:
 
 
 def classify(item: MailItem, rules: list[Rule], *, trusted_domains: list[str],
-             owner_addresses: list[str]) -> Decision:
+             owner_addresses: list[str], auth_policy: AuthPolicy | None = None) -> Decision:
     """The decision for one email.
 
-    In order: the owner's own address gives ``owner_reply``; a sender that mentions Amazon
-    from an untrusted domain is escalated as possible phishing; then the rules, first match
-    wins (``amazon`` rules skipped for untrusted domains); otherwise escalate as unknown.
+    In order: the owner's own address gives ``owner_reply``; the sender checks
+    (:func:`sender_trust`) escalate a spoof, a lookalike or a From header that claims
+    Amazon without being sound; then the rules, first match wins (``amazon`` rules only
+    for an authenticated Amazon sender); otherwise escalate as unknown. How the sender was
+    trusted is added to the note.
     """
+    trust = sender_trust(item, trusted_domains, auth_policy or AuthPolicy())
+    dec = _decide(item, rules, trust=trust, owner_addresses=owner_addresses)
+    if trust.note and dec.rule != "owner":
+        dec.note = f"{dec.note}; {trust.note}" if dec.note else trust.note
+    return dec
+
+
+def _decide(item: MailItem, rules: list[Rule], *, trust: Trust,
+            owner_addresses: list[str]) -> Decision:
     owners = {a.strip().lower() for a in owner_addresses if a.strip()}
     if item.from_addr and item.from_addr.lower() in owners:
         return Decision("owner", "owner_reply", note="mail from the owner")
-    trusted = is_trusted(item.from_domain, trusted_domains)
-    if not trusted:
-        where = _lookalike_where(item)
-        if where:
-            domain = item.from_domain or "no domain"
-            return Decision(
-                "lookalike", "escalate",
-                note=(f"possible phishing: the sender's {where} mentions Amazon but "
-                      f"{domain} is not a trusted Amazon domain ({_sender_text(item)})"))
+    if trust.decision is not None:
+        return trust.decision
+    trusted = trust.trusted
     for rule in rules:
         if rule.amazon and not trusted:
             continue
@@ -295,9 +471,21 @@ def parse_rules(data: list[dict[str, Any]], source: str) -> list[Rule]:
             raise ConfigError("expected true or false", file=source, key=f"{at}.amazon")
         lists = {f: _pattern_list(entry.get(f) or [], source=source, key=f"{at}.{f}")
                  for f in MATCHER_FIELDS}
-        if not any(lists.values()):
+        kind_of: dict[str, bool | None] = {}
+        for k in KIND_FIELDS:
+            value = entry.get(k)
+            if value is not None and not isinstance(value, bool):
+                raise ConfigError("expected true or false", file=source, key=f"{at}.{k}")
+            kind_of[k] = value
+        if sum(1 for v in kind_of.values() if v) > 1:
+            raise ConfigError("a mail is of one kind at most: set only one of "
+                              + ", ".join(KIND_FIELDS) + " to true", file=source, key=at)
+        if not any(lists.values()) and not any(kind_of.values()):
             raise ConfigError("a rule needs at least one of " + ", ".join(MATCHER_FIELDS)
-                              + " (a rule without matchers would match every email)",
+                              + ", or one of " + ", ".join(KIND_FIELDS) + " set to true"
+                              " (a rule without matchers would match every email)",
                               file=source, key=at)
-        rules.append(Rule(name=name, action=str(action), amazon=amazon, **lists))
+        rules.append(Rule(name=name, action=str(action), amazon=amazon, **lists,
+                          bounce=kind_of[kinds.BOUNCE], auto_reply=kind_of[kinds.AUTO_REPLY],
+                          mailing_list=kind_of[kinds.MAILING_LIST]))
     return rules

@@ -1,8 +1,11 @@
 """A one- or two-sentence summary of an email for the owner's text message.
 
 Built from the sender, the subject and the first meaningful sentences of the body
-(greetings and pleasantries skipped); deterministic, and pure like the rest of the mail
-reading.
+(greetings and pleasantries skipped), each sentence ending as the sender ended it; a
+bounce is summarised by what bounced. When room is short the summary gives up whole
+parts first (the second sentence, then subject words), cuts a sentence only at a clause
+boundary and only while enough of it is left to be useful, and otherwise says only who
+wrote about what. Deterministic, and pure like the rest of the mail reading.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import re
 
 from rpa.mail.headers import MailItem
+from rpa.mail.kinds import Bounce, status_words
 
 _GREETING_LINE = re.compile(
     r"^(hi|hello|hey|hiya|dear|good\s+(morning|afternoon|evening|day)|greetings|hallo|"
@@ -86,49 +90,232 @@ def key_sentences(text: str, limit: int = 2) -> list[str]:
     return found
 
 
-def _end_with_period(text: str) -> str:
+# The 1–2 sentence summary the owner is sent when it fits one text, and the most of it
+# kept anywhere (the report, the details).
+SUMMARY_CHARS = 240
+# Fewer characters of the sender's own words than this say nothing ("Can you…"): a
+# text then names the sender and subject only and the details carry the rest.
+MIN_GIST = 40
+_OPEN_CLOSE = {'"': '"', "“": "”", "«": "»", "(": ")", "[": "]", "„": "“"}
+_CLOSERS = "\"'”’»)]"
+_CLAUSE = re.compile(r"(?<=[,;:)])\s|\s(?=[–—-]\s)|\s(?=\()|"
+                     r"\s(?=(and|but|or|so|because|since|which|who|when|while|if|unless|"
+                     r"although|though|as|until|before|after|then|otherwise|und|aber|weil|"
+                     r"et|mais|parce|y|pero|porque|e|ma|perché)\s)", re.I)
+
+
+def end_sentence(text: str) -> str:
+    """A sentence with its own end kept ("…tomorrow?" stays a question); a trailing comma,
+    colon or semicolon becomes a period, and a sentence without an end gets one."""
     text = text.rstrip()
-    if text.endswith("."):
+    if not text:
         return text
-    if text and text[-1] in "?!;:,…":
+    core = text.rstrip(_CLOSERS)
+    if core and core[-1] in ".!?…":
+        return text
+    if text[-1] in ",;:":
         return text[:-1].rstrip() + "."
     return text + "."
 
 
-def _shorten(text: str, limit: int) -> str:
+def _balanced(text: str) -> str:
+    """Close what a cut left open: an opening quote or bracket gets its closer."""
+    stack: list[str] = []
+    for ch in text:
+        if stack and ch == stack[-1]:
+            stack.pop()
+        elif ch in _OPEN_CLOSE and not (ch == '"' and '"' in stack):
+            stack.append(_OPEN_CLOSE[ch])
+        elif ch == '"' and '"' in stack:
+            while stack and stack.pop() != '"':
+                pass
+    return text + "".join(reversed(stack))
+
+
+def _tidy_end(text: str) -> str:
+    return text.rstrip(" ,;:-–—(\"'“„«[")
+
+
+def cut_at_clause(text: str, limit: int, *, min_keep: int = 0,
+                  words: bool = True) -> str | None:
+    """``text`` cut to at most ``limit`` characters with "…", at the last clause boundary
+    (after a comma, semicolon, colon or bracket, before a dash or a conjunction) that
+    keeps at least ``min_keep`` characters; without one, at the last word boundary if
+    ``words``. An opened quote or bracket is closed. None when no such cut fits."""
     if len(text) <= limit:
         return text
-    if limit <= 1:
-        return "…"[:max(limit, 0)]
-    cut = text[:limit - 1]
+    for reserve in range(1, 4):  # room for "…" and closers of what is left open
+        room = limit - reserve
+        if room <= 0:
+            return None
+        window = text[:room + 1]
+        stops = [m.start() for m in _CLAUSE.finditer(window) if m.start() <= room]
+        stops = [p for p in stops if len(_tidy_end(text[:p])) >= max(min_keep, 1)]
+        if not stops and words:
+            spaces = [m.start() for m in re.finditer(r"\s", window) if m.start() <= room]
+            stops = [p for p in spaces if len(_tidy_end(text[:p])) >= max(min_keep, 1)]
+        if not stops:
+            return None
+        cut = _balanced(_tidy_end(text[:stops[-1]]) + "…")
+        if len(cut) <= limit:
+            return cut
+    return None
+
+
+def _shorten_words(text: str, limit: int) -> str:
+    """A name or subject shortened at a word boundary with "…" ("" when nothing fits)."""
+    if len(text) <= limit:
+        return text
+    cut = text[:max(limit - 1, 0)]
     space = cut.rfind(" ")
-    if space >= limit // 2:
-        cut = cut[:space]
-    return cut.rstrip(" ,;:-–—(\"'“") + "…"
+    if space <= 0:
+        return ""
+    return _balanced(_tidy_end(cut[:space]) + "…")
 
 
-def summarize(item: MailItem, text: str, *, max_chars: int = 240) -> str:
+class Summary:
+    """The parts of an owner summary, and the best form of it that fits a size."""
+
+    def __init__(self, who: str, subject: str, sentences: list[str]) -> None:
+        self.who = who
+        self.subject = subject
+        self.sentences = [end_sentence(s) for s in sentences]
+
+    def head(self, subject_chars: int = 100) -> str:
+        subject = _shorten_words(self.subject, subject_chars) if self.subject else ""
+        if subject:
+            return f'{self.who} wrote about "{subject}"'
+        if self.subject:
+            return f"{self.who} wrote an email"
+        return f"{self.who} wrote (no subject)"
+
+    def headline(self, max_chars: int) -> str:
+        """Who wrote about what, one sentence, the subject shortened to fit."""
+        for chars in (100, 70, 50, 35, 20):
+            head = self.head(chars)
+            text = (f"{head}." if self.subject or self.sentences
+                    else f"{self.who} sent an email with no subject and no readable text.")
+            if len(text) <= max_chars:
+                return text
+        for text in (f"{self.who} wrote.", "An email."):
+            if len(text) <= max_chars:
+                return text
+        return "…"
+
+    def forms(self) -> list[str]:
+        """Whole forms, best first: two sentences, then one, then shorter subjects."""
+        if not self.sentences:
+            what = (f'sent "{self.subject}" with no readable text' if self.subject
+                    else "sent an email with no subject and no readable text")
+            return [f"{self.who} {what}."]
+        out: list[str] = []
+        first = self.sentences[0]
+        if len(self.sentences) > 1 and len(first) < 160:
+            out.append(f"{self.head()}: {first} {self.sentences[1]}")
+        for chars in (100, 70, 50):
+            out.append(f"{self.head(chars)}: {first}")
+        return out
+
+    def fitted(self, max_chars: int) -> str:
+        """The most that fits in ``max_chars``: both sentences, one, the first cut at a
+        clause boundary (at least :data:`MIN_GIST` characters of it), or the headline."""
+        forms = self.forms()
+        for form in forms:
+            if len(form) <= max_chars:
+                return form
+        if not self.sentences:
+            return cut_at_clause(forms[0], max_chars) or self.headline(max_chars)
+        first = self.sentences[0]
+        # When the sender's words must be cut, a shorter subject leaves more of them.
+        for words in (False, True):  # a clause boundary first, a word boundary only then
+            for chars in (50, 70, 100):
+                head = f"{self.head(chars)}: "
+                keep = min(MIN_GIST, len(first))
+                cut = cut_at_clause(head + first, max_chars, min_keep=len(head) + keep,
+                                    words=words)
+                if cut is not None:
+                    return cut
+        return self.headline(max_chars)
+
+
+def build(item: MailItem, text: str) -> Summary:
+    """The summary parts of an email: sender, subject, the first two meaningful
+    sentences."""
+    who = item.from_name or item.from_addr or "An unknown sender"
+    who = _shorten_words(who, 60) or who[:60]
+    subject = " ".join(item.subject.split())
+    return Summary(who, subject, key_sentences(text or "", 2))
+
+
+def summarize(item: MailItem, text: str, *, max_chars: int = SUMMARY_CHARS) -> str:
     """One or two sentences for the owner: who wrote, about what, and the gist.
 
     Built from the sender, the subject and the first one or two meaningful sentences of the
-    body (greetings and pleasantries skipped). Ends with a period; longer than
-    ``max_chars`` it is cut at a word boundary and ends with "…". Deterministic.
+    body (greetings and pleasantries skipped); each sentence keeps its own end (a question
+    stays a question). Longer than ``max_chars``: one sentence, a shorter subject, the
+    first sentence cut at a clause boundary with "…" (never mid-word, quotes closed, at
+    least :data:`MIN_GIST` characters of it), else only who wrote about what.
+    Deterministic.
     """
-    who = item.from_name or item.from_addr or "An unknown sender"
-    subject = " ".join(item.subject.split())
-    if len(subject) > 100:
-        subject = _shorten(subject, 100)
-    sentences = key_sentences(text or "", 2)
-    about = f'wrote about "{subject}"' if subject else "wrote (no subject)"
-    if not sentences:
-        what = (f'sent "{subject}" with no readable text' if subject
-                else "sent an email with no subject and no readable text")
-        return _shorten(_end_with_period(f"{who} {what}"), max_chars)
-    head = f"{who} {about}: "
-    first = _end_with_period(sentences[0])
-    summary = head + first
-    if len(sentences) > 1:
-        both = summary + " " + _end_with_period(sentences[1])
-        if len(both) <= max_chars and len(first) < 160:
-            summary = both
-    return _shorten(summary, max_chars)
+    return build(item, text).fitted(max_chars)
+
+
+# --------------------------------------------------------------------------- bounces
+
+def bounce_summary(bounce: Bounce, *, max_chars: int = SUMMARY_CHARS) -> str:
+    """What bounced, for the owner: the original subject, the recipient(s) and why.
+
+    Whatever the bounce does not say is said to be unknown, never guessed.
+    """
+    rcpts = bounce.recipients
+    if not rcpts:
+        to = "to a recipient the bounce does not name"
+    elif len(rcpts) == 1:
+        to = f"to {rcpts[0]}"
+    else:
+        to = f"to {rcpts[0]} and {len(rcpts) - 1} more"
+    verb = "is delayed (the mail server keeps trying)" if bounce.delayed \
+        else "was not delivered"
+    words = status_words(bounce.status)
+    if words:
+        reason = words
+    elif bounce.reason:
+        reason = bounce.reason
+    elif bounce.status:
+        reason = f"status {bounce.status}"
+    else:
+        reason = "the bounce gives no reason"
+    for chars in (100, 60, 35, 0):
+        subject = _shorten_words(bounce.subject, chars) if bounce.subject and chars else ""
+        what = f'your email "{subject}"' if subject else (
+            "an email" if bounce.subject else "an email (subject unknown)")
+        text = end_sentence(f"Bounce: {what} {to} {verb}: {reason}")
+        if len(text) <= max_chars:
+            return text
+    short = end_sentence(f"Bounce: an email {to} {verb}")
+    return short if len(short) <= max_chars else (cut_at_clause(short, max_chars) or "Bounce.")
+
+
+class BounceSummary:
+    """A bounce's summary, fitted like :class:`Summary`."""
+
+    def __init__(self, bounce: Bounce) -> None:
+        self.bounce = bounce
+
+    def fitted(self, max_chars: int) -> str:
+        return bounce_summary(self.bounce, max_chars=max_chars)
+
+
+def capped(text: str, max_chars: int = 4000) -> str:
+    """The whole text for the details channel, cut (at a paragraph, line or word) only
+    beyond ``max_chars``, saying so."""
+    text = text.strip()
+    if len(text) <= max_chars:
+        return text
+    window = text[:max_chars]
+    for sep in ("\n\n", "\n", " "):
+        at = window.rfind(sep)
+        if at >= max_chars // 2:
+            window = window[:at]
+            break
+    return window.rstrip() + "\n[… cut here; the whole email is in the mailbox]"

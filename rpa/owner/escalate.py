@@ -3,9 +3,19 @@
 A flow first records the escalation (with its code and texts) and only then tells the
 owner; a text that does not get through stays marked as not notified and is sent by
 :func:`flush` at the end of the flow or on the next run.
+
+The owner's phone is spared two floods: :func:`flush` with a ``limit`` texts that many
+escalations one by one and the rest in one digest text (their codes, how many, the whole
+list on the details channel), each marked notified once that text is delivered; and
+:func:`mailing_list_digest` tells about newsletters at most once a day, as one text.
 """
 
 from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
 
 from rpa.run.context import RunContext
 
@@ -24,6 +34,17 @@ def notify(ctx: RunContext, code: str) -> bool:
     return ok
 
 
+@dataclass
+class Flushed:
+    """What one :func:`flush_capped` told the owner."""
+
+    texted: list[str] = field(default_factory=list)  # codes texted one by one (delivered)
+    failed: list[str] = field(default_factory=list)  # texted one by one, not delivered
+    digest: list[str] = field(default_factory=list)  # codes in the digest text
+    digest_delivered: bool = False
+    digest_text: str = ""
+
+
 def flush(ctx: RunContext, kinds: tuple[str, ...]) -> int:
     """Send every earlier escalation of ``kinds`` whose text did not go out; returns how many."""
     sent = 0
@@ -31,3 +52,135 @@ def flush(ctx: RunContext, kinds: tuple[str, ...]) -> int:
         if esc["kind"] in kinds and notify(ctx, esc["code"]):
             sent += 1
     return sent
+
+
+def flush_capped(ctx: RunContext, kinds: tuple[str, ...], limit: int, *,
+                 noun: tuple[str, str] = ("escalation", "escalations"),
+                 without_details: str = "the VA has the list",
+                 first: set[str] | frozenset[str] = frozenset()) -> Flushed:
+    """Every escalation of ``kinds`` not yet told: the first ``limit`` in a text each
+    (the codes in ``first`` before the others), the rest in one digest text (see
+    :func:`digest`). ``noun`` is (singular, plural); ``without_details`` ends the digest
+    text when there is no details channel."""
+    out = Flushed()
+    if ctx.dry_run:
+        return out
+    pending = [e for e in ctx.ledger.escalations(ctx.account.name, unnotified=True)
+               if e["kind"] in kinds]
+    pending.sort(key=lambda e: e["code"] not in first)  # stable: code order otherwise
+    for esc in pending[:max(limit, 0)]:
+        (out.texted if notify(ctx, esc["code"]) else out.failed).append(esc["code"])
+    rest = pending[max(limit, 0):]
+    if rest:
+        out.digest = [e["code"] for e in rest]
+        out.digest_delivered, out.digest_text = digest(ctx, rest, noun=noun,
+                                                       without_details=without_details)
+    return out
+
+
+def _span(codes: list[str]) -> str:
+    return codes[0] if len(codes) == 1 else f"{codes[0]}–{codes[-1]}"
+
+
+def digest(ctx: RunContext, escalations: list[dict[str, Any]], *,
+           noun: tuple[str, str] = ("escalation", "escalations"),
+           without_details: str = "the VA has the list") -> tuple[bool, str]:
+    """One text for many escalations ("E011–E250: 240 more emails need you; check
+    Upwork."), the whole list (each escalation's own text) on the details channel first.
+
+    Every escalation in it is marked notified once the text is delivered, so none is texted
+    again one by one; when it is not delivered they all stay for the next run. Returns
+    (delivered, the text).
+    """
+    codes = [e["code"] for e in escalations]
+    n = len(codes)
+    span = _span(codes)
+    what = f"1 more {noun[0]} needs" if n == 1 else f"{n} more {noun[1]} need"
+    notifier = ctx.notifier
+    listing = "\n".join(str(e["summary"]) for e in escalations)
+    told = False
+    if "details" in notifier.urls:
+        told = notifier.details(
+            f"{span}: {what} you. They were not texted one by one, to keep your phone "
+            f"quiet; answer with the code.\n\n{listing}", title=f"Escalations {span}")
+    text = (f"{span}: {what} you; check {notifier.details_label}." if told
+            else f"{span}: {what} you; {without_details}.")
+    delivered = notifier.sms(text, title=f"Escalations {span}")
+    if delivered:
+        for code in codes:
+            ctx.ledger.mark_notified(code)
+    return delivered, text
+
+
+# --------------------------------------------------------------------------- mailing lists
+
+DIGEST_CAUSE = "mailing_list_digest"
+
+
+def _sender_label(sender: str) -> str:
+    """ "Name <addr>" -> "Name"; a bare address stays."""
+    name = sender.split(" <", 1)[0].strip().strip('"')
+    return name or sender.strip("<>") or "(no sender)"
+
+
+def _count_text(counts: list[tuple[str, int]], total: int, room: int) -> str:
+    """ "Mailing lists: 12 emails from A (5), B (4) and 2 more senders." within ``room``."""
+    head = f"Mailing lists: {total} email{'s' if total != 1 else ''} from "
+    names = [f"{name} ({n})" if n > 1 else name for name, n in counts]
+    for shown in range(len(names), 0, -1):
+        left = len(names) - shown
+        tail = f" and {left} more sender{'s' if left != 1 else ''}" if left else ""
+        listed = names[:shown]
+        joined = (", ".join(listed[:-1]) + " and " + listed[-1]
+                  if len(listed) > 1 and not left else ", ".join(listed))
+        text = f"{head}{joined}{tail}."
+        if len(text) <= room:
+            return text
+    return f"{head}{len(names)} sender{'s' if len(names) != 1 else ''}."
+
+
+def mailing_list_digest(ctx: RunContext) -> dict[str, Any]:
+    """The day's one text about mailing-list mail (emails in state ``digest``): how many
+    and from whom, the whole list on the details channel when it does not fit.
+
+    At most one a day per account (claimed in the ledger before it goes out); mail that
+    arrives after it waits for the next day's. Listed emails become ``digested`` once the
+    text is delivered; an undelivered one is tried again by the next run.
+    """
+    out: dict[str, Any] = {"waiting": 0, "sent": False, "already_today_by": None, "text": ""}
+    rows = ctx.ledger.emails(ctx.account.name, state="digest")
+    out["waiting"] = len(rows)
+    if not rows or ctx.dry_run:
+        return out
+    day = datetime.now().astimezone().date().isoformat()
+    counts = Counter(_sender_label(r["sender"]) for r in rows)
+    ordered = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0].lower()))
+    notifier = ctx.notifier
+    room = notifier.sms_limit - len(notifier.initials) - 2
+    full = _count_text(ordered, len(rows), 10_000)
+    has_details = "details" in notifier.urls
+    pointer = len(f" Check {notifier.details_label} for details.") if has_details else 0
+    short = _count_text(ordered, len(rows), room - pointer)
+    earlier = ctx.ledger.claim_run_alert(ctx.account.name, DIGEST_CAUSE, day, ctx.run_id, full)
+    if earlier is not None:
+        out["already_today_by"] = earlier["run_id"]
+        return out
+    listing = "\n".join(f"- {r['sender']}: {r['subject'] or '(no subject)'} "
+                        f"({r['folder']}, first seen {r['first_seen']})" for r in rows)
+    details = (f"{full}\nNothing to answer; they stay in the mailbox as they were.\n\n"
+               f"{listing}")
+    if notifier.fits(full):
+        delivered = notifier.sms(full, title="Mailing lists")
+        out["text"] = full
+    elif has_details:
+        delivered = notifier.sms(full, details=details, short=short, title="Mailing lists")
+        out["text"] = short
+    else:
+        delivered = notifier.sms(short, title="Mailing lists")
+        out["text"] = short
+    out["sent"] = delivered
+    if delivered:
+        ctx.ledger.run_alert_sent(ctx.account.name, DIGEST_CAUSE, day)
+        ctx.ledger.set_email_state(ctx.account.name, [r["message_id"] for r in rows],
+                                   "digested")
+    return out

@@ -441,3 +441,227 @@ def bulk_mails(n: int, seed: int = 0) -> list[bytes]:
             mid = f"<bulk.{tag}@{addr.split('@', 1)[1]}>"
         out.append(_assemble(from_value, subject, date, mid, body, html))
     return out
+
+
+# --------------------------------------------------------------------------- mail no person wrote
+
+def bounce_mail(recipient: str = "li.wei@old-sunrise-bamboo.example",
+                subject: str = "Re: New price list from 1 April 2025", *,
+                message_id: str = "<demo.bounce@mx.acme-goods.example>") -> bytes:
+    """A Postfix bounce: multipart/report with a delivery-status part and the returned mail."""
+    boundary = "=_bounce_" + message_id.strip("<>").replace("@", "_")
+    return (
+        "From: MAILER-DAEMON@mx.acme-goods.example (Mail Delivery System)\r\n"
+        f"To: {SUPPORT_ADDRESS}\r\nSubject: Undelivered Mail Returned to Sender\r\n"
+        f"Date: {_when(120)}\r\nMessage-ID: {message_id}\r\nReturn-Path: <>\r\n"
+        "Auto-Submitted: auto-replied\r\nMIME-Version: 1.0\r\n"
+        "Content-Type: multipart/report; report-type=delivery-status;\r\n"
+        f' boundary="{boundary}"\r\n\r\n'
+        f"--{boundary}\r\nContent-Type: text/plain; charset=us-ascii\r\n\r\n"
+        "This is the mail system at host mx.acme-goods.example.\r\n\r\n"
+        "I'm sorry to have to inform you that your message could not\r\n"
+        "be delivered to one or more recipients. It's attached below.\r\n\r\n"
+        f"<{recipient}>: host mx.old-sunrise-bamboo.example said: 550 5.1.1\r\n"
+        f"    <{recipient}>: Recipient address rejected: User unknown\r\n\r\n"
+        f"--{boundary}\r\nContent-Type: message/delivery-status\r\n\r\n"
+        "Reporting-MTA: dns; mx.acme-goods.example\r\n\r\n"
+        f"Final-Recipient: rfc822; {recipient}\r\nOriginal-Recipient: rfc822;{recipient}\r\n"
+        "Action: failed\r\nStatus: 5.1.1\r\n"
+        f"Diagnostic-Code: smtp; 550 5.1.1 <{recipient}>: Recipient address rejected:\r\n"
+        "    User unknown in virtual mailbox table\r\n\r\n"
+        f"--{boundary}\r\nContent-Type: message/rfc822\r\n\r\n"
+        f"From: {SELLER_NAME} <{SUPPORT_ADDRESS}>\r\nTo: <{recipient}>\r\n"
+        f"Subject: {subject}\r\nDate: {_when(110)}\r\n\r\n"
+        "Hello Li, we accept the new prices.\r\n\r\n"
+        f"--{boundary}--\r\n").encode()
+
+
+def plain_bounce_mail() -> bytes:
+    """An Exim bounce without a delivery-status part: only text says what bounced."""
+    return (
+        "From: Mail Delivery System <Mailer-Daemon@mail.acme-goods.example>\r\n"
+        f"To: {SUPPORT_ADDRESS}\r\nSubject: Mail delivery failed: returning message to sender\r\n"
+        f"Date: {_when(125)}\r\nMessage-ID: <demo.bounce-exim@mail.acme-goods.example>\r\n"
+        "Auto-Submitted: auto-replied\r\nContent-Type: text/plain; charset=us-ascii\r\n\r\n"
+        "This message was created automatically by mail delivery software.\r\n\r\n"
+        "A message that you sent could not be delivered to one or more of its\r\n"
+        "recipients. This is a permanent error. The following address(es) failed:\r\n\r\n"
+        "  orders@kartonwerk-sued.example\r\n"
+        "    host mx.kartonwerk-sued.example [192.0.2.7]\r\n"
+        "    SMTP error from remote mail server after RCPT TO:<orders@kartonwerk-sued.example>:\r\n"
+        "    552 5.2.2 Mailbox full\r\n\r\n"
+        "------ This is a copy of the message, including all the headers. ------\r\n\r\n"
+        f"From: {SELLER_NAME} <{SUPPORT_ADDRESS}>\r\nTo: orders@kartonwerk-sued.example\r\n"
+        "Subject: Order KW-4471: new delivery date?\r\n\r\n"
+        "Hello, when do the cartons arrive?\r\n").encode()
+
+
+def auto_reply_mail(*, message_id: str = "<demo.ooo@lopez-accounting.example>") -> bytes:
+    """An out-of-office answer from the accountant."""
+    msg = _base(sender=("Maria Lopez", "maria.lopez@lopez-accounting.example"),
+                subject="Automatic reply: Documents needed for your Q1 VAT return", minutes=130,
+                message_id=message_id)
+    msg["Auto-Submitted"] = "auto-replied"
+    msg["X-Autoreply"] = "yes"
+    msg.set_content("I am out of the office until 24 March with limited access to email. "
+                    "For urgent matters please call the office.\n")
+    return _as_bytes(msg)
+
+
+def newsletter_mail(i: int, sender: tuple[str, str] = ("Shopify Partners",
+                                                       "news@partner-news.example")) -> bytes:
+    """Issue ``i`` of a newsletter (List-Id, List-Unsubscribe, Precedence: bulk)."""
+    domain = sender[1].split("@", 1)[1]
+    msg = _base(sender=sender, subject=f"Seller tips #{i}: grow your own web shop",
+                minutes=140 + i, message_id=f"<demo.newsletter-{i}@{domain}>")
+    msg["List-Id"] = f"Seller tips <tips.{domain}>"
+    msg["List-Unsubscribe"] = f"<mailto:unsubscribe@{domain}?subject=tips>"
+    msg["Precedence"] = "bulk"
+    msg.set_content("This week: five ways to bring buyers to your own web shop. "
+                    "Read more on our blog.\n")
+    return _as_bytes(msg)
+
+
+LONG_SUPPLIER_SUBJECT = ("Important changes to our delivery terms, minimum order quantities "
+                         "and payment conditions for all bamboo products from Q2 2025")
+
+
+def long_supplier_mail() -> bytes:
+    """A supplier's long mail with a long subject: its summary does not fit one text."""
+    body = (
+        "Dear partner,\n\n"
+        "Because our main bamboo plantation in Anji was hit by the floods in February, we "
+        "must change our delivery terms for the second quarter: the minimum order for "
+        "cutting board sets rises from 100 to 250 pieces, and every order needs a 30% "
+        "prepayment before production starts.\n\n"
+        "Orders confirmed before 31 March are delivered on the old terms.\n\n"
+        "Our new warehouse in Ningbo opens on 15 April; from then on sea freight leaves "
+        "every Tuesday instead of every second Friday, so your lead time falls by about "
+        "four days.\n\n"
+        "The full terms are attached. Please confirm by 28 March whether you want to "
+        "place the Q2 order under the new terms.\n\nBest regards,\nLi Wei\n"
+        "Sunrise Bamboo Co.\n")
+    return _plain(body, sender=("Li Wei - Sunrise Bamboo Co.", "sales@sunrise-bamboo.example"),
+                  subject=LONG_SUPPLIER_SUBJECT, minutes=150,
+                  message_id="<demo.long-terms@sunrise-bamboo.example>")
+
+
+def question_mail() -> bytes:
+    """A short question from the carrier: the owner's text must stay a question."""
+    return _plain("Hi,\n\nCan we pick up the 40 parcels tomorrow at 9 am instead of 2:30 pm?\n\n"
+                  "Thanks,\nJohn\n", sender=("FastFreight Pickups", "pickups@fastfreight.example"),
+                  subject="Pickup tomorrow", minutes=155,
+                  message_id="<demo.pickup-question@fastfreight.example>")
+
+
+def unknown_mails(n: int) -> list[bytes]:
+    """``n`` different unknown mails (no rule matches): a backlog for the owner."""
+    out: list[bytes] = []
+    for i in range(max(n, 0)):
+        (name, addr), subject, text = _UNKNOWN[i % len(_UNKNOWN)]
+        if "partner-news" in addr:  # a person's mail here, not a list's
+            name, addr = "Ava Novak", "ava@novak-design.example"
+        out.append(_assemble(formataddr((name, addr)), f"{subject} ({i + 1})",
+                             format_datetime(_START + timedelta(minutes=i)),
+                             f"<backlog.{i:05d}@{addr.split('@', 1)[1]}>",
+                             f"Hello,\n\n{text}\n\nBest regards,\n{name}\n"))
+    return out
+
+
+# --------------------------------------------------------------------------- authentication
+
+#: The practice mailbox's receiving server, as it names itself in Authentication-Results.
+AUTHSERV_ID = "mx.acme-goods.example"
+
+
+def authentication_results(*, dmarc: str | None = "pass", dkim: str | None = "pass",
+                           spf: str | None = "pass", domain: str = "amazon.com",
+                           envelope: str | None = None,
+                           authserv_id: str = AUTHSERV_ID) -> str:
+    """An Authentication-Results value as a receiving server writes it (RFC 8601), with
+    comments like Gmail's; a method given as None is left out."""
+    parts = [authserv_id]
+    if dkim is not None:
+        parts.append(f"dkim={dkim} (2048-bit key) header.d={domain} header.i=@{domain} "
+                     "header.s=practice header.b=AbCd1234")
+    if spf is not None:
+        parts.append(f"spf={spf} ({authserv_id}: domain of bounces@{envelope or domain} "
+                     f"designates 192.0.2.25 as permitted sender) "
+                     f"smtp.mailfrom=bounces@{envelope or domain}")
+    if dmarc is not None:
+        parts.append(f"dmarc={dmarc} (p=QUARANTINE sp=QUARANTINE dis=NONE) "
+                     f"header.from={domain}")
+    return "; ".join(parts)
+
+
+def _raw_mail(from_value: str, subject: str, message_id: str, body: str, *,
+              results: tuple[str, ...] = (), minutes: int = 200) -> bytes:
+    """Raw bytes with the From value exactly as given (a hostile header is not tidied) and
+    the Authentication-Results on top, as the receiving server puts them."""
+    head = "".join(f"Authentication-Results: {r}\r\n" for r in results)
+    head += (f"From: {from_value}\r\nTo: {SELLER_NAME} <{SUPPORT_ADDRESS}>\r\n"
+             f"Subject: {subject}\r\nDate: {_when(minutes)}\r\nMessage-ID: {message_id}\r\n"
+             "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n"
+             "Content-Transfer-Encoding: 8bit\r\n")
+    return (head + "\r\n" + body.replace("\n", "\r\n")).encode("utf-8")
+
+
+_SOLD = "Sold, ship now: Bamboo Cutting Board Set (3 pieces)"
+_NOTICE = 'Amazon Seller Central <seller-notification@amazon.com>'
+
+
+def trust_mails() -> dict[str, bytes]:
+    """Mail that claims to come from Amazon, by case name: authenticated, spoofed (failing
+    DMARC), carrying only a forged header from another server, and From headers that lie
+    (an address in the display name, a reversed or invisible-character name, several
+    addresses, an empty one). Each has its own Message-ID ``<trust.<case>@...>``."""
+    sold = _sold_body("Bamboo Cutting Board Set (3 pieces)", DEMO_BUYERS[1][1], "March 11, 2025")
+    hold = ("Dear Seller,\n\nYour disbursements are on hold because your bank details could "
+            "not be verified. Confirm them within 24 hours at http://pay-verify.example/sc "
+            "to release USD 4,210.77.\n\nAmazon Payments\n")
+    fail = authentication_results(dkim="fail", spf="fail", dmarc="fail",
+                                  envelope="bulk-mailer.example")
+    return {
+        "authenticated": _raw_mail(_NOTICE, _SOLD, "<trust.authenticated@amazon.com>", sold,
+                                   results=(authentication_results(),)),
+        "spoofed_sold": _raw_mail(_NOTICE, _SOLD, "<trust.spoofed-sold@amazon.com>", sold,
+                                  results=(fail,)),
+        "spoofed_disbursement": _raw_mail(
+            "Amazon Payments <payments@amazon.com>", "Your disbursements are on hold",
+            "<trust.spoofed-disbursement@amazon.com>", hold, results=(fail,)),
+        "foreign_header_only": _raw_mail(
+            _NOTICE, _SOLD, "<trust.foreign-header@amazon.com>", sold,
+            results=(authentication_results(authserv_id="mx.google.com"),)),
+        "foreign_pass_under_fail": _raw_mail(
+            _NOTICE, _SOLD, "<trust.foreign-pass@amazon.com>", sold,
+            results=(fail, authentication_results(authserv_id="mx.google.com"))),
+        "no_header": _raw_mail(_NOTICE, _SOLD, "<trust.no-header@amazon.com>", sold),
+        "address_in_name": _raw_mail(
+            "seller-notification@amazon.com <billing@pay-verify.example>", _SOLD,
+            "<trust.address-in-name@pay-verify.example>", sold),
+        "reversed_name": _raw_mail(
+            "\u202etroppuS relleS nozamA\u202c <support@pay-verify.example>",
+            "Your account is on hold", "<trust.reversed-name@pay-verify.example>", hold),
+        "zero_width_name": _raw_mail(
+            "Am\u200bazon Seller Support <support@pay-verify.example>",
+            "Your account is on hold", "<trust.zero-width@pay-verify.example>", hold),
+        "several_from": _raw_mail(
+            f"{_NOTICE}, <billing@pay-verify.example>", _SOLD,
+            "<trust.several-from@pay-verify.example>", sold,
+            results=(authentication_results(),)),
+        "empty_address": _raw_mail("Amazon Seller Central <>", _SOLD,
+                                   "<trust.empty-address@pay-verify.example>", sold),
+    }
+
+
+def relay_buyer_mail(relay_domain: str, i: int = 0, *, authenticated: bool = True) -> bytes:
+    """A buyer's email through the messaging relay ``relay_domain``
+    (marketplace.amazon.<tld>), with a passing DMARC result unless ``authenticated`` is
+    false."""
+    name, order_id = DEMO_BUYERS[i % len(DEMO_BUYERS)]
+    results = (authentication_results(domain=relay_domain),) if authenticated else ()
+    local = f"b{i:03d}x7k2m9q4z"
+    return _raw_mail(f"{name} - Amazon Marketplace <{local}@{relay_domain}>",
+                     f"Question about order {order_id}", f"<relay.{i}@{relay_domain}>",
+                     _buyer_body("Does the cutting board set come in a gift box?"),
+                     results=results, minutes=210 + i)

@@ -298,7 +298,8 @@ class Ledger:
 
     # --- emails ------------------------------------------------------------------------
     # state: "trashed" (moved to Trash), "waiting" (a buyer email whose thread is not yet
-    # answered), "escalated", "recorded" (the owner's mail, kept for the answers), "kept".
+    # answered), "escalated", "recorded" (the owner's mail, kept for the answers), "kept",
+    # "digest" (list mail waiting for the owner's daily digest), "digested" (listed in one).
 
     def email(self, account: str, message_id: str) -> dict[str, Any] | None:
         row = self.db.execute("SELECT * FROM emails WHERE account=? AND message_id=?",
@@ -332,3 +333,16 @@ class Ledger:
 
     def emails(self, account: str, state: str | None = None) -> list[dict[str, Any]]:
         return self._rows("emails", "first_seen", account, state)
+
+    def set_email_state(self, account: str, message_ids: list[str], state: str) -> None:
+        """Give these emails a new state, in one transaction."""
+        now = now_iso()
+        self.db.execute("BEGIN")
+        try:
+            self.db.executemany(
+                "UPDATE emails SET state=?, updated_at=? WHERE account=? AND message_id=?",
+                [(state, now, account, mid) for mid in message_ids])
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise

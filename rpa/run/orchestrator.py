@@ -2,8 +2,9 @@
 
 It takes the account's lock, resolves secrets and selectors before any browser starts,
 runs each flow (retrying application errors and browser timeouts within limits, never
-business outcomes), skips flows whose needs did not succeed, texts the owner when the run
-did not finish cleanly (once a day per cause), and always writes run.json and report.html.
+business outcomes nor an error marked ``retryable = False``), skips flows whose needs did
+not succeed, texts the owner when the run did not finish cleanly (once a day per cause),
+and always writes run.json and report.html.
 """
 
 from __future__ import annotations
@@ -89,9 +90,11 @@ def run(cfg: Config, *, account: str | None = None, flows: list[str] | None = No
     secrets = check_secrets(cfg, acc, [f.name for f in order])
     redact.register(*secrets.values())
     selectors = Selectors.load(cfg.paths.selectors_file, cfg.browser.timeout_ms)
-    from rpa.seller_central.otp import totp
+    if "totp_secret" in secrets:  # only runs that sign in to Seller Central have one
+        from rpa.seller_central.otp import totp
 
-    totp(secrets["totp_secret"])
+        idx = cfg.accounts.index(acc)
+        totp(secrets["totp_secret"], key=f"accounts[{idx}].totp_secret_env", source=cfg.source)
 
     state_dir = Path(cfg.paths.state_dir)
     state_dir.mkdir(parents=True, exist_ok=True)
@@ -172,6 +175,8 @@ def _run_flow(ctx: RunContext, fl: Any, results: dict[str, dict[str, Any]],
             # A browser timeout or dropped navigation is as technical as a missing element.
             errors.append(_error(fl.name, err, attempt))
             logger.warning("[{}] attempt {} of {} failed: {}", fl.name, attempt, attempts, err)
+            if not getattr(err, "retryable", True):  # trying again would meet the same
+                break
         except Exception as err:  # noqa: BLE001 - any other failure is recorded, run goes on
             wrapped = _error(fl.name, err, attempt)
             errors.append(wrapped)

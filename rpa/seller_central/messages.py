@@ -11,6 +11,7 @@ from playwright.sync_api import Page
 
 from rpa.errors import PageError
 from rpa.seller_central.replies import Message, ThreadView
+from rpa.text import clean_line, clean_text
 
 if TYPE_CHECKING:
     from rpa.seller_central.pages import SellerCentral
@@ -70,10 +71,11 @@ class Inbox:
 
 
 def _text(sel: Any, scope: Any, key: str) -> str:
-    """The first text ``key`` matches right now, whitespace normalised ("" when none)."""
+    """The first text ``key`` matches right now, on one line and without hidden characters
+    (a buyer's name or subject goes into the owner's texts): "" when none."""
     for text in sel.texts(scope, key):
         if text.strip():
-            return " ".join(text.split())
+            return clean_line(text)
     return ""
 
 
@@ -119,7 +121,9 @@ class ThreadPage:
         messages = []
         for node, body, at in zip(nodes, bodies, times, strict=True):
             sender = "seller" if self.sel.any_of(node, "thread.from_seller").count() else "buyer"
-            messages.append(Message(sender, body, " ".join(at.split())))
+            # the buyer's words reach the owner; the seller's stay as sent, to compare
+            text = clean_text(body) if sender == "buyer" else body
+            messages.append(Message(sender, text, " ".join(at.split())))
         prev = self.last if not header else None
         self.last = ThreadView(
             thread_id=self.thread_id,

@@ -35,6 +35,38 @@ LAYOUTS: dict[str, tuple[tuple[str, str], ...]] = {
         ("Deleted Items", ""),
         ("Sent Items", ""),
     ),
+    # cPanel/Courier style: every folder under the "INBOX." namespace prefix, "." between
+    # levels (INBOX.Junk, INBOX.Trash), no SPECIAL-USE.
+    "courier": (
+        ("Junk", ""),
+        ("Trash", ""),
+        ("Sent", ""),
+        ("Drafts", ""),
+    ),
+    # "/" between levels, Spam and Trash as children of INBOX, and a folder whose name only
+    # starts like a spam folder.
+    "inbox-children": (
+        ("INBOX/Spam", ""),
+        ("INBOX/Trash", ""),
+        ("Sent", ""),
+        ("Spam reports", ""),
+    ),
+    # A French mailbox without SPECIAL-USE: non-ASCII names travel in modified UTF-7.
+    "french": (
+        ("Courrier indésirable", ""),
+        ("Corbeille", ""),
+        ("Éléments envoyés", ""),
+    ),
+    # No Spam folder at all (only one that is named like it), Trash flagged.
+    "no-spam": (
+        ("Trash", "\\Trash"),
+        ("Sent", "\\Sent"),
+        ("Spam reports", ""),
+    ),
+}
+# Layout -> (namespace prefix, hierarchy separator), where not the plain ("", "/").
+NAMESPACES: dict[str, tuple[str, str]] = {
+    "courier": ("INBOX.", "."),
 }
 
 
@@ -154,7 +186,9 @@ def _service_blocks(settings: DovecotConfig) -> str:
 
 def _namespace_and_services(settings: DovecotConfig) -> str:
     """The same in both syntaxes: the one namespace with its folders, the services."""
-    return ("namespace inbox {\n  inbox = yes\n  separator = /\n"
+    prefix, separator = NAMESPACES.get(settings.layout, ("", "/"))
+    prefix_line = f"  prefix = {prefix}\n" if prefix else ""
+    return (f"namespace inbox {{\n  inbox = yes\n  separator = {separator}\n{prefix_line}"
             f"{_mailbox_blocks(settings.layout)}\n}}\n" + _service_blocks(settings))
 
 

@@ -142,8 +142,12 @@ class DovecotServer:
 
     ``layout="special-use"`` gives INBOX, Junk (\\Junk), Trash (\\Trash), Sent (\\Sent) and
     Drafts (\\Drafts); ``layout="outlook"`` gives INBOX, "Junk Email", "Deleted Items" and
-    "Sent Items" with no SPECIAL-USE flags at all. All folders are created and subscribed
-    automatically.
+    "Sent Items" with no SPECIAL-USE flags at all; ``"courier"`` puts Junk, Trash, Sent and
+    Drafts under the ``INBOX.`` namespace prefix with "." between levels; ``"inbox-children"``
+    has INBOX/Spam, INBOX/Trash, Sent and "Spam reports"; ``"french"`` has "Courrier
+    indésirable", "Corbeille" and "Éléments envoyés"; ``"no-spam"`` has Trash (\\Trash),
+    Sent (\\Sent) and "Spam reports" only (see ``config.LAYOUTS``). All folders are created
+    and subscribed automatically.
 
     Without ``root`` a temporary folder is made; it is removed by ``cleanup()`` (which leaving
     the ``with`` block calls) or at the latest when the object is collected or Python exits.
