@@ -14,7 +14,8 @@ from collections.abc import Iterable
 from email.message import Message
 from html.parser import HTMLParser
 
-from rpa.mail.decoding import CONTROL_CHARS, decode_bytes
+from rpa.mail.decoding import decode_bytes
+from rpa.text import strip_hidden
 
 # --------------------------------------------------------------------------- HTML to text
 
@@ -178,14 +179,13 @@ def _cut_index(lines: list[str]) -> int:
     return len(lines)
 
 
-_INVISIBLE = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00ad]")
 _CID = re.compile(r"\[cid:[^\]]*\]", re.I)
 
 
 def clean_text(text: str, max_chars: int = 20000) -> str:
     """Remove quoted history and signatures, tidy whitespace, cap the length."""
     text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\xa0", " ")
-    text = _CID.sub("", _INVISIBLE.sub("", CONTROL_CHARS.sub("", text)))
+    text = _CID.sub("", strip_hidden(text))  # controls, direction marks, invisibles
     lines = text.split("\n")
     lines = lines[:_cut_index(lines)]
     kept: list[str] = []
