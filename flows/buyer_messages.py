@@ -24,7 +24,7 @@ from rpa.run.registry import flow
 from rpa.seller_central import messaging
 from rpa.seller_central.messages import InboxRow, ThreadPage, needs_response, same_text
 from rpa.seller_central.pages import SellerCentral
-from rpa.seller_central.replies import Decision, ReplyBook, ThreadView
+from rpa.seller_central.replies import Decision, ReplyBook, ThreadView, check_outgoing
 
 
 @dataclass
@@ -48,15 +48,33 @@ def one_line(text: str) -> str:
     return " ".join(text.split())
 
 
+# What the owner's texts say about the holding reply: the escalation is recorded with the
+# first wording (texted once the reply shows on the page); when the reply could not be
+# sent, the text that leaves says so instead (see ``unsent_texts``).
+REPLY_SENT = "holding reply sent."
+REPLY_NOT_SENT = "holding reply NOT sent yet; will retry."
+DETAILS_SENT = "The buyer got the holding reply."
+DETAILS_NOT_SENT = ("The holding reply could NOT be sent yet; the bot tries again on its "
+                    "next run.")
+
+
 def question_texts(code: str, view: ThreadView, topic: str) -> tuple[str, str, str]:
     """The owner's text (full and short) and the details message for an unknown question."""
     who = f"{view.buyer} (order {view.order_id})" if view.order_id else view.buyer
     full = f"{code}: {who} asks: {one_line(view.question)}"
-    short = f"{code}: {who} asked about {topic}; holding reply sent."
+    short = f"{code}: {who} asked about {topic}; {REPLY_SENT}"
     details = (f"{code}: a buyer question needs your answer.\n"
                f"Buyer: {view.buyer}\nOrder: {view.order_id}\nSubject: {view.subject}\n"
                f"Thread: {view.url}\n\nQuestion:\n{view.question}\n\n"
-               f"The buyer got the holding reply. Answer with the code {code}.")
+               f"{DETAILS_SENT} Answer with the code {code}.")
+    return full, short, details
+
+
+def unsent_texts(esc: dict[str, Any]) -> tuple[str, str, str]:
+    """A buyer question's texts for when its holding reply is not on the page."""
+    full = f"{esc['summary']} ({REPLY_NOT_SENT.rstrip('.')})"
+    short = str(esc["short"]).replace(REPLY_SENT, REPLY_NOT_SENT)
+    details = str(esc["details"]).replace(DETAILS_SENT, DETAILS_NOT_SENT)
     return full, short, details
 
 
@@ -97,13 +115,15 @@ class Handler:
             tid = rec["thread_id"]
             with self.ctx.step(f"thread {tid}: check an unconfirmed reply") as step:
                 view = self.sc.thread(tid).read()
-                if view.answered and same_text(view.last_seller_text(), rec["reply_text"]):
+                confirmed = (view.answered
+                             and same_text(view.last_seller_text(), rec["reply_text"]))
+                if confirmed:
                     self.ledger.set_thread_state(self.account, tid, rec["message_key"], "sent")
                     step.name = f"thread {tid}: earlier reply confirmed on the page"
                 else:
                     step.name = f"thread {tid}: earlier reply not on the page; will answer"
-            if rec["escalation"]:
-                self.notify(rec["escalation"])
+            if rec["escalation"] and confirmed:  # else told once the reply is sent, or why not
+                self.notify_step(tid, rec["escalation"], "question sent to the owner")
 
     def handle(self, row: InboxRow) -> bool:
         """Handle one thread, retrying technical failures; False when it could not be done."""
@@ -150,7 +170,7 @@ class Handler:
 
         decision = self.book.decide(view)
         if decision.kind in ("template", "holding_reply"):
-            broken = messaging.check(decision.text, self.ctx.config.messaging.max_chars)
+            broken = check_outgoing(decision, self.ctx.config.messaging.max_chars)
             if broken:
                 decision = Decision("blocked", name=decision.name, text=decision.text,
                                     topic=decision.topic, reason=messaging.describe(broken))
@@ -194,9 +214,7 @@ class Handler:
                                   state="blocked", reason=decision.reason, escalation=code,
                                   run_id=self.ctx.run_id)
         entry.escalation = code
-        with self.ctx.step(f"thread {view.thread_id}: reply blocked by the messaging rules",
-                           screenshot=False):
-            self.notify(code)
+        self.notify_step(view.thread_id, code, "reply blocked by the messaging rules")
 
     def _reply(self, page: ThreadPage, view: ThreadView, key: str, decision: Decision,
                entry: Entry) -> None:
@@ -225,17 +243,35 @@ class Handler:
             self.ledger.set_thread_state(self.account, tid, key, "sent")
             entry.sent = True
         entry.screenshot = step.screenshot or entry.screenshot
-        if code:
-            with self.ctx.step(f"thread {tid}: question sent to the owner ({code})",
-                               screenshot=False):
-                self.notify(code)
+        if code:  # only now: the text says the holding reply was sent, and it was
+            self.notify_step(tid, code, "question sent to the owner")
+
+    def notify_step(self, tid: str, code: str, what: str) -> bool:
+        """Tell the owner about ``code`` in a step of its own, not ok when undelivered."""
+        with self.ctx.step(f"thread {tid}: {what} ({code})", screenshot=False) as step:
+            ok = self.notify(code)
+            if not ok:
+                step.outcome = "undelivered"
+                step.name = f"thread {tid}: {code} NOT delivered to the owner; tried next run"
+        return ok
 
     def notify(self, code: str) -> bool:
-        return escalate.notify(self.ctx, code)
+        """Text escalation ``code``; a buyer question whose holding reply is not on the page
+        (yet) is texted saying so, never as if the reply had gone out."""
+        esc = self.ledger.escalation(code)
+        texts = None
+        if esc is not None and esc["kind"] == "buyer_question":
+            tid, _, key = str(esc["source_key"]).partition(":")
+            rec = self.ledger.thread(self.account, tid, key)
+            if rec is None or rec["state"] != "sent":
+                texts = unsent_texts(esc)
+        return escalate.notify(self.ctx, code, texts=texts)
 
     def flush(self) -> None:
         """Escalations created earlier whose text to the owner did not go out."""
-        escalate.flush(self.ctx, ("buyer_question", "blocked_reply"))
+        for esc in self.ledger.escalations(self.account, unnotified=True):
+            if esc["kind"] in ("buyer_question", "blocked_reply"):
+                self.notify(esc["code"])
 
 
 @flow("buyer_messages", needs=("login",))

@@ -100,5 +100,6 @@ def dashboard(ctx: RunContext) -> None:
         known = label if perf is not None and perf["status"] != UNKNOWN else None
         found = {UNSHIPPED: unshipped, PERFORMANCE: known, BUYER_MESSAGES: messages}
         text = owner_text(not_read, perf, found)
-        with ctx.step("tell the owner what was not read", screenshot=False):
-            ctx.alert(text, details=f"{text}\nRun {ctx.run_id}.")
+        with ctx.step("tell the owner what was not read", screenshot=False) as step:
+            if not ctx.alert(text, details=f"{text}\nRun {ctx.run_id}."):
+                step.outcome = "undelivered"

@@ -303,7 +303,8 @@ def mailbox(ctx: RunContext) -> None:
     counts: dict[str, dict[str, int]] = {}
     texts: dict[str, Any] = {}
     box = Mailbox(cfg.host, cfg.port, cfg.user, ctx.secret("mailbox.password"), tls=cfg.tls,
-                  timeout=cfg.timeout_s, chunk=cfg.chunk_size)
+                  timeout=cfg.timeout_s, chunk=cfg.chunk_size,
+                  ca_file=str(cfg.ca_file) if cfg.ca_file else None)
     try:
         with ctx.step("mailbox: sign in and find the folders", screenshot=False) as step:
             box.connect()

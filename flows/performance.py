@@ -54,5 +54,6 @@ def performance(ctx: RunContext) -> None:
     details = text + "\n" + "\n".join(
         f"- {a['name']}: {a['value']} (target {a['target']}), status {a['status']}"
         for a in areas)
-    with ctx.step("alert the owner", screenshot=False):
-        ctx.alert(text, details=details)
+    with ctx.step("alert the owner", screenshot=False) as step:
+        if not ctx.alert(text, details=details):
+            step.outcome = "undelivered"

@@ -1,7 +1,8 @@
 """The ``rpa`` command.
 
 Exit codes: 0 ok, 1 a flow failed, 2 bad configuration, 3 a person is needed,
-4 another run for the same account is in progress.
+4 another run for the same account is in progress, 5 finished but a text to the owner
+was not delivered, 6 the ledger is corrupt or lost (restore it: rpa ledger restore).
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ from rpa.config import (
     redacted_summary,
 )
 from rpa.errors import ConfigError, RunLocked
-from rpa.run.orchestrator import EXIT_CONFIG, EXIT_LOCKED, RunResult, run
+from rpa.run.ledger import LedgerBroken
+from rpa.run.orchestrator import EXIT_CONFIG, EXIT_LEDGER, EXIT_LOCKED, RunResult, run
 
 HELP = __doc__
 app = typer.Typer(help=HELP, no_args_is_help=True, add_completion=False)
@@ -34,6 +36,8 @@ selectors_app = typer.Typer(help="Check selectors.yaml against the pages.")
 config_app = typer.Typer(help="Check the configuration file.")
 app.add_typer(selectors_app, name="selectors")
 app.add_typer(config_app, name="config")
+ledger_app = typer.Typer(help="Restore or list backups of the ledger (state/ledger.sqlite).")
+app.add_typer(ledger_app, name="ledger")
 console = Console()
 err_console = Console(stderr=True)
 
@@ -65,6 +69,9 @@ def _execute(cfg: Config, **kwargs: Any) -> RunResult:
     except RunLocked as err:
         err_console.print(f"[yellow]{err}[/yellow]")
         raise typer.Exit(EXIT_LOCKED) from err
+    except LedgerBroken as err:
+        err_console.print(f"[red]ledger error:[/red] {escape(str(err))}", soft_wrap=True)
+        raise typer.Exit(EXIT_LEDGER) from err
 
 
 def print_summary(result: RunResult, *, alerts: bool = True) -> None:
@@ -299,6 +306,40 @@ def selectors_check(config: Path = ConfigOpt, account: Optional[str] = AccountOp
         missing += how is None
     console.print(table)
     raise typer.Exit(1 if missing else 0)
+
+
+@ledger_app.command("restore")
+def ledger_restore(config: Path = ConfigOpt,
+                   source: Optional[Path] = typer.Option(  # noqa: UP045
+                       None, "--from", help="a backup file (default: the newest)")) -> None:
+    """Put the newest ledger backup (or --from FILE) in place of the ledger; the file it
+    replaces is kept beside it as ledger.sqlite.broken-<time>."""
+    from rpa.run.ledger import restore
+
+    cfg = _load(config)
+    path = Path(cfg.paths.state_dir) / "ledger.sqlite"
+    try:
+        used, aside = restore(path, source)
+    except (FileNotFoundError, ValueError) as err:
+        err_console.print(f"[red]restore failed:[/red] {escape(str(err))}", soft_wrap=True)
+        raise typer.Exit(1) from err
+    console.print(f"ledger restored from {used}", soft_wrap=True, highlight=False)
+    if aside is not None:
+        console.print(f"the file it replaced is kept as {aside}", soft_wrap=True,
+                      highlight=False)
+
+
+@ledger_app.command("backups")
+def ledger_backups(config: Path = ConfigOpt) -> None:
+    """List the ledger backups, newest last (one is made after every successful run)."""
+    from rpa.run.ledger import backups
+
+    cfg = _load(config)
+    found = backups(Path(cfg.paths.state_dir))
+    if not found:
+        console.print("no ledger backups yet")
+    for path in found:
+        console.print(f"{path}  {path.stat().st_size} bytes", soft_wrap=True, highlight=False)
 
 
 def main() -> None:

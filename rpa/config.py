@@ -7,10 +7,16 @@ already in the environment win.
 
 from __future__ import annotations
 
+import difflib
+import ipaddress
 import os
 import re
+import tempfile
+import types
+import typing
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlparse
 
 import yaml
 from pydantic import (
@@ -91,6 +97,10 @@ class AccountConfig(_Strict):
     def _url(cls, value: str) -> str:
         if not re.match(r"^https?://[^/\s]+", value):
             raise ValueError("expected an http(s) URL such as https://sellercentral.amazon.com")
+        host = urlparse(value).hostname or ""
+        if value.lower().startswith("http://") and not is_loopback(host):
+            raise ValueError(f"http:// would post the password to {host} unencrypted: use "
+                             "https:// (plain http is only for this machine, e.g. the sandbox)")
         return value.rstrip("/")
 
     @field_validator("name")
@@ -114,6 +124,9 @@ class ChannelConfig(_Strict):
     url_env: str
     max_chars: int | None = Field(default=None, ge=40)
     label: str | None = None
+    # Texts in GSM-7 only (accents folded, other letters and emoji replaced) so a text
+    # keeps 160 characters a segment instead of UCS-2's 70.
+    transliterate: bool = False
 
     _env = field_validator("url_env")(_check_env_name)
 
@@ -201,6 +214,17 @@ class NoResponseConfig(_Strict):
 
 
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is this machine: localhost, 127.0.0.0/8 or ::1."""
+    host = host.strip("[]").lower().rstrip(".")
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 # Folder names the seller gives are tried before the server's SPECIAL-USE flags and the
 # well-known names (rpa.mail.folders); by default none, so discovery decides.
 SPAM_NAMES: list[str] = []
@@ -251,6 +275,9 @@ class MailboxConfig(_Strict):
     port: int = Field(default=993, ge=1, le=65535)
     tls: bool = True
     allow_plaintext: bool = False
+    # A private certificate authority (PEM) to trust for the mail server, besides the
+    # system's: for a server whose certificate a company CA signed.
+    ca_file: Path | None = None
     user: str = Field(min_length=1)
     password_env: str
     spam_folders: list[str] = Field(default_factory=lambda: list(SPAM_NAMES))
@@ -270,6 +297,16 @@ class MailboxConfig(_Strict):
     timeout_s: float = Field(default=30.0, gt=0, le=600)
 
     _env = field_validator("password_env")(_check_env_name)
+
+    @field_validator("ca_file")
+    @classmethod
+    def _ca_file(cls, value: Path | None) -> Path | None:
+        if value is None:
+            return None
+        value = Path(os.path.expanduser(str(value)))
+        if value.is_absolute() and not value.is_file():
+            raise ValueError(f"{value} is not a file (a PEM certificate of the CA to trust)")
+        return value
 
     @field_validator("spam_folders", "trash_folders")
     @classmethod
@@ -340,7 +377,7 @@ class Config(_Strict):
             seen.add(reply.name)
         box = self.mailbox
         if box is not None:
-            if not box.tls and box.host not in LOOPBACK and not box.allow_plaintext:
+            if not box.tls and not is_loopback(box.host) and not box.allow_plaintext:
                 raise ConfigError(f"tls is off for {box.host}, which is not this machine: the "
                                   "password would cross the network unencrypted (set "
                                   "allow_plaintext: true if you must)", file=self.source,
@@ -392,6 +429,68 @@ class Config(_Strict):
                           key="accounts")
 
 
+def _problem(error: Any) -> tuple[str, str]:
+    """One validation error as (key path, what is wrong), a misspelt key with its likely
+    meaning."""
+    loc = tuple(error["loc"])
+    msg = str(error["msg"]).removeprefix("Value error, ")
+    if error["type"] == "extra_forbidden":
+        known = _fields_at(loc[:-1])
+        near = difflib.get_close_matches(str(loc[-1]), known, n=1, cutoff=0.6)
+        msg = f"unknown key; did you mean '{near[0]}'?" if near else (
+            "unknown key" + (f" (known here: {', '.join(known)})" if known else ""))
+    return _key_path(loc), msg
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    """The model class an annotation holds (directly, in a list, or optional)."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    origin = typing.get_origin(annotation)
+    if origin in (list, typing.Union, types.UnionType, Annotated):
+        for arg in typing.get_args(annotation):
+            found = _model_in(arg)
+            if found is not None:
+                return found
+    return None
+
+
+def _fields_at(loc: tuple[Any, ...]) -> list[str]:
+    """The keys the configuration knows at ``loc`` (a path of keys and list indexes)."""
+    model: type[BaseModel] | None = Config
+    for part in loc:
+        if model is None:
+            return []
+        if isinstance(part, int):
+            continue
+        info = model.model_fields.get(str(part))
+        model = _model_in(info.annotation) if info is not None else None
+    if model is None:
+        return []
+    return [name for name in model.model_fields if name != "source"]
+
+
+def check_folders(cfg: Config) -> None:
+    """The state and recordings folders can be written (or created): else a ConfigError
+    naming the folder, before any browser starts."""
+    for key in ("state_dir", "recordings_dir"):
+        folder = Path(getattr(cfg.paths, key))
+        probe = folder
+        while not probe.exists() and probe != probe.parent:
+            probe = probe.parent
+        if not probe.is_dir():
+            raise ConfigError(f"{probe} is not a folder, so {folder} cannot be created",
+                              file=cfg.source, key=f"paths.{key}")
+        try:  # a real write: permissions, read-only mounts and ACLs all answer
+            with tempfile.TemporaryFile(dir=probe):
+                pass
+        except OSError as err:
+            where = "" if probe == folder else f" (in {probe}, where it would be created)"
+            raise ConfigError(f"{folder} is not writable by this user{where}: "
+                              f"{err.strerror or err}", file=cfg.source,
+                              key=f"paths.{key}") from None
+
+
 def _key_path(loc: tuple[Any, ...]) -> str:
     out = ""
     for part in loc:
@@ -426,15 +525,12 @@ def parse_config(data: Any, source: str = "<config>") -> Config:
     try:
         cfg = Config.model_validate(data)
     except ValidationError as err:
-        first = err.errors()[0]
-        key = _key_path(first["loc"])
-        msg = str(first["msg"]).removeprefix("Value error, ")
-        if first["type"] == "extra_forbidden":
-            msg = "unknown key (typo?)"
-        more = len(err.errors()) - 1
-        if more:
-            msg += f" (and {more} more problem{'s' if more > 1 else ''})"
-        raise ConfigError(msg, file=source, key=key) from err
+        problems = [_problem(e) for e in err.errors()]
+        if len(problems) == 1:
+            key, msg = problems[0]
+            raise ConfigError(msg, file=source, key=key) from err
+        listed = "\n".join(f"  {key}: {msg}" for key, msg in problems)
+        raise ConfigError(f"{len(problems)} problems:\n{listed}", file=source) from err
     cfg.source = source
     cfg.check_meaning()
     return cfg
@@ -457,6 +553,14 @@ def load_config(path: str | Path | None = None) -> Config:
         if value is not None:
             value = Path(os.path.expanduser(str(value)))
             setattr(cfg.paths, field, value if value.is_absolute() else base / value)
+    if cfg.mailbox is not None and cfg.mailbox.ca_file is not None:
+        ca = cfg.mailbox.ca_file
+        ca = ca if ca.is_absolute() else base / ca
+        if not ca.is_file():
+            raise ConfigError(f"{ca} is not a file (a PEM certificate of the CA to trust)",
+                              file=str(cfg_path), key="mailbox.ca_file")
+        cfg.mailbox.ca_file = ca
+    check_folders(cfg)
     return cfg
 
 

@@ -105,11 +105,19 @@ def strip_hidden(text: str) -> str:
     return _CONTROLS.sub("", _ODD_SPACES.sub(" ", text))
 
 
-def clean_line(text: str) -> str:
+def clean_line(text: str, limit: int | None = None) -> str:
     """A name or subject as it may be shown: in the order a reader saw it, without hidden
-    characters or controls, on one line with single spaces."""
-    text = strip_hidden(visual_order(text or ""))
-    return " ".join(text.replace("\t", " ").split())
+    characters or controls, on one line with single spaces; with ``limit``, at most that
+    many characters, cut at a word break where one is near and ended with "…" (the start,
+    which says what it is about, is kept)."""
+    text = " ".join(strip_hidden(visual_order(text or "")).replace("\t", " ").split())
+    if limit is None or len(text) <= limit:
+        return text
+    cut = text[:max(limit - 1, 0)]
+    space = cut.rfind(" ")
+    if space > limit * 0.6:
+        cut = cut[:space]
+    return cut.rstrip(" ,;:-") + "…"
 
 
 def clean_text(text: str) -> str:

@@ -131,3 +131,26 @@ def all_text_files(folder: Path) -> Iterator[tuple[Path, bytes]]:
 
 
 os.environ.setdefault("RPA_TEST", "1")
+
+
+# ---- docs/reliability.md: written when scripts/reliability_matrix.py runs the suite ----
+_fault_results: dict[str, str] = {}
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if not os.environ.get("RPA_RELIABILITY_OUT"):
+        return
+    if report.when == "call" or (report.when == "setup" and report.outcome != "passed"):
+        test = report.nodeid.split("[", 1)[0]  # every parameter set must pass
+        if _fault_results.get(test) != "failed":
+            _fault_results[test] = report.outcome
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    out = os.environ.get("RPA_RELIABILITY_OUT")
+    if not out:
+        return
+    from tests.faults import render
+
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    Path(out).write_text(render(_fault_results), encoding="utf-8")

@@ -17,7 +17,7 @@ from typing import Any
 from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientError, LoginError
 
-from rpa.errors import ApplicationError, BusinessError
+from rpa.errors import ApplicationError, BusinessError, ConfigError
 from rpa.mail.folders import Folders, Listed, find_folders
 
 MAX_SET_BYTES = 7000  # a command stays under ~8 KB with its verb and tag
@@ -38,6 +38,11 @@ class MailError(ApplicationError):
 
 class MailLoginRefused(BusinessError):
     """The mail server refused the user or password: a person must fix it (not retried)."""
+
+
+class MailCertificateError(ConfigError):
+    """The mail server's certificate is not trusted: configuration (``mailbox.ca_file``,
+    the host name), never retried."""
 
 
 def chunks(uids: Iterable[int], limit: int = 500,
@@ -71,11 +76,12 @@ class Mailbox:
     """One IMAP connection; every method sends a known, small number of commands."""
 
     def __init__(self, host: str, port: int, user: str, password: str, *, tls: bool = True,
-                 timeout: float = 30.0, chunk: int = 500,
+                 timeout: float = 30.0, chunk: int = 500, ca_file: str | None = None,
                  on_command: Callable[[str], None] | None = None) -> None:
         self.host, self.port, self.user = host, port, user
         self._password = password
         self.tls = tls
+        self.ca_file = ca_file
         self.timeout = timeout
         self.chunk = chunk
         self.commands = 0
@@ -84,9 +90,20 @@ class Mailbox:
         self.selected: str | None = None
 
     # --- connection --------------------------------------------------------------------
+    def tls_context(self) -> ssl.SSLContext:
+        """The system's trusted CAs, plus ``ca_file`` (a private CA) when given."""
+        ctx = ssl.create_default_context()
+        if self.ca_file:
+            try:
+                ctx.load_verify_locations(cafile=self.ca_file)
+            except (OSError, ssl.SSLError) as err:
+                raise MailCertificateError(f"{self.ca_file} is not a readable PEM certificate "
+                                           f"({err})", key="mailbox.ca_file") from None
+        return ctx
+
     def connect(self) -> Mailbox:
         try:
-            ctx = ssl.create_default_context() if self.tls else None
+            ctx = self.tls_context() if self.tls else None
             self.client = IMAPClient(self.host, port=self.port, ssl=self.tls, ssl_context=ctx,
                                      timeout=self.timeout)
             self._count_commands(self.client)
@@ -94,6 +111,12 @@ class Mailbox:
         except LoginError as err:
             raise MailLoginRefused(f"the mail server refused the login for {self.user}: "
                                    f"{err}") from err
+        except ssl.SSLCertVerificationError as err:
+            hint = ("set mailbox.ca_file to the CA that signed it" if not self.ca_file
+                    else f"{self.ca_file} did not sign it, or the host name differs")
+            raise MailCertificateError(
+                f"the certificate of {self.host}:{self.port} is not trusted "
+                f"({err.verify_message or err.reason}): {hint}", key="mailbox.ca_file") from err
         except (OSError, ssl.SSLError, IMAPClientError) as err:
             raise _wrap(f"connecting to {self.host}:{self.port}", err) from err
         return self

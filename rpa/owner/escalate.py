@@ -20,15 +20,30 @@ from typing import Any
 from rpa.run.context import RunContext
 
 
-def notify(ctx: RunContext, code: str) -> bool:
-    """Text the owner about escalation ``code`` unless that was done already."""
+class UnknownEscalation(LookupError):
+    """A code was to be texted that the ledger does not hold: a bug or a lost ledger."""
+
+
+def notify(ctx: RunContext, code: str, *,
+           texts: tuple[str, str, str] | None = None) -> bool:
+    """Text the owner about escalation ``code`` unless that was done already.
+
+    ``texts`` (summary, short, details) replace the recorded ones, for a text that must
+    say something the escalation's texts do not (e.g. that a reply is not sent yet). Each
+    channel goes through the outbox under the code, so a channel that delivered is never
+    sent again. A code the ledger does not hold raises :class:`UnknownEscalation`.
+    """
     esc = ctx.ledger.escalation(code)
-    if esc is None or esc["notified_at"]:
+    if esc is None:
+        raise UnknownEscalation(f"escalation {code!r} is not in the ledger {ctx.ledger.path}; "
+                                "nothing can be texted for it")
+    if esc["notified_at"]:
         return True
     if ctx.dry_run:
         return False
-    ok = ctx.notifier.sms(esc["summary"], details=esc["details"], short=esc["short"] or None,
-                          title=f"Escalation {code}")
+    summary, short, details = texts or (esc["summary"], esc["short"], esc["details"])
+    ok = ctx.notifier.sms(summary, details=details, short=short or None,
+                          title=f"Escalation {code}", key=f"escalation:{code}")
     if ok:
         ctx.ledger.mark_notified(code)
     return ok
@@ -82,6 +97,15 @@ def _span(codes: list[str]) -> str:
     return codes[0] if len(codes) == 1 else f"{codes[0]}–{codes[-1]}"
 
 
+DIGEST_LINE_CHARS = 160
+DIGEST_DETAILS_LIMIT = 200_000  # about 1,200 lines of the list
+
+
+def _one_line(summary: str) -> str:
+    text = " ".join(summary.split())
+    return text if len(text) <= DIGEST_LINE_CHARS else text[:DIGEST_LINE_CHARS - 1] + "…"
+
+
 def digest(ctx: RunContext, escalations: list[dict[str, Any]], *,
            noun: tuple[str, str] = ("escalation", "escalations"),
            without_details: str = "the VA has the list") -> tuple[bool, str]:
@@ -97,15 +121,18 @@ def digest(ctx: RunContext, escalations: list[dict[str, Any]], *,
     span = _span(codes)
     what = f"1 more {noun[0]} needs" if n == 1 else f"{n} more {noun[1]} need"
     notifier = ctx.notifier
-    listing = "\n".join(str(e["summary"]) for e in escalations)
+    # One bounded line each, so that a long list still fits its larger cap whole.
+    listing = "\n".join(_one_line(str(e["summary"])) for e in escalations)
     told = False
+    key = f"digest:{ctx.account.name}:{span}:{n}"
     if "details" in notifier.urls:
         told = notifier.details(
             f"{span}: {what} you. They were not texted one by one, to keep your phone "
-            f"quiet; answer with the code.\n\n{listing}", title=f"Escalations {span}")
+            f"quiet; answer with the code.\n\n{listing}", title=f"Escalations {span}",
+            key=f"{key}:list", limit=DIGEST_DETAILS_LIMIT)
     text = (f"{span}: {what} you; check {notifier.details_label}." if told
             else f"{span}: {what} you; {without_details}.")
-    delivered = notifier.sms(text, title=f"Escalations {span}")
+    delivered = notifier.sms(text, title=f"Escalations {span}", key=key)
     if delivered:
         for code in codes:
             ctx.ledger.mark_notified(code)
@@ -169,14 +196,16 @@ def mailing_list_digest(ctx: RunContext) -> dict[str, Any]:
                         f"({r['folder']}, first seen {r['first_seen']})" for r in rows)
     details = (f"{full}\nNothing to answer; they stay in the mailbox as they were.\n\n"
                f"{listing}")
+    key = f"{DIGEST_CAUSE}:{ctx.account.name}:{day}"
     if notifier.fits(full):
-        delivered = notifier.sms(full, title="Mailing lists")
+        delivered = notifier.sms(full, title="Mailing lists", key=key)
         out["text"] = full
     elif has_details:
-        delivered = notifier.sms(full, details=details, short=short, title="Mailing lists")
+        delivered = notifier.sms(full, details=details, short=short, title="Mailing lists",
+                                 key=key)
         out["text"] = short
     else:
-        delivered = notifier.sms(short, title="Mailing lists")
+        delivered = notifier.sms(short, title="Mailing lists", key=key)
         out["text"] = short
     out["sent"] = delivered
     if delivered:

@@ -64,6 +64,8 @@ class RunContext:
     # Why a sign-in failed after its password was typed; once set, the run signs in no more.
     signin_failed: str = ""
     on_step: Any = None
+    # What a reader of the run should know (e.g. an unreadable browser state was replaced).
+    warnings: list[str] = field(default_factory=list)
 
     # --- browser ---------------------------------------------------------------------
     @property
@@ -72,6 +74,8 @@ class RunContext:
         if self.session is None:
             state = self.config.paths.state_dir / "browser" / f"{self.account.name}.json"
             self.session = launch(self.config.browser, state, headed=self.headed)
+            if self.session.state_warning:
+                self.warnings.append(self.session.state_warning)
             if self.config.browser.trace:
                 self.evidence.start_trace(self.session.context,
                                           snapshots=self.config.browser.trace_snapshots)
@@ -126,9 +130,15 @@ class RunContext:
 
     @contextmanager
     def private(self) -> Iterator[None]:
-        """While secrets are typed: the trace is paused."""
+        """While secrets are typed or the session is saved: the trace is paused."""
         with self.evidence.private():
             yield
+
+    def save_state(self) -> None:
+        """Save the browser state for the next run, with the trace paused (it is the session)."""
+        if self.session is not None:
+            with self.private():
+                self.session.save_state()
 
     # --- findings --------------------------------------------------------------------
     def observe(self, key: str, value: Any) -> None:

@@ -2,7 +2,10 @@
 
 Folder names start with the UTC time so they sort by time; ``recordings/latest`` points
 at the newest. Secrets are masked on screenshots (the fields that hold them) and scrubbed
-from every text written here; the trace is paused while a secret is typed.
+from every text written here; the trace is paused while a secret is typed or the browser
+state (the Seller Central session) is saved, and every chunk is scrubbed of cookies. The
+evidence holds buyers' names, order ids and messages: folders are 0700, files 0600.
+Screenshots of very long pages are cut at ``MAX_SHOT_HEIGHT`` pixels, and a note says so.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 from loguru import logger
-from playwright.sync_api import BrowserContext, Locator, Page
+from playwright.sync_api import BrowserContext, FloatRect, Locator, Page
 from playwright.sync_api import Error as PlaywrightError
 
 from rpa import redact
@@ -30,6 +33,34 @@ SHOT_TIMEOUT_MS = 10000
 # A failing step is often a stuck page: its screenshots get short deadlines of their own.
 FAILURE_SHOT_TIMEOUT_MS = 4000
 VIEWPORT_SHOT_TIMEOUT_MS = 3000
+# A full-page screenshot of a 100 KB message would be ~13000 px high and megabytes big;
+# the top of the page is the evidence that matters (the rest is in the report and trace).
+MAX_SHOT_HEIGHT = 6000
+MAX_SHOT_WIDTH = 4000
+DIR_MODE, FILE_MODE = 0o700, 0o600
+
+
+def _owner_only(path: Path) -> None:
+    """Make ``path`` readable by its owner only (a folder 0700, a file 0600)."""
+    try:
+        path.chmod(DIR_MODE if path.is_dir() else FILE_MODE)
+    except OSError as err:
+        logger.warning("could not make {} owner-only: {}", path, err)
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Write a text file that only its owner can read, from the first byte on."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    _owner_only(path)
+
+
+def png_height(path: Path) -> int:
+    """The height of a PNG image in pixels, read from its header."""
+    with path.open("rb") as fh:
+        head = fh.read(24)
+    return int.from_bytes(head[20:24], "big") if head[12:16] == b"IHDR" else 0
 
 
 def new_run_id(account: str) -> str:
@@ -65,7 +96,11 @@ class Evidence:
         self.run_id = run_id
         self.folder = root / run_id
         self.shots = self.folder / "screenshots"
-        self.shots.mkdir(parents=True, exist_ok=True)
+        for folder in (root, self.folder, self.shots):
+            folder.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
+            _owner_only(folder)
+        # What a reader of the evidence should know about it (e.g. a screenshot cut short).
+        self.notes: list[str] = []
         self._n = 0
         self._trace_ctx: BrowserContext | None = None
         self._trace_chunks = 0
@@ -79,18 +114,27 @@ class Evidence:
                    timeout_ms: int = SHOT_TIMEOUT_MS) -> str | None:
         """Save a screenshot of ``page``; returns its path inside the run folder.
 
-        Full page first; when that cannot be made in time (a page still loading, a huge
+        Full page first, at most ``MAX_SHOT_HEIGHT`` pixels high (a longer page is cut and
+        a note says so); when that cannot be made in time (a page still loading, a huge
         page) the visible part instead, with a short deadline of its own, so a stuck page
         still leaves evidence.
         """
         self._n += 1
         path = self.shots / f"{self._n:03d}-{_slug(name)}.png"
         short = min(timeout_ms, VIEWPORT_SHOT_TIMEOUT_MS)
+        # For a full page Playwright trims the clip to the page, so short pages are whole.
+        cap: FloatRect = {"x": 0, "y": 0, "width": MAX_SHOT_WIDTH, "height": MAX_SHOT_HEIGHT}
         for full_page, deadline in ((True, timeout_ms), (True, short), (False, short)):
             try:
                 page.screenshot(path=str(path), full_page=full_page, mask=mask or [],
                                 mask_color="#222222", timeout=deadline,
-                                animations="disabled")
+                                animations="disabled", clip=cap if full_page else None)
+                _owner_only(path)
+                if full_page and png_height(path) >= MAX_SHOT_HEIGHT:
+                    note = (f"screenshot {self.rel(path)} cut at {MAX_SHOT_HEIGHT} px: "
+                            "the page is longer")
+                    logger.info(note)
+                    self.notes.append(note)
                 return self.rel(path)
             except PlaywrightError as err:
                 logger.warning("{} screenshot '{}' failed: {}",
@@ -137,6 +181,7 @@ class Evidence:
         try:
             self._trace_ctx.tracing.stop_chunk(path=str(path))
             if path.exists():
+                _owner_only(path)
                 self._scrub_trace(path)
         except PlaywrightError as err:
             logger.warning("trace chunk not saved: {}", str(err).splitlines()[0])
@@ -154,12 +199,18 @@ class Evidence:
 
     @contextmanager
     def private(self) -> Iterator[None]:
-        """Pause the trace while secrets are typed, so the trace never holds them."""
+        """Pause the trace while secrets are typed or the browser state is saved.
+
+        The trace would record the typed value and the saved state (the session cookies)
+        as call parameters and results. Nested uses keep the trace paused until the
+        outermost one ends.
+        """
+        was_tracing = self._tracing
         self._stop_chunk()
         try:
             yield
         finally:
-            if self._trace_ctx is not None and not self._tracing:
+            if was_tracing and self._trace_ctx is not None and not self._tracing:
                 try:
                     self._trace_ctx.tracing.start_chunk(title=self.run_id)
                     self._tracing = True
@@ -178,8 +229,7 @@ class Evidence:
     # --- summaries ---------------------------------------------------------------------
     def write_json(self, data: dict[str, Any]) -> Path:
         path = self.folder / "run.json"
-        path.write_text(json.dumps(scrub_data(data), indent=2, ensure_ascii=False) + "\n",
-                        encoding="utf-8")
+        _write_private(path, json.dumps(scrub_data(data), indent=2, ensure_ascii=False) + "\n")
         return path
 
     def write_report(self, data: dict[str, Any]) -> Path:
@@ -187,8 +237,15 @@ class Evidence:
                           autoescape=select_autoescape(["html"]))
         html = env.get_template("report.html").render(run=scrub_data(data))
         path = self.folder / "report.html"
-        path.write_text(scrub(html), encoding="utf-8")
+        _write_private(path, scrub(html))
+        self.seal()
         return path
+
+    def seal(self) -> None:
+        """Make every folder and file of this run owner-only (whatever wrote them)."""
+        for path in [self.folder, *self.folder.rglob("*")]:
+            if not path.is_symlink():
+                _owner_only(path)
 
     def _point_latest(self) -> None:
         latest = self.root / "latest"

@@ -103,6 +103,23 @@ CREATE TABLE IF NOT EXISTS run_alerts (
     delivered INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (account, cause, day)
 );
+CREATE TABLE IF NOT EXISTS outbox (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    key TEXT NOT NULL,
+    channel TEXT NOT NULL,
+    text TEXT NOT NULL,
+    title TEXT NOT NULL DEFAULT '',
+    state TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    run_id TEXT,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    UNIQUE (key, channel)
+);
+CREATE TABLE IF NOT EXISTS meta (
+    name TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS alerts (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     run_id TEXT,
@@ -118,18 +135,183 @@ def now_iso() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-class Ledger:
-    """A thin, explicit layer over one SQLite file. Every write commits at once."""
+BACKUPS_DIR = "backups"
+KEEP_BACKUPS = 7
+COUNTER_FILE = "escalation-counter"
 
-    def __init__(self, path: Path) -> None:
+
+class LedgerBroken(Exception):
+    """The ledger cannot be trusted (corrupt, or lost after runs happened): stop the run.
+
+    ``exit_code`` is the run's exit status; the message says what is wrong, where, and the
+    command that restores the last backup.
+    """
+
+    exit_code = 6
+
+    def __init__(self, message: str, *, path: Path, reason: str) -> None:
+        super().__init__(message)
+        self.path = path
+        self.reason = reason  # "corrupt" or "missing"
+
+
+def backups(state_dir: Path) -> list[Path]:
+    """The ledger backups in ``state_dir/backups``, oldest first."""
+    folder = state_dir / BACKUPS_DIR
+    return sorted(folder.glob("ledger-*.sqlite")) if folder.is_dir() else []
+
+
+def _has_history(state_dir: Path, recordings_dir: Path | None) -> str:
+    """What shows that runs happened here before ("" when nothing does)."""
+    if backups(state_dir):
+        return f"backups exist in {state_dir / BACKUPS_DIR}"
+    if recordings_dir is not None and recordings_dir.is_dir():
+        if any(p.is_dir() and (p / "run.json").is_file() for p in recordings_dir.iterdir()):
+            return f"earlier runs are recorded in {recordings_dir}"
+    return ""
+
+
+def quick_check(path: Path) -> str:
+    """SQLite's ``PRAGMA quick_check`` of ``path``: "ok", or what is wrong."""
+    try:
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
+        try:
+            rows = db.execute("PRAGMA quick_check").fetchall()
+            db.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        finally:
+            db.close()
+    except sqlite3.DatabaseError as err:
+        return str(err)
+    found = "; ".join(str(r[0]) for r in rows)
+    return found or "quick_check returned nothing"
+
+
+def restore_hint(state_dir: Path, config: str | None = None) -> str:
+    where = f" --config {config}" if config else ""
+    last = backups(state_dir)
+    if last:
+        return (f"restore the last backup ({last[-1].name}) with `rpa ledger restore{where}`"
+                " (the broken file is kept beside it)")
+    return ("no backup exists: restore the file from your own backups, or move it aside to"
+            " start a new ledger (earlier escalation codes are then unknown to the bot)")
+
+
+def check_ledger(path: Path, recordings_dir: Path | None = None,
+                 config: str | None = None) -> None:
+    """Before a run: the ledger must be readable, and must not be silently lost.
+
+    Raises :class:`LedgerBroken` when it is corrupt (``PRAGMA quick_check`` fails or it is
+    not a database), or when it is missing or empty although runs happened before (backups
+    or recordings exist). A first run, with no history anywhere, passes.
+    """
+    state_dir = path.parent
+    if not path.exists() or path.stat().st_size == 0:
+        history = _has_history(state_dir, recordings_dir)
+        if not history:
+            return
+        what = "is missing" if not path.exists() else "is empty (0 bytes)"
+        raise LedgerBroken(
+            f"the ledger {path} {what}, but {history}: starting a new one would forget what"
+            f" was answered and escalated. Run stopped before Seller Central; "
+            f"{restore_hint(state_dir, config)}", path=path, reason="missing")
+    found = quick_check(path)
+    if found != "ok":
+        raise LedgerBroken(
+            f"the ledger {path} is corrupt ({found}). Run stopped before Seller Central; "
+            f"{restore_hint(state_dir, config)}", path=path, reason="corrupt")
+
+
+def restore(path: Path, source: Path | None = None) -> tuple[Path, Path | None]:
+    """Put a backup (the newest, or ``source``) in place of the ledger at ``path``.
+
+    The backup is checked first; the current file (and its -wal/-shm) is moved aside as
+    ``<name>.broken-<time>``, never deleted. Returns (the backup used, the moved-aside file).
+    """
+    state_dir = path.parent
+    if source is None:
+        found = backups(state_dir)
+        if not found:
+            raise FileNotFoundError(f"no ledger backup in {state_dir / BACKUPS_DIR}")
+        source = found[-1]
+    if not source.is_file():
+        raise FileNotFoundError(f"{source}: no such backup file")
+    verdict = quick_check(source)
+    if verdict != "ok":
+        raise ValueError(f"{source} is not a sound ledger backup ({verdict})")
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    aside: Path | None = None
+    for suffix in ("", "-wal", "-shm"):
+        current = path.with_name(path.name + suffix)
+        if current.exists():
+            moved = current.with_name(f"{path.name}.broken-{stamp}{suffix}")
+            current.replace(moved)
+            aside = aside or moved
+    src = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
+    dst = sqlite3.connect(str(path))
+    try:
+        src.backup(dst)
+    finally:
+        src.close()
+        dst.close()
+    path.chmod(0o600)
+    return source, aside
+
+
+class Ledger:
+    """A thin, explicit layer over one SQLite file. Every write commits at once.
+
+    Escalation numbers come from a counter that only grows: kept in the ledger (``meta``)
+    and in a small file beside it (``escalation-counter``), and given as ``code_floor``
+    from the last run.json; the next number is above all three, so a ledger that is lost
+    or restored from an older backup never hands out a code that meant another matter.
+    """
+
+    def __init__(self, path: Path, *, code_floor: int = 0) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
+        self.code_floor = code_floor
         self.db = sqlite3.connect(str(path), timeout=10, isolation_level=None,
                                   check_same_thread=False)
         self.db.row_factory = sqlite3.Row
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.executescript(SCHEMA)
         path.chmod(0o600)
+
+    @property
+    def counter_file(self) -> Path:
+        return self.path.parent / COUNTER_FILE
+
+    def _file_counter(self) -> int:
+        try:
+            return int(self.counter_file.read_text().strip() or 0)
+        except (OSError, ValueError):
+            return 0
+
+    def escalation_counter(self) -> int:
+        """The highest escalation number handed out, as far as anything remembers."""
+        row = self.db.execute("SELECT value FROM meta WHERE name='escalation_counter'"
+                              ).fetchone()
+        top = self.db.execute("SELECT max(id) FROM escalations").fetchone()[0] or 0
+        return max(int(row["value"]) if row else 0, int(top), self._file_counter(),
+                   self.code_floor)
+
+    def backup(self, keep: int = KEEP_BACKUPS, label: str = "") -> Path:
+        """Copy the ledger into ``backups/`` with SQLite's backup API; keep the last ``keep``."""
+        folder = self.path.parent / BACKUPS_DIR
+        folder.mkdir(mode=0o700, exist_ok=True)
+        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+        dest = folder / f"ledger-{stamp}{'-' + label if label else ''}.sqlite"
+        tmp = dest.with_suffix(".partial")
+        out = sqlite3.connect(str(tmp))
+        try:
+            self.db.backup(out)
+        finally:
+            out.close()
+        tmp.chmod(0o600)
+        tmp.replace(dest)
+        for old in backups(self.path.parent)[:-keep] if keep > 0 else []:
+            old.unlink()
+        return dest
 
     def close(self) -> None:
         self.db.close()
@@ -189,6 +371,39 @@ class Ledger:
     def run_alert_sent(self, account: str, cause: str, day: str) -> None:
         self.db.execute("UPDATE run_alerts SET delivered=1 WHERE account=? AND cause=? AND day=?",
                         (account, cause, day))
+
+    # --- the outbox --------------------------------------------------------------------
+    # One row per text and channel (``key`` names the text: an escalation's code, a run
+    # alert's cause and day, or a one-off). state: "sending" is written before the text
+    # leaves, "sent" or "failed" after; a "sending" row left by an earlier run is a text
+    # whose fate a crash hid, sent once more by the next run (at least once, never lost).
+
+    def outbox(self, key: str, channel: str) -> dict[str, Any] | None:
+        row = self.db.execute("SELECT * FROM outbox WHERE key=? AND channel=?",
+                              (key, channel)).fetchone()
+        return dict(row) if row else None
+
+    def outbox_sending(self, key: str, channel: str, text: str, title: str,
+                       run_id: str | None) -> None:
+        now = now_iso()
+        self.db.execute(
+            "INSERT INTO outbox (key, channel, text, title, state, attempts, run_id,"
+            " created_at, updated_at) VALUES (?,?,?,?,'sending',1,?,?,?)"
+            " ON CONFLICT(key, channel) DO UPDATE SET text=excluded.text, title=excluded.title,"
+            " state='sending', attempts=attempts+1, run_id=excluded.run_id,"
+            " updated_at=excluded.updated_at",
+            (key, channel, scrub(text), title, run_id, now, now))
+
+    def outbox_done(self, key: str, channel: str, delivered: bool) -> None:
+        self.db.execute("UPDATE outbox SET state=?, updated_at=? WHERE key=? AND channel=?",
+                        ("sent" if delivered else "failed", now_iso(), key, channel))
+
+    def outbox_interrupted(self, run_id: str | None) -> list[dict[str, Any]]:
+        """Texts an earlier run began to send and never knew the fate of."""
+        rows = self.db.execute(
+            "SELECT * FROM outbox WHERE state='sending' AND run_id IS NOT ? ORDER BY id",
+            (run_id,))
+        return [dict(r) for r in rows]
 
     def runs(self, limit: int = 20) -> list[dict[str, Any]]:
         rows = self.db.execute("SELECT * FROM runs ORDER BY started_at DESC LIMIT ?", (limit,))
@@ -265,23 +480,46 @@ class Ledger:
                  url: str = "", run_id: str | None = None) -> tuple[str, bool]:
         """Create (once) the escalation for ``source_key``; returns its code and if it is new.
 
-        The texts may hold ``{code}``, filled with the code once it is known.
+        The texts may hold ``{code}``, filled with the code once it is known. The row, its
+        code and its texts are written in one transaction: a crash leaves all or nothing.
         """
-        existing = self.db.execute(
-            "SELECT code FROM escalations WHERE account=? AND kind=? AND source_key=?",
-            (account, kind, source_key)).fetchone()
-        if existing:
-            return str(existing["code"]), False
-        cur = self.db.execute(
-            "INSERT INTO escalations (account, kind, source_key, buyer, order_id, summary,"
-            " short, details, url, run_id, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-            (account, kind, source_key, buyer, order_id, "", "", "", url, run_id, now_iso()))
-        code = f"{self.PREFIXES.get(kind, 'X')}{int(cur.lastrowid or 0):03d}"
-        self.db.execute(
-            "UPDATE escalations SET code=?, summary=?, short=?, details=? WHERE id=?",
-            (code, scrub(summary.replace("{code}", code)), scrub(short.replace("{code}", code)),
-             scrub(details.replace("{code}", code)), cur.lastrowid))
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            existing = self.db.execute(
+                "SELECT code FROM escalations WHERE account=? AND kind=? AND source_key=?",
+                (account, kind, source_key)).fetchone()
+            if existing:
+                self.db.execute("COMMIT")
+                return str(existing["code"]), False
+            number = self.escalation_counter() + 1
+            code = f"{self.PREFIXES.get(kind, 'X')}{number:03d}"
+            # The file first: a crash after it only skips a number, never reuses one.
+            self._write_counter(number)
+            self.db.execute(
+                "INSERT INTO escalations (id, code, account, kind, source_key, buyer, order_id,"
+                " summary, short, details, url, run_id, created_at)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (number, code, account, kind, source_key, buyer, order_id,
+                 scrub(summary.replace("{code}", code)), scrub(short.replace("{code}", code)),
+                 scrub(details.replace("{code}", code)), url, run_id, now_iso()))
+            self._after_insert(code)
+            self.db.execute(
+                "INSERT INTO meta (name, value) VALUES ('escalation_counter', ?)"
+                " ON CONFLICT(name) DO UPDATE SET value=excluded.value", (str(number),))
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
         return code, True
+
+    def _after_insert(self, code: str) -> None:
+        """A seam for tests: runs between the insert and the commit of a new escalation."""
+
+    def _write_counter(self, number: int) -> None:
+        tmp = self.counter_file.with_name(COUNTER_FILE + ".tmp")
+        tmp.write_text(f"{number}\n")
+        tmp.chmod(0o600)
+        tmp.replace(self.counter_file)
 
     def escalation(self, code: str) -> dict[str, Any] | None:
         row = self.db.execute("SELECT * FROM escalations WHERE code=?", (code,)).fetchone()

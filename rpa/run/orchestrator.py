@@ -10,6 +10,7 @@ and always writes run.json and report.html.
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -22,17 +23,20 @@ from loguru import logger
 from playwright.sync_api import Error as PlaywrightError
 
 from rpa import redact
-from rpa.config import Config, check_secrets
-from rpa.errors import ApplicationError, BusinessError, RunLocked
+from rpa.config import Config, check_folders, check_secrets
+from rpa.errors import ApplicationError, BusinessError, ConfigError, RunLocked
 from rpa.logs import add_run_log
 from rpa.owner.notify import Notifier
 from rpa.run.context import RunContext
 from rpa.run.evidence import Evidence, new_run_id
-from rpa.run.ledger import Ledger
+from rpa.run.ledger import Ledger, LedgerBroken, check_ledger
 from rpa.run.registry import plan
-from rpa.seller_central.selectors import Selectors
+from rpa.seller_central.selectors import Selectors, declared_keys
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_PERSON, EXIT_LOCKED = 0, 1, 2, 3, 4
+# 5: the run finished, but a text to the owner reached no channel (the report lists it);
+# 6: the ledger is corrupt or lost, the run stopped before any side effect (restore it).
+EXIT_UNDELIVERED, EXIT_LEDGER = 5, 6
 
 
 @dataclass
@@ -90,6 +94,10 @@ def run(cfg: Config, *, account: str | None = None, flows: list[str] | None = No
     secrets = check_secrets(cfg, acc, [f.name for f in order])
     redact.register(*secrets.values())
     selectors = Selectors.load(cfg.paths.selectors_file, cfg.browser.timeout_ms)
+    # Every key the page objects declare must be in the file (else exit 2, before Chromium).
+    selectors.require(declared_keys(with_check=any(f.name == "selectors_check"
+                                                   for f in order)))
+    check_folders(cfg)  # a folder that cannot be written: exit 2 here, not a traceback later
     if "totp_secret" in secrets:  # only runs that sign in to Seller Central have one
         from rpa.seller_central.otp import totp
 
@@ -100,10 +108,12 @@ def run(cfg: Config, *, account: str | None = None, flows: list[str] | None = No
     state_dir.mkdir(parents=True, exist_ok=True)
     state_dir.chmod(0o700)
     with account_lock(state_dir, acc.name):
+        recordings = Path(cfg.paths.recordings_dir)
+        _check_ledger(cfg, state_dir / "ledger.sqlite", recordings, secrets)
         run_id = new_run_id(acc.name)
-        evidence = Evidence(Path(cfg.paths.recordings_dir), run_id)
+        evidence = Evidence(recordings, run_id)
         sink = add_run_log(evidence.folder / "run.log")
-        ledger = Ledger(state_dir / "ledger.sqlite")
+        ledger = Ledger(state_dir / "ledger.sqlite", code_floor=_last_counter(recordings))
         ledger.start_run(run_id, acc.name, dry_run)
         sms_cfg = cfg.notify.sms
         details_cfg = cfg.notify.details
@@ -112,6 +122,7 @@ def run(cfg: Config, *, account: str | None = None, flows: list[str] | None = No
             sms_limit=(sms_cfg.max_chars if sms_cfg and sms_cfg.max_chars else 160),
             details_label=(details_cfg.label if details_cfg and details_cfg.label
                            else "details"),
+            transliterate=bool(sms_cfg and sms_cfg.transliterate),
             ledger=ledger, run_id=run_id)
         ctx = RunContext(config=cfg, account=acc, secrets=secrets, selectors=selectors,
                          ledger=ledger, notifier=notifier, evidence=evidence, run_id=run_id,
@@ -123,15 +134,17 @@ def run(cfg: Config, *, account: str | None = None, flows: list[str] | None = No
         results: dict[str, dict[str, Any]] = {}
         errors: list[dict[str, Any]] = []
         try:
+            if not dry_run:  # texts an earlier run's crash left unconfirmed: once more
+                notifier.resend_interrupted()
             for fl in order:
                 results[fl.name] = _run_flow(ctx, fl, results, errors, cfg.retries.attempts)
         finally:
             if ctx.session is not None:
+                evidence.stop_trace()  # first: the state saved next is the session
                 try:
-                    ctx.session.save_state()
+                    ctx.save_state()
                 except Exception as err:  # noqa: BLE001
                     logger.warning("browser state not saved: {}", err)
-                evidence.stop_trace()
                 ctx.session.close()
             statuses = [r["status"] for r in results.values()]
             status = ("needs_person" if "needs_person" in statuses
@@ -140,14 +153,26 @@ def run(cfg: Config, *, account: str | None = None, flows: list[str] | None = No
             run_alert = _alert_owner(ctx, status, results, errors) if status != "ok" else None
             data = _summary(ctx, started, status, results, errors)
             data["run_alert"] = run_alert
+            data["warnings"] = [*ctx.warnings, *evidence.notes]
+            data["undelivered"] = notifier.undelivered()
+            data["escalation_counter"] = ledger.escalation_counter()
             evidence.write_json(data)
             evidence.write_report(data)
             ledger.finish_run(run_id, status)
+            if status == "ok":
+                try:
+                    ledger.backup()
+                except Exception as err:  # noqa: BLE001 - the run's outcome stands
+                    logger.error("ledger backup failed: {}", err)
             ledger.close()
             logger.info("run {} finished: {} — report {}", run_id, status,
                         evidence.folder / "report.html")
             logger.remove(sink)
     code = {"ok": EXIT_OK, "failed": EXIT_FAILED, "needs_person": EXIT_PERSON}[status]
+    if code == EXIT_OK and data["undelivered"]:
+        code = EXIT_UNDELIVERED
+    if status == "failed" and any(e["kind"] == "config" for e in errors):
+        code = EXIT_CONFIG
     return RunResult(status, code, evidence.folder, data)
 
 
@@ -170,6 +195,11 @@ def _run_flow(ctx: RunContext, fl: Any, results: dict[str, dict[str, Any]],
         except BusinessError as err:
             status = "needs_person"
             errors.append(_error(fl.name, err, attempt))
+            break
+        except ConfigError as err:
+            # Met only when reached (a mail server's certificate): configuration, not retried.
+            errors.append(_error(fl.name, err, attempt))
+            logger.error("[{}] configuration error: {}", fl.name, err)
             break
         except (ApplicationError, PlaywrightError) as err:
             # A browser timeout or dropped navigation is as technical as a missing element.
@@ -211,8 +241,9 @@ def _alert_owner(ctx: RunContext, status: str, results: dict[str, dict[str, Any]
     cause = f"{status}:{err['flow']}:{err.get('reason') or err['type']}"
     message = str(err["message"]).rstrip(".")
     if status == "needs_person":
-        text = f"Seller Central needs a person: {message}. Run {ctx.run_id}."
-        short = f"Seller Central needs a person ({err.get('reason') or err['type']})."
+        where = "The mailbox" if err["flow"] == "mailbox" else "Seller Central"
+        text = f"{where} needs a person: {message}. Run {ctx.run_id}."
+        short = f"{where} needs a person ({err.get('reason') or err['type']})."
     else:
         text = f"The {err['flow']} step failed: {message}. Run {ctx.run_id}."
         short = f"The {err['flow']} step failed ({err['type']})."
@@ -232,7 +263,8 @@ def _alert_owner(ctx: RunContext, status: str, results: dict[str, dict[str, Any]
             return record
         record["sent"] = True
         record["delivered"] = ctx.notifier.sms(text, details=details, short=short,
-                                               title="Seller Central run")
+                                               title="Seller Central run",
+                                               key=f"run_alert:{ctx.account.name}:{cause}:{day}")
         if record["delivered"]:
             ctx.ledger.run_alert_sent(ctx.account.name, cause, day)
     except Exception as err2:  # noqa: BLE001 - telling the owner must not hide the outcome
@@ -240,8 +272,39 @@ def _alert_owner(ctx: RunContext, status: str, results: dict[str, dict[str, Any]
     return record
 
 
+def _last_counter(recordings: Path) -> int:
+    """The escalation counter the newest run.json recorded (0 when none can be read)."""
+    try:
+        data = json.loads((recordings / "latest" / "run.json").read_text())
+        return int(data.get("escalation_counter") or 0)
+    except (OSError, ValueError, TypeError, AttributeError):
+        return 0
+
+
+def _check_ledger(cfg: Config, path: Path, recordings: Path, secrets: dict[str, str]) -> None:
+    """Stop before any side effect when the ledger is corrupt or lost; the owner is texted
+    (a Notifier without the ledger) and the message names the restore command."""
+    source = cfg.source if cfg.source and Path(cfg.source).is_file() else None
+    try:
+        check_ledger(path, recordings, config=source)
+    except LedgerBroken as err:
+        logger.error("{}", err)
+        what = "corrupt" if err.reason == "corrupt" else "missing"
+        notifier = Notifier(initials=cfg.va.initials, urls=notifier_urls(cfg, secrets),
+                            sms_limit=(cfg.notify.sms.max_chars if cfg.notify.sms
+                                       and cfg.notify.sms.max_chars else 160))
+        try:
+            notifier.sms(f"Bot stopped: its ledger is {what}; nothing was done. "
+                         "The VA restores it with: rpa ledger restore",
+                         details=str(err), title="Seller Central bot stopped")
+        except Exception as err2:  # noqa: BLE001 - the stop itself must still be reported
+            logger.error("could not tell the owner the ledger is {}: {}", what, err2)
+        raise
+
+
 def _error(flow: str, err: BaseException, attempt: int) -> dict[str, Any]:
     kind = ("needs_person" if isinstance(err, BusinessError)
+            else "config" if isinstance(err, ConfigError)
             else "application" if isinstance(err, (ApplicationError, PlaywrightError))
             else "unexpected")
     return {"flow": flow, "kind": kind, "type": type(err).__name__,

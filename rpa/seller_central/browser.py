@@ -2,19 +2,28 @@
 
 The saved state (cookies, including Seller Central's remember-device cookie) is what lets
 later headless runs sign in without a one-time code and without challenges. It is written
-owner-only.
+owner-only, and its cookie values are registered as secrets so no log or report shows them.
+A saved state that cannot be read (truncated, overwritten, refused by Playwright) is moved
+aside as ``<name>.corrupt-<UTC time>`` for inspection and the run signs in afresh, with a
+warning; Playwright is stopped whenever the launch fails half-way, so a retry can start it
+again.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 
 from loguru import logger
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
+from playwright.sync_api import Error as PlaywrightError
 
+from rpa import redact
 from rpa.config import BrowserConfig
 from rpa.errors import ConfigError
 
@@ -55,28 +64,81 @@ class BrowserSession:
     context: BrowserContext
     page: Page
     state_file: Path
+    # Set when the saved state could not be used: what was wrong and where it was kept.
+    state_warning: str | None = None
 
     def save_state(self) -> None:
-        """Write cookies and storage for the next run, readable by the owner only."""
+        """Write cookies and storage for the next run, readable by the owner only.
+
+        The state is the session: call this with the trace paused (``RunContext.save_state``
+        does), or the trace would record it.
+        """
         self.state_file.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.state_file.with_suffix(".tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         os.close(fd)
-        self.context.storage_state(path=str(tmp))
+        state = self.context.storage_state(path=str(tmp))
+        redact.register_cookies([str(c.get("value", "")) for c in state.get("cookies", [])])
         tmp.chmod(0o600)
         tmp.replace(self.state_file)
         logger.debug("browser state saved")
 
     def close(self) -> None:
-        for closer in (self.context.close, self.browser.close, self.pw.stop):
-            try:
-                closer()
-            except Exception as err:  # noqa: BLE001 - closing must not hide the run's outcome
-                logger.debug("closing the browser: {}", err)
+        _close_all(self.context.close, self.browser.close, self.pw.stop)
+
+
+def _close_all(*closers: Callable[[], None]) -> None:
+    for closer in closers:
+        try:
+            closer()
+        except Exception as err:  # noqa: BLE001 - closing must not hide the run's outcome
+            logger.debug("closing the browser: {}", err)
+
+
+def state_problem(state_file: Path) -> str | None:
+    """Why a saved browser state cannot be used, or None when it looks like one."""
+    try:
+        data = json.loads(state_file.read_text(encoding="utf-8"))
+    except OSError as err:
+        return f"cannot be read: {err.strerror or err}"
+    except ValueError as err:  # not UTF-8, or not JSON (truncated, overwritten)
+        return f"not a JSON file ({str(err).splitlines()[0]})"
+    if not isinstance(data, dict):
+        return "not a browser state (expected a JSON object)"
+    cookies, origins = data.get("cookies", []), data.get("origins", [])
+    if not isinstance(cookies, list) or not all(
+            isinstance(c, dict) and isinstance(c.get("name"), str)
+            and isinstance(c.get("value"), str) for c in cookies):
+        return "not a browser state (its cookies are not a list of names and values)"
+    if not isinstance(origins, list) or not all(isinstance(o, dict) for o in origins):
+        return "not a browser state (its origins are not a list)"
+    return None
+
+
+def register_saved_cookies(state_file: Path) -> None:
+    """Mask the saved session's cookie values wherever this run writes."""
+    data = json.loads(state_file.read_text(encoding="utf-8"))
+    redact.register_cookies([str(c["value"]) for c in data.get("cookies", [])])
+
+
+def move_aside(state_file: Path, problem: str) -> str:
+    """Keep an unusable state file for inspection under a new name; returns the warning."""
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    aside = state_file.with_name(f"{state_file.name}.corrupt-{stamp}")
+    state_file.replace(aside)
+    aside.chmod(0o600)
+    warning = (f"the saved browser state {state_file} was unreadable ({problem}); "
+               f"kept as {aside.name} and signed in afresh")
+    logger.warning(warning)
+    return warning
 
 
 def launch(cfg: BrowserConfig, state_file: Path, *, headed: bool = False) -> BrowserSession:
-    """Start Chromium and open a context with the saved state, if any."""
+    """Start Chromium and open a context with the saved state, if any.
+
+    Whatever fails after Playwright started stops it again (a running Playwright would make
+    the next attempt fail with "Sync API inside the asyncio loop").
+    """
     executable = find_chromium(cfg.executable_path)
     pw = sync_playwright().start()
     try:
@@ -86,16 +148,40 @@ def launch(cfg: BrowserConfig, state_file: Path, *, headed: bool = False) -> Bro
             slow_mo=cfg.slow_mo_ms or None,
             args=CHROMIUM_ARGS,
         )
-    except Exception:
-        pw.stop()
+    except BaseException:
+        _close_all(pw.stop)
         raise
+    try:
+        context, warning = _new_context(browser, state_file)
+        try:
+            context.set_default_timeout(cfg.timeout_ms)
+            context.set_default_navigation_timeout(cfg.navigation_timeout_ms)
+            page = context.new_page()
+        except BaseException:
+            _close_all(context.close)
+            raise
+    except BaseException:
+        _close_all(browser.close, pw.stop)
+        raise
+    return BrowserSession(pw, browser, context, page, state_file, warning)
+
+
+def _new_context(browser: Browser, state_file: Path) -> tuple[BrowserContext, str | None]:
+    """A context with the saved state; an unusable state is moved aside and not used."""
     kwargs: dict[str, object] = {"viewport": {"width": 1280, "height": 900},
                                  "locale": "en-US"}
-    if state_file.is_file():
-        kwargs["storage_state"] = str(state_file)
-        logger.debug("reusing saved browser state")
-    context = browser.new_context(**kwargs)  # type: ignore[arg-type]
-    context.set_default_timeout(cfg.timeout_ms)
-    context.set_default_navigation_timeout(cfg.navigation_timeout_ms)
-    page = context.new_page()
-    return BrowserSession(pw, browser, context, page, state_file)
+    if not state_file.is_file():
+        return browser.new_context(**kwargs), None  # type: ignore[arg-type]
+    problem = state_problem(state_file)
+    if problem is None:
+        register_saved_cookies(state_file)
+        try:
+            context = browser.new_context(**kwargs, storage_state=str(state_file))  # type: ignore[arg-type]
+            logger.debug("reusing saved browser state")
+            return context, None
+        except PlaywrightError as err:
+            if "storage" not in str(err).lower() and "cookie" not in str(err).lower():
+                raise  # not about the state: the browser itself failed
+            problem = f"refused by Playwright: {str(err).splitlines()[0]}"
+    warning = move_aside(state_file, problem)
+    return browser.new_context(**kwargs), warning  # type: ignore[arg-type]

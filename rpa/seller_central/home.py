@@ -34,6 +34,25 @@ FIGURE_NAMES = {UNSHIPPED: "Unshipped", PERFORMANCE: "Seller Performance",
                 BUYER_MESSAGES: "Buyer Messages"}
 
 
+# The selectors.yaml keys this module asks for: a file without one of them is refused
+# before any browser starts (rpa.seller_central.selectors.declared_keys).
+SELECTOR_KEYS: tuple[str, ...] = (
+    "health.heading",
+    "health.metric_name",
+    "health.metric_row",
+    "health.metric_status",
+    "health.metric_target",
+    "health.metric_value",
+    "health.overall",
+    "home.buyer_messages_count",
+    "home.open_orders_total",
+    "home.performance_details",
+    "home.performance_status",
+    "home.unshipped_count",
+    "orders.unshipped_count",
+)
+
+
 class NotRead(PageError):
     """A figure that is not on the page, or not readable with certainty; ``reason`` says why."""
 

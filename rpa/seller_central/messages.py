@@ -20,6 +20,38 @@ INBOX_PATH = "/messaging/inbox-v3?fi=responseNeeded"
 THREAD_PATH = "/messaging/thread/{thread_id}"
 MAX_INBOX_PAGES = 100
 RESPONSE_NEEDED = "response needed"
+# Longest name and other one-line field (subject, order, status) taken from a page: what a
+# buyer writes there reaches the owner's texts and the buyer's reply.
+NAME_LIMIT = 80
+LINE_LIMIT = 200
+
+
+# The selectors.yaml keys this module asks for: a file without one of them is refused
+# before any browser starts (rpa.seller_central.selectors.declared_keys).
+SELECTOR_KEYS: tuple[str, ...] = (
+    "app.server_error",
+    "app.signed_in",
+    "inbox.empty",
+    "inbox.next_page",
+    "inbox.row_buyer",
+    "inbox.row_link",
+    "inbox.row_order_id",
+    "inbox.row_subject",
+    "inbox.thread_row",
+    "thread.buyer",
+    "thread.detail",
+    "thread.error",
+    "thread.from_seller",
+    "thread.message",
+    "thread.message_text",
+    "thread.message_time",
+    "thread.no_response",
+    "thread.order_id",
+    "thread.reply_box",
+    "thread.send",
+    "thread.status",
+    "thread.subject",
+)
 
 
 @dataclass
@@ -71,11 +103,13 @@ class Inbox:
 
 
 def _text(sel: Any, scope: Any, key: str) -> str:
-    """The first text ``key`` matches right now, on one line and without hidden characters
-    (a buyer's name or subject goes into the owner's texts): "" when none."""
+    """The first text ``key`` matches right now, on one line, without hidden characters
+    and bounded in length (a buyer's name or subject goes into the owner's texts and the
+    buyer's reply): "" when none."""
+    limit = NAME_LIMIT if key.endswith("buyer") else LINE_LIMIT
     for text in sel.texts(scope, key):
         if text.strip():
-            return clean_line(text)
+            return clean_line(text, limit)
     return ""
 
 

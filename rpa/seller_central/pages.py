@@ -23,6 +23,13 @@ if TYPE_CHECKING:
     from rpa.run.context import RunContext
 
 
+# The selectors.yaml keys this module asks for: a file without one of them is refused
+# before any browser starts (rpa.seller_central.selectors.declared_keys).
+SELECTOR_KEYS: tuple[str, ...] = (
+    "app.signed_in",
+)
+
+
 class SellerCentral:
     """The Seller Central site for one account, driven through the run's page."""
 

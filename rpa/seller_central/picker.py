@@ -98,6 +98,22 @@ def _not_one(what: str, wanted: str, offered: Sequence[str], hits: Sequence[int]
     return f"{what} offers {listed}; {verdict} exactly '{wanted}'"
 
 
+# The selectors.yaml keys this module asks for: a file without one of them is refused
+# before any browser starts (rpa.seller_central.selectors.declared_keys).
+SELECTOR_KEYS: tuple[str, ...] = (
+    "app.account_switcher",
+    "app.signed_in",
+    "picker.account",
+    "picker.account_group",
+    "picker.account_name",
+    "picker.confirm",
+    "picker.heading",
+    "picker.marketplace",
+    "picker.selected_account",
+    "picker.selected_marketplace",
+)
+
+
 class AccountPicker:
     """The account and marketplace picker, and the header's switcher that shows the choice."""
 

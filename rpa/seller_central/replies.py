@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rpa.patterns import PatternError, compile_pattern
+from rpa.seller_central import messaging
 
 PLACEHOLDERS = {
     "buyer_name": "the buyer's name as Seller Central shows it",
@@ -103,10 +104,14 @@ DEFAULT_REPLIES: list[dict[str, Any]] = [
 def check_placeholders(text: str) -> None:
     """Raise PatternError naming any placeholder the bot cannot fill."""
     try:
-        names = [f for _, f, _, _ in string.Formatter().parse(text) if f is not None]
+        fields = [(f, spec, conv) for _, f, spec, conv in string.Formatter().parse(text)
+                  if f is not None]
     except ValueError as err:
         raise PatternError(f"broken placeholder braces: {err} (write {{{{ for a brace)") from err
-    for name in names:
+    for name, spec, conv in fields:
+        if spec or conv:  # filled as plain words: no format specs or conversions
+            raise PatternError(f"write the placeholder {{{name}}} without ':' or '!'")
+    for name in (f for f, _, _ in fields):
         if name not in PLACEHOLDERS:
             known = ", ".join("{" + p + "}" for p in PLACEHOLDERS)
             raise PatternError(f"unknown placeholder {{{name}}} (known: {known})")
@@ -192,6 +197,9 @@ class Decision:
     text: str = ""
     topic: str = ""
     reason: str = ""
+    # The template with every placeholder filled by a neutral word: whether a placeholder
+    # was left unfilled is judged on it, never on the buyer's words filled in.
+    skeleton: str = ""
 
     @property
     def label(self) -> str:
@@ -231,8 +239,14 @@ class ReplyBook:
         return f"“{view.subject}”" if view.subject else "your question"
 
     def fill(self, text: str, view: ThreadView, topic: str = "") -> str:
+        """The template filled in one pass: a value holding braces (a buyer named
+        "{va_full_name}") is written as it is, never filled again."""
+        return _fill_once(text, self.values(view, topic))
+
+    def values(self, view: ThreadView, topic: str = "") -> dict[str, str]:
+        """What each placeholder stands for in a reply on ``view``."""
         buyer = " ".join(view.buyer.split())
-        values = {
+        return {
             "buyer_name": buyer or "there",
             "buyer_first_name": buyer.split()[0] if buyer else "there",
             "order_id": view.order_id,
@@ -241,7 +255,6 @@ class ReplyBook:
             "va_full_name": self.va_full_name,
             "va_first_name": self.va_full_name.split()[0],
         }
-        return text.format(**values).strip()
 
     def decide(self, view: ThreadView) -> Decision:
         question = view.question
@@ -250,7 +263,40 @@ class ReplyBook:
         for tpl in self.templates:
             if tpl.matcher.matches(question):
                 return Decision("template", name=tpl.name, text=self.fill(tpl.text, view),
-                                reason=f"matches template '{tpl.name}'")
+                                reason=f"matches template '{tpl.name}'",
+                                skeleton=skeleton(tpl.text))
         topic = self.topic_of(view)
         return Decision("holding_reply", text=self.fill(self.holding_text, view, topic),
-                        topic=topic, reason="no template matches: asked the owner")
+                        topic=topic, reason="no template matches: asked the owner",
+                        skeleton=skeleton(self.holding_text))
+
+
+_FIELD = re.compile(r"\{\{|\}\}|\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def _fill_once(text: str, values: dict[str, str]) -> str:
+    """Each ``{name}`` replaced by its value in one left-to-right pass (``{{``/``}}`` are
+    literal braces); what a value holds is never read as a placeholder."""
+    def one(m: re.Match[str]) -> str:
+        whole = m.group(0)
+        if whole in ("{{", "}}"):
+            return whole[0]
+        return values.get(m.group(1), whole)
+
+    return _FIELD.sub(one, text).strip()
+
+
+def skeleton(template: str) -> str:
+    """The template with every known placeholder filled by a neutral word."""
+    return _fill_once(template, dict.fromkeys(PLACEHOLDERS, "x"))
+
+
+def check_outgoing(decision: Decision, max_chars: int) -> list[messaging.Violation]:
+    """Every Amazon messaging rule the decision's text breaks. A placeholder left unfilled
+    is looked for in the template (its skeleton), so braces in a buyer's name or subject
+    never stop the reply."""
+    found = [v for v in messaging.check(decision.text, max_chars) if v.rule != "placeholder"]
+    if decision.skeleton:
+        found += [v for v in messaging.check(decision.skeleton, max_chars)
+                  if v.rule == "placeholder"]
+    return found

@@ -36,6 +36,26 @@ STATEFUL = {"thread.from_seller", "thread.sent", "thread.error", "inbox.next_pag
 # or a modern Open Orders card with its breakdown) or only the Open Orders total.
 VARIANTS = {"home.unshipped_count", "home.open_orders_total"}
 NOT_NOW = "(not on this page now)"
+# The selectors.yaml keys this module names itself (it checks every key of the file);
+# ``rpa selectors check`` refuses a file without one of them before any browser starts.
+SELECTOR_KEYS: tuple[str, ...] = (
+    "app.account_switcher",
+    "app.server_error",
+    "health.metric_row",
+    "home.open_orders_total",
+    "home.unshipped_count",
+    "inbox.empty",
+    "inbox.next_page",
+    "inbox.row_link",
+    "inbox.thread_row",
+    "orders.row",
+    "thread.error",
+    "thread.from_seller",
+    "thread.message",
+    "thread.message_text",
+    "thread.message_time",
+    "thread.sent",
+)
 
 
 @flow("selectors_check", needs=("login",))

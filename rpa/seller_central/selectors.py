@@ -124,6 +124,16 @@ class Selectors:
     def __contains__(self, key: str) -> bool:
         return key in self.keys
 
+    def require(self, needed: dict[str, tuple[str, ...]]) -> None:
+        """Refuse the file when a key the code asks for is missing: one ConfigError naming
+        every missing key and the module that uses it, before any browser starts."""
+        missing = sorted(key for key in needed if key not in self.keys)
+        if missing:
+            listed = "; ".join(f"{key} (used by {', '.join(needed[key])})" for key in missing)
+            raise ConfigError(f"{len(missing)} key{'s' if len(missing) > 1 else ''} the code "
+                              f"uses {'are' if len(missing) > 1 else 'is'} missing: {listed}",
+                              file=self.source)
+
     def _cands(self, key: str) -> list[Candidate]:
         try:
             return self.keys[key]
@@ -318,3 +328,23 @@ def _candidate(item: Any, source: str, key: str) -> Candidate:
                 raise ConfigError(f"bad regular expression: {err}", file=source,
                                   key=key) from err
     return Candidate(strategy, value, name, exact)
+
+
+def declared_keys(*, with_check: bool = False) -> dict[str, tuple[str, ...]]:
+    """Every selectors.yaml key the page objects declare, with the modules declaring it.
+
+    ``with_check`` adds the keys ``rpa selectors check`` names itself.
+    """
+    from rpa.seller_central import home, messages, pages, picker, signin
+
+    modules = {"pages": pages, "signin": signin, "picker": picker, "home": home,
+               "messages": messages}
+    if with_check:
+        from rpa.seller_central import selectcheck
+
+        modules["selectcheck"] = selectcheck
+    out: dict[str, tuple[str, ...]] = {}
+    for name, module in modules.items():
+        for key in module.SELECTOR_KEYS:
+            out[key] = (*out.get(key, ()), name)
+    return out

@@ -61,6 +61,29 @@ MAX_OTP_TRIES = 2
 ASSIST_MINUTES = 10
 
 
+# The selectors.yaml keys this module asks for: a file without one of them is refused
+# before any browser starts (rpa.seller_central.selectors.declared_keys).
+SELECTOR_KEYS: tuple[str, ...] = (
+    "app.server_error",
+    "app.signed_in",
+    "challenge.captcha",
+    "challenge.cvf",
+    "challenge.cvf_page",
+    "mfa.code",
+    "mfa.remember_device",
+    "mfa.select_device",
+    "mfa.submit",
+    "picker.heading",
+    "prompt.skip",
+    "signin.continue",
+    "signin.email",
+    "signin.error",
+    "signin.password",
+    "signin.remember_me",
+    "signin.submit",
+)
+
+
 class SignIn:
     """One walk through the sign-in pages for the run's account."""
 
@@ -99,8 +122,7 @@ class SignIn:
                            "{} minutes", err, ASSIST_MINUTES)
             with self.ctx.step("signed in by the VA"):
                 self.sel.find(self.page, "app.signed_in", timeout_ms=ASSIST_MINUTES * 60_000)
-            if self.ctx.session is not None:
-                self.ctx.session.save_state()
+            self.ctx.save_state()  # with the trace paused: the state is the session
 
     def _stop(self, err: NeedsPerson) -> NoReturn:
         """Record the page the walk stopped on (a failed step takes its screenshot), then raise."""
@@ -135,8 +157,7 @@ class SignIn:
         state = state or self.where()
         for _ in range(MAX_SIGNIN_PAGES):
             if state == "app.signed_in":
-                if self.ctx.session is not None:
-                    self.ctx.session.save_state()
+                self.ctx.save_state()  # with the trace paused: the state is the session
                 return
             if state in NEEDS_PERSON:
                 reason, text = NEEDS_PERSON[state]
