@@ -96,9 +96,14 @@ def _variants(value: str) -> set[bytes]:
 def scrub_bytes(data: bytes) -> tuple[bytes, int]:
     """Mask every registered secret in raw bytes; returns the data and how many were masked."""
     with _lock:
-        secrets = sorted(_secrets, key=len, reverse=True)
+        secrets = list(_secrets)
+    return _mask_values(data, secrets)
+
+
+def _mask_values(data: bytes, values: list[str]) -> tuple[bytes, int]:
+    """Mask each of ``values`` (longest first) in every encoded form; returns the count."""
     hits = 0
-    for value in secrets:
+    for value in sorted(values, key=len, reverse=True):
         for form in sorted(_variants(value), key=len, reverse=True):
             count = data.count(form)
             if count:
@@ -190,17 +195,12 @@ def scrub_zip(path: Path) -> int:
             data, hits = _scrub_json_lines(data, found)
             total += hits
         staged.append((info, data))
-    cookies = sorted((v for v in found if len(v) >= MIN_COOKIE_VALUE), key=len, reverse=True)
+    cookies = [v for v in found if len(v) >= MIN_COOKIE_VALUE]
     cleaned = []
     for info, data in staged:
         data, hits = scrub_bytes(data)
-        for value in cookies:
-            for form in sorted(_variants(value), key=len, reverse=True):
-                count = data.count(form)
-                if count:
-                    hits += count
-                    data = data.replace(form, MASK.encode())
-        total += hits
+        data, more = _mask_values(data, cookies)
+        total += hits + more
         cleaned.append((info, data))
     if total:
         tmp = path.with_suffix(".tmp")
