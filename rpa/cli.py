@@ -342,6 +342,106 @@ def ledger_backups(config: Path = ConfigOpt) -> None:
         console.print(f"{path}  {path.stat().st_size} bytes", soft_wrap=True, highlight=False)
 
 
+escalations_app = typer.Typer(help="The owner's escalations (B/R/E codes) and their state.")
+app.add_typer(escalations_app, name="escalations")
+
+
+def _age(created: str) -> str:
+    from datetime import datetime, timezone
+
+    at = datetime.fromisoformat(created)
+    at = at if at.tzinfo is not None else at.replace(tzinfo=timezone.utc)
+    minutes = max(int((datetime.now(timezone.utc) - at).total_seconds() // 60), 0)
+    days, hours = minutes // 1440, minutes % 1440 // 60
+    return f"{days}d {hours}h" if days else f"{hours}h" if hours else f"{minutes}m"
+
+
+def _open_ledger(cfg: Config) -> Any:
+    """The run ledger, or None when no run has made one yet (never created here)."""
+    from rpa.run.ledger import Ledger
+
+    path = Path(cfg.paths.state_dir) / "ledger.sqlite"
+    return Ledger(path) if path.is_file() and path.stat().st_size else None
+
+
+@escalations_app.callback(invoke_without_command=True)
+def escalations_cmd(ctx: typer.Context, config: Path = ConfigOpt,
+                    account: Optional[str] = AccountOpt,  # noqa: UP045
+                    every: bool = typer.Option(False, "--all",
+                                               help="also those answered, closed, expired")
+                    ) -> None:
+    """List the escalations still waiting for the owner (code, age, state, kind, summary);
+    --all lists every one. `rpa escalations show CODE` prints one whole."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from rpa.run.ledger import WAITING_STATES
+
+    cfg = _load(config)
+    name = cfg.account(account).name if account else None
+    ledger = _open_ledger(cfg)
+    rows = (ledger.escalations(name, states=None if every else WAITING_STATES)
+            if ledger is not None else [])
+    if ledger is not None:
+        ledger.close()
+    if not rows:
+        console.print("no escalations" if every else "no escalations waiting for the owner")
+        return
+    table = Table(title="Escalations" if every else "Escalations waiting for the owner")
+    for col in ("code", "age", "state", "kind", "summary"):
+        table.add_column(col, overflow="fold")
+    for esc in rows:
+        table.add_row(esc["code"], _age(esc["created_at"]), esc["status"], esc["kind"],
+                      escape(str(esc["summary"])))
+    console.print(table)
+
+
+@escalations_app.command("show")
+def escalations_show(code: str = typer.Argument(..., help="the code, e.g. E004"),
+                     config: Path = ConfigOpt) -> None:
+    """Print one escalation whole: every field, its state's times and its deliveries."""
+    cfg = _load(config)
+    ledger = _open_ledger(cfg)
+    esc = ledger.escalation(code.strip().upper()) if ledger is not None else None
+    deliveries = ledger.deliveries(esc["code"]) if esc is not None else []
+    if ledger is not None:
+        ledger.close()
+    if esc is None:
+        where = Path(cfg.paths.state_dir) / "ledger.sqlite"
+        err_console.print(f"[red]unknown escalation:[/red] no escalation {escape(code)} in "
+                          f"the ledger {where} (list them with `rpa escalations --all`)",
+                          soft_wrap=True)
+        raise typer.Exit(EXIT_CONFIG)
+    for key in ("code", "status", "kind", "account", "buyer", "order_id", "url", "source_key",
+                "run_id", "created_at", "notified_at", "reminded_at", "escalated_further_at",
+                "answered_at", "delivered_at", "closed_at", "expired_at"):
+        value = esc.get(key)
+        if value not in (None, ""):
+            console.print(f"{key + ':':<22}{escape(str(value))}", highlight=False,
+                          soft_wrap=True)
+    for key in ("summary", "short", "details"):
+        if esc.get(key):
+            console.print(f"{key}:", highlight=False)
+            console.print(escape(str(esc[key])), highlight=False, soft_wrap=True)
+    console.print("deliveries:" if deliveries else "deliveries: none recorded",
+                  highlight=False)
+    for d in deliveries:
+        console.print(f"  {d['key']:<16} {d['channel']:<12} {d['state']:<8} "
+                      f"attempts {d['attempts']}  {d['updated_at']}", highlight=False,
+                      soft_wrap=True)
+
+
+@app.command("followups")
+def followups_cmd(config: Path = ConfigOpt, account: Optional[str] = AccountOpt,  # noqa: UP045
+                  dry_run: bool = typer.Option(False, "--dry-run", help="decide, send nothing"),
+                  verbose: bool = typer.Option(False, "--verbose", "-v")) -> None:
+    """Remind the owner of unanswered escalations (the followups flow alone; no browser)."""
+    logs.setup(verbose)
+    cfg = _load(config)
+    result = _execute(cfg, account=account, flows=["followups"], dry_run=dry_run)
+    print_summary(result)
+    raise typer.Exit(result.exit_code)
+
+
 def main() -> None:
     app()
 

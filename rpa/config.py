@@ -14,6 +14,7 @@ import re
 import tempfile
 import types
 import typing
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlparse
@@ -22,8 +23,10 @@ import yaml
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
+    PlainSerializer,
     ValidationError,
     field_validator,
     model_validator,
@@ -35,7 +38,8 @@ from rpa.seller_central import replies as _replies
 from rpa.seller_central.messaging import DEFAULT_MAX_CHARS
 
 DEFAULT_CONFIG = "rpa.yaml"
-DEFAULT_FLOWS = ("login", "dashboard", "performance", "buyer_messages", "mailbox")
+DEFAULT_FLOWS = ("login", "dashboard", "performance", "buyer_messages", "mailbox",
+                 "followups")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -344,6 +348,50 @@ class MessagingConfig(_Strict):
     max_chars: int = Field(default=DEFAULT_MAX_CHARS, ge=100, le=20000)
 
 
+_DURATION = re.compile(r"^(?:(\d+(?:\.\d+)?)d)?\s*(?:(\d+(?:\.\d+)?)h)?$")
+MAX_FOLLOWUP = timedelta(days=90)
+
+
+def _duration(value: Any) -> timedelta:
+    """A waiting time: a number of hours (36), or days and/or hours ("2d", "36h",
+    "1d12h"); more than nothing and at most 90 days."""
+    if isinstance(value, timedelta):
+        span = value
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        span = timedelta(hours=value)
+    else:
+        text = str(value).strip().lower().replace(" ", "")
+        found = _DURATION.match(text) if text else None
+        if found is None or not any(found.groups()):
+            raise ValueError(f"{value!r} is not a waiting time: give hours (48) or days and "
+                             "hours (2d, 36h, 1d12h)")
+        span = timedelta(days=float(found[1] or 0), hours=float(found[2] or 0))
+    if span <= timedelta(0) or span > MAX_FOLLOWUP:
+        raise ValueError(f"{value!r} must be more than nothing and at most 90 days")
+    return span
+
+
+def _duration_text(span: timedelta) -> str:
+    """A waiting time as the configuration writes it ("2d", "36h" -> "1d12h")."""
+    days, rest = divmod(span.total_seconds() / 3600, 24)
+    return (f"{days:g}d" if days else "") + (f"{rest:g}h" if rest or not days else "")
+
+
+Duration = Annotated[timedelta, BeforeValidator(_duration),
+                     PlainSerializer(_duration_text, return_type=str)]
+
+
+class FollowupsConfig(_Strict):
+    """Reminders for escalations the owner has not answered: texted again
+    ``followup_after`` the first text, then sent to every fallback channel
+    ``fallback_after`` the reminder; at most ``max_per_run`` of each a run (the rest the
+    next run)."""
+
+    followup_after: Duration = timedelta(days=2)
+    fallback_after: Duration = timedelta(days=1)
+    max_per_run: int = Field(default=10, ge=1, le=1000)
+
+
 class Config(_Strict):
     """The whole configuration file."""
 
@@ -360,6 +408,7 @@ class Config(_Strict):
         default_factory=lambda: NoResponseConfig(**_replies.DEFAULT_NO_RESPONSE))
     messaging: MessagingConfig = Field(default_factory=MessagingConfig)
     mailbox: MailboxConfig | None = None
+    followups: FollowupsConfig = Field(default_factory=FollowupsConfig)
     flows: list[str] = Field(default_factory=lambda: list(DEFAULT_FLOWS))
     source: str = Field(default="", exclude=True)
 

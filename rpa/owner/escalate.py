@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
 from rpa.run.context import RunContext
@@ -212,4 +212,99 @@ def mailing_list_digest(ctx: RunContext) -> dict[str, Any]:
         ctx.ledger.run_alert_sent(ctx.account.name, DIGEST_CAUSE, day)
         ctx.ledger.set_email_state(ctx.account.name, [r["message_id"] for r in rows],
                                    "digested")
+    return out
+
+
+# --------------------------------------------------------------------------- reminders
+
+def _ago(then: datetime, now: datetime) -> str:
+    hours = max(int((now - then).total_seconds() // 3600), 0)
+    return f"{hours // 24} day{'s' if hours // 24 != 1 else ''}" if hours >= 48 else (
+        f"{hours} hour{'s' if hours != 1 else ''}")
+
+
+def _when(value: str) -> datetime:
+    at = datetime.fromisoformat(value)
+    return at if at.tzinfo is not None else at.replace(tzinfo=timezone.utc)
+
+
+def _gist(esc: dict[str, Any]) -> str:
+    """The escalation's own text without the code in front of it."""
+    text = str(esc["short"] or esc["summary"])
+    return text.removeprefix(f"{esc['code']}: ").removeprefix(f"{esc['code']} ")
+
+
+@dataclass
+class Followed:
+    """What one :func:`followups` did: codes reminded, sent to the fallback channels, and
+    those due whose message was not delivered (tried again next run) or left for the next
+    run by the per-run cap."""
+
+    reminded: list[str] = field(default_factory=list)
+    escalated_further: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    later: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, list[str]]:
+        return {"reminded": self.reminded, "escalated_further": self.escalated_further,
+                "failed": self.failed, "later": self.later}
+
+
+def followups(ctx: RunContext, now: datetime | None = None) -> Followed:
+    """Remind the owner of escalations still waiting for an answer, each step once.
+
+    ``followup_after`` the first text, a notified escalation is texted again ("Reminder:
+    E004 still needs your answer …"); ``fallback_after`` that reminder, it goes to every
+    fallback channel. Times come from the ledger and ``now`` (default the context's
+    clock). A step is recorded only once delivered, so an undelivered one is tried again
+    next run; the outbox keys (``reminder:CODE``, ``fallback:CODE``) keep a channel that
+    delivered from getting it twice.
+    """
+    now = now or ctx.clock()
+    conf = ctx.config.followups
+    out = Followed()
+    budget = {"reminder": conf.max_per_run, "fallback": conf.max_per_run}
+    for esc in ctx.ledger.escalations(ctx.account.name, states=("notified", "reminded")):
+        code = esc["code"]
+        if esc["status"] == "notified" and esc["notified_at"]:
+            told = _when(esc["notified_at"])
+            if now - told < conf.followup_after:
+                continue
+            step = "reminder"
+        elif esc["status"] == "reminded" and esc["reminded_at"]:
+            if now - _when(esc["reminded_at"]) < conf.fallback_after:
+                continue
+            step = "fallback"
+        else:
+            continue
+        if budget[step] <= 0:
+            out.later.append(code)
+            continue
+        budget[step] -= 1
+        if ctx.dry_run:
+            (out.reminded if step == "reminder" else out.escalated_further).append(code)
+            continue
+        at = now.isoformat(timespec="seconds")
+        if step == "reminder":
+            ago = _ago(_when(esc["notified_at"]), now)
+            text = f"Reminder: {code} still needs your answer (texted {ago} ago): {_gist(esc)}"
+            ok = ctx.notifier.sms(
+                text, details=f"Reminder, texted {ago} ago and not answered yet:\n\n"
+                              f"{esc['details']}",
+                short=f"Reminder: {code} still needs your answer (texted {ago} ago).",
+                title=f"Reminder {code}", key=f"reminder:{code}")
+            if ok and ctx.ledger.mark_reminded(code, at):
+                out.reminded.append(code)
+            elif not ok:
+                out.failed.append(code)
+        else:
+            first = _ago(_when(esc["notified_at"] or esc["created_at"]), now)
+            text = (f"{code} still needs the owner's answer: texted {first} ago and reminded "
+                    f"since, no answer yet. Answer with the code {code}.\n\n{esc['details']}")
+            ok = ctx.notifier.fallbacks(text, title=f"Unanswered {code}",
+                                        key=f"fallback:{code}")
+            if ok and ctx.ledger.mark_escalated_further(code, at):
+                out.escalated_further.append(code)
+            elif not ok:
+                out.failed.append(code)
     return out

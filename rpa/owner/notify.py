@@ -206,6 +206,18 @@ class Notifier:
         self._outcome(key, title, text, ok)
         return ok
 
+    def fallbacks(self, text: str, title: str = "", *, key: str) -> bool:
+        """Send ``text`` to every fallback channel (not only until one delivers), each
+        through the outbox under ``key`` as ``fallback[i]``, so a channel that delivered is
+        never sent it again. True when every one has it; False with none configured."""
+        count = len(self.urls.get("fallback", []))
+        text = cap_details(text)
+        ok = count > 0
+        for i in range(count):
+            ok = self._deliver(key, f"fallback[{i}]", text, title, only=i) and ok
+        self._outcome(key, title, text, ok)
+        return ok
+
     # --- the outbox ------------------------------------------------------------------
     def _one_off(self) -> str:
         self._seq += 1
@@ -220,7 +232,10 @@ class Notifier:
             if row is not None and row["state"] == "sent":
                 return True
             self.ledger.outbox_sending(key, channel, text, title, self.run_id)
-        delivered = self._send(channel, text, title, only)
+        base, _, index = channel.partition("[")  # "fallback[1]": that fallback URL only
+        if index and only is None:
+            only = int(index.rstrip("]"))
+        delivered = self._send(base, text, title, only)
         if self.ledger is not None:
             self.ledger.outbox_done(key, channel, delivered)
         return delivered

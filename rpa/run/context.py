@@ -7,7 +7,7 @@ keeps observations, and sends owner alerts. There is no module-level state.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -24,6 +24,11 @@ from rpa.seller_central.browser import BrowserSession, launch
 from rpa.seller_central.selectors import Selectors
 
 MASK_KEYS = ("signin.password", "mfa.code", "challenge.cvf")
+
+
+def utc_now() -> datetime:
+    """The real time, UTC: the run's clock unless one is injected."""
+    return datetime.now(timezone.utc)
 
 
 @dataclass
@@ -66,6 +71,8 @@ class RunContext:
     on_step: Any = None
     # What a reader of the run should know (e.g. an unreadable browser state was replaced).
     warnings: list[str] = field(default_factory=list)
+    # The time reminders go by (escalate.followups); tests give another.
+    clock: Callable[[], datetime] = utc_now
 
     # --- browser ---------------------------------------------------------------------
     @property

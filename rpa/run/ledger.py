@@ -75,6 +75,12 @@ CREATE TABLE IF NOT EXISTS escalations (
     created_at TEXT NOT NULL,
     notified_at TEXT,
     status TEXT NOT NULL DEFAULT 'open',
+    reminded_at TEXT,
+    escalated_further_at TEXT,
+    answered_at TEXT,
+    delivered_at TEXT,
+    closed_at TEXT,
+    expired_at TEXT,
     UNIQUE (account, kind, source_key)
 );
 CREATE TABLE IF NOT EXISTS emails (
@@ -133,6 +139,18 @@ CREATE TABLE IF NOT EXISTS alerts (
 
 def now_iso() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+# An escalation's life (its ``status`` column), each step with the time it happened
+# (``<state>_at``; ``open`` is ``created_at``): open -> notified (the first text went out)
+# -> reminded (texted again, still unanswered) -> escalated_further (sent to every
+# fallback channel) -> answered -> delivered (the answer reached the buyer or sender) /
+# closed, or expired. The first four are "waiting for the owner".
+ESCALATION_STATES = ("open", "notified", "reminded", "escalated_further", "answered",
+                     "delivered", "closed", "expired")
+WAITING_STATES = ("open", "notified", "reminded", "escalated_further")
+ESCALATION_STEP_COLUMNS = ("reminded_at", "escalated_further_at", "answered_at",
+                           "delivered_at", "closed_at", "expired_at")
 
 
 BACKUPS_DIR = "backups"
@@ -275,7 +293,23 @@ class Ledger:
         self.db.row_factory = sqlite3.Row
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.executescript(SCHEMA)
+        self._migrate()
         path.chmod(0o600)
+
+    def _migrate(self) -> None:
+        """Bring a ledger written by an earlier version up to date: missing columns are
+        added (never a table rebuilt, so no row is lost), and an escalation already texted
+        under the old schema gets the state ``notified``."""
+        have = {r["name"] for r in self.db.execute("PRAGMA table_info(escalations)")}
+        for column in ESCALATION_STEP_COLUMNS:
+            if column not in have:
+                try:
+                    self.db.execute(f"ALTER TABLE escalations ADD COLUMN {column} TEXT")
+                except sqlite3.OperationalError as err:  # another process added it first
+                    if "duplicate column" not in str(err):
+                        raise
+        self.db.execute("UPDATE escalations SET status='notified' WHERE status='open'"
+                        " AND notified_at IS NOT NULL")
 
     @property
     def counter_file(self) -> Path:
@@ -525,14 +559,45 @@ class Ledger:
         row = self.db.execute("SELECT * FROM escalations WHERE code=?", (code,)).fetchone()
         return dict(row) if row else None
 
-    def escalations(self, account: str, *, unnotified: bool = False) -> list[dict[str, Any]]:
-        sql = "SELECT * FROM escalations WHERE account=?"
+    def escalations(self, account: str | None, *, unnotified: bool = False,
+                    states: tuple[str, ...] | None = None) -> list[dict[str, Any]]:
+        """The escalations of ``account`` (None: every account), in code order; only the
+        untold ones with ``unnotified``, only those in ``states`` when given."""
+        sql = "SELECT * FROM escalations WHERE (? IS NULL OR account=?)"
+        args: tuple[Any, ...] = (account, account)
         if unnotified:
             sql += " AND notified_at IS NULL"
-        return [dict(r) for r in self.db.execute(sql + " ORDER BY id", (account,))]
+        if states is not None:
+            sql += f" AND status IN ({','.join('?' * len(states))})"
+            args += tuple(states)
+        return [dict(r) for r in self.db.execute(sql + " ORDER BY id", args)]
 
     def mark_notified(self, code: str) -> None:
-        self.db.execute("UPDATE escalations SET notified_at=? WHERE code=?", (now_iso(), code))
+        """The owner got the first text: the one place an escalation goes open -> notified."""
+        self.db.execute("UPDATE escalations SET notified_at=?, status=CASE WHEN status='open'"
+                        " THEN 'notified' ELSE status END WHERE code=?", (now_iso(), code))
+
+    def mark_reminded(self, code: str, at: str) -> bool:
+        """The reminder reached the owner at ``at``: notified -> reminded (once)."""
+        return self._advance(code, "notified", "reminded", at)
+
+    def mark_escalated_further(self, code: str, at: str) -> bool:
+        """Every fallback channel has it, at ``at``: reminded -> escalated_further (once)."""
+        return self._advance(code, "reminded", "escalated_further", at)
+
+    def _advance(self, code: str, before: str, after: str, at: str) -> bool:
+        cur = self.db.execute(f"UPDATE escalations SET status=?, {after}_at=? WHERE code=?"
+                              " AND status=?", (after, at, code, before))
+        return cur.rowcount == 1
+
+    def deliveries(self, code: str) -> list[dict[str, Any]]:
+        """Every channel delivery (outbox row) of the texts about escalation ``code``: the
+        first text, the reminder, the fallback messages."""
+        rows = self.db.execute(
+            "SELECT key, channel, state, attempts, run_id, created_at, updated_at FROM outbox"
+            " WHERE key IN (?,?,?) ORDER BY id",
+            (f"escalation:{code}", f"reminder:{code}", f"fallback:{code}"))
+        return [dict(r) for r in rows]
 
     # --- emails ------------------------------------------------------------------------
     # state: "trashed" (moved to Trash), "waiting" (a buyer email whose thread is not yet

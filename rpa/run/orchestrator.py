@@ -27,7 +27,7 @@ from rpa.config import Config, check_folders, check_secrets
 from rpa.errors import ApplicationError, BusinessError, ConfigError, RunLocked
 from rpa.logs import add_run_log
 from rpa.owner.notify import Notifier
-from rpa.run.context import RunContext
+from rpa.run.context import RunContext, utc_now
 from rpa.run.evidence import Evidence, new_run_id
 from rpa.run.ledger import Ledger, LedgerBroken, check_ledger
 from rpa.run.registry import plan
@@ -86,8 +86,13 @@ def notifier_urls(cfg: Config, secrets: dict[str, str]) -> dict[str, list[str]]:
 
 def run(cfg: Config, *, account: str | None = None, flows: list[str] | None = None,
         dry_run: bool = False, headed: bool = False, assist: bool = False,
-        on_step: Callable[[str, Any], None] | None = None) -> RunResult:
-    """Run the chosen flows (default: the config's) for one account and return the outcome."""
+        on_step: Callable[[str, Any], None] | None = None,
+        clock: Callable[[], datetime] | None = None) -> RunResult:
+    """Run the chosen flows (default: the config's) for one account and return the outcome.
+
+    ``clock`` (default: the real time, UTC) is what the flows see as now, e.g. for the
+    follow-ups' 2 days; tests inject one.
+    """
     acc = cfg.account(account)
     # Everything that can be wrong with the configuration is found here, before Chromium.
     order = plan(flows or cfg.flows)
@@ -127,7 +132,7 @@ def run(cfg: Config, *, account: str | None = None, flows: list[str] | None = No
         ctx = RunContext(config=cfg, account=acc, secrets=secrets, selectors=selectors,
                          ledger=ledger, notifier=notifier, evidence=evidence, run_id=run_id,
                          dry_run=dry_run, headed=headed, assist=assist,
-                         on_step=on_step)
+                         on_step=on_step, clock=clock or utc_now)
         started = _now()
         logger.info("run {} for account {} — flows: {}", run_id, acc.name,
                     ", ".join(f.name for f in order))
