@@ -14,13 +14,11 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from loguru import logger
-
 from rpa.config import MailboxConfig
 from rpa.mail import kinds
 from rpa.mail.body import body_text
 from rpa.mail.headers import MailItem, parse_headers
-from rpa.mail.imap import Folders, Mailbox
+from rpa.mail.imap import Mailbox
 from rpa.mail.rules import AuthPolicy, Decision, classify
 from rpa.mail.summary import SUMMARY_CHARS, BounceSummary, Summary, build, capped
 from rpa.owner import escalate
@@ -28,7 +26,6 @@ from rpa.run.context import RunContext
 from rpa.run.registry import flow
 
 ORDER_ID = re.compile(r"\b\d{3}-\d{7}-\d{7}\b")
-PHISHING = "Possible phishing: "
 CODE_ROOM = len("E00000: ")  # the code in front of a text, up to 99,999 escalations
 
 
@@ -94,13 +91,11 @@ def escalation_texts(item: MailItem, decision: Decision, summary: Summary | Boun
     mid-word), and the details carry the whole mail, cleaned and capped. Without a details
     channel the text itself is that short form, fitted to one text.
     """
-    warn = PHISHING if decision.rule == "lookalike" else ""
     whole = summary.fitted(SUMMARY_CHARS)
-    full = f"{{code}}: {warn}{whole}"  # the summary names the sender
-    fitting = summary.fitted(max(room - pointer - CODE_ROOM - len(warn), 40))
-    short = f"{{code}}: {warn}{fitting}"
+    full = f"{{code}}: {whole}"  # the summary names the sender
+    short = f"{{code}}: {summary.fitted(max(room - pointer - CODE_ROOM, 40))}"
     if not details_channel:
-        full = f"{{code}}: {warn}{summary.fitted(max(room - CODE_ROOM - len(warn), 40))}"
+        full = f"{{code}}: {summary.fitted(max(room - CODE_ROOM, 40))}"
     if decision.warning:
         full, short = warning_texts(item, decision, room=room)
     note = f"{decision.note}\n" if decision.note else ""
@@ -227,24 +222,15 @@ class MailTriage:
         entry["escalation"] = code
         row["state"], row["escalation"] = "escalated", code
         tri.unread.append(item.uid)
-        if dec.warning or dec.rule == "lookalike":
+        if dec.warning:
             self.urgent.add(code)
 
-    def apply(self, tri: Triage, folders: Folders) -> None:
+    def apply(self, tri: Triage, trash: str) -> None:
         """Make the changes for one folder (it is still selected), then record them."""
         if self.ctx.dry_run:
             return
         if tri.trash:
-            if folders.trash is None:
-                logger.warning("no Trash folder found: {} message(s) left in {}",
-                               len(tri.trash), tri.folder)
-                for entry, row in zip(tri.entries, tri.rows, strict=True):
-                    if row["state"] == "trashed":
-                        row["state"] = "kept"
-                        entry["note"] = "no Trash folder found: left in place"
-                tri.trash = []
-            else:
-                self.box.move(tri.trash, folders.trash)
+            self.box.move(tri.trash, trash)
         if tri.unread:
             self.box.mark_unread(tri.unread)
         self.ctx.ledger.record_emails(self.account, tri.rows, self.ctx.run_id)
@@ -314,15 +300,12 @@ def mailbox(ctx: RunContext) -> None:
                          f"({folders.how['trash']})")
             # Without Spam the instructions are half done, without Trash nothing can be
             # moved: the run fails here, before anything is read or changed.
-            folders.require()
+            spam, trash = folders.require()
         triage = MailTriage(ctx, cfg, box)
-        plan = [("inbox", folders.inbox)]
-        if folders.spam is not None:  # always, after require()
-            plan.append(("spam", folders.spam))
-        for role, name in plan:
+        for role, name in (("inbox", folders.inbox), ("spam", spam)):
             with ctx.step(f"mailbox: {name}", screenshot=False) as step:
                 tri = triage.folder(name, role)
-                triage.apply(tri, folders)
+                triage.apply(tri, trash)
                 entries.extend(tri.entries)
                 counts[name] = tri.counts()
                 c = counts[name]

@@ -71,8 +71,9 @@ class Folders:
     names: list[str] = field(default_factory=list)
     host: str = ""
 
-    def require(self) -> None:
-        """Raise FoldersNotFound naming what is missing and the server's folders."""
+    def require(self) -> tuple[str, str]:
+        """The Spam and Trash folders; FoldersNotFound naming what is missing and the
+        server's folders when either is not known."""
         missing = [role for role in ("spam", "trash") if getattr(self, role) is None]
         if not missing:
             roles = {"Inbox": self.inbox, "Spam": self.spam, "Trash": self.trash}
@@ -82,7 +83,8 @@ class Folders:
                 raise FoldersNotFound(
                     f"{' and '.join(same)} would be the same folder ('{roles[same[-1]]}'); "
                     "name different ones in mailbox.spam_folders / mailbox.trash_folders")
-            return
+            assert self.spam is not None and self.trash is not None  # none missing
+            return self.spam, self.trash
         shown = sorted(self.names, key=fold)
         listed = ", ".join(shown[:MAX_NAMES_SHOWN])
         if len(shown) > MAX_NAMES_SHOWN:
