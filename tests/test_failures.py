@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -109,3 +110,39 @@ def test_hang_fault_holds_a_request_until_cleared(sandbox: Sandbox) -> None:
         sandbox.fault(hang="home")
     assert err.value.code == 400
     sandbox.reset("healthy")  # lets the held request go
+
+
+def test_a_request_let_go_after_a_hang_takes_no_fault_set_since(sandbox: Sandbox) -> None:
+    """A page held by one test's hang must not eat the CAPTCHA the next test asks for."""
+    sandbox.fault(hang="/home", times=1)
+    statuses: list[int] = []
+
+    class NoRedirect(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+            return None  # like a browser that was closed meanwhile: nothing follows
+
+    opener = urllib.request.build_opener(NoRedirect)
+
+    def held_request() -> None:
+        try:
+            with opener.open(sandbox.url + "/home", timeout=30) as resp:
+                statuses.append(resp.status)
+        except urllib.error.HTTPError as err:
+            statuses.append(err.code)
+        except urllib.error.URLError:
+            statuses.append(-1)
+
+    held = threading.Thread(target=held_request)
+    held.start()
+    deadline = time.monotonic() + 10
+    while sandbox.state()["counters"]["hangs_started"] < 1:
+        assert time.monotonic() < deadline, "the request was never held"
+        time.sleep(0.02)
+    sandbox.reset("healthy")  # lets it go ...
+    sandbox.fault(captcha=True)  # ... while a CAPTCHA is asked for the next sign-in
+    held.join(30)
+    assert statuses, "the held request was never answered"
+    assert sandbox.state()["counters"]["captcha_pages_shown"] == 0
+    with urllib.request.urlopen(sandbox.url + "/ap/signin", timeout=5) as resp:
+        assert "captcha" in resp.read().decode().lower()
+    assert sandbox.state()["counters"]["captcha_pages_shown"] == 1

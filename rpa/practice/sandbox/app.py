@@ -72,12 +72,15 @@ class Gate:
         slow_ms = state.faults.slow_ms
         if slow_ms > 0:
             await asyncio.sleep(slow_ms / 1000)
-        if state.take_hang(path):
+        # A request let go after a hang belongs to faults that are gone: it must not take
+        # the one-shot faults set since (a CAPTCHA meant for the next sign-in, say).
+        held = state.take_hang(path)
+        if held:
             await _hold(state)
-        if state.take_http500(path):
+        if not held and state.take_http500(path):
             return render("error.html", status_code=500, heading="Internal Server Error",
                           detail="We're sorry, something went wrong on our end.")
-        if (request.method == "GET" and path != "/errors/validateCaptcha"
+        if (not held and request.method == "GET" and path != "/errors/validateCaptcha"
                 and state.take_flag("captcha")):
             state.bump("captcha_pages_shown")
             return render("robot.html")
