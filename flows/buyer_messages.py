@@ -18,7 +18,7 @@ from typing import Any
 from loguru import logger
 
 from rpa.errors import ApplicationError, PageError
-from rpa.owner import escalate
+from rpa.owner import answers, escalate
 from rpa.run.context import RunContext
 from rpa.run.registry import flow
 from rpa.seller_central import messaging
@@ -39,6 +39,8 @@ class Entry:
     sent: bool = False
     escalation: str | None = None
     screenshot: str | None = None
+    answer: str | None = None  # the code of an owner's answer sent in this thread
+    answer_sent: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -72,23 +74,36 @@ def question_texts(code: str, view: ThreadView, topic: str) -> tuple[str, str, s
 
 def unsent_texts(esc: dict[str, Any]) -> tuple[str, str, str]:
     """A buyer question's texts for when its holding reply is not on the page."""
-    full = f"{esc['summary']} ({REPLY_NOT_SENT.rstrip('.')})"
+    summary = str(esc["summary"])
+    full = (summary.replace(REPLY_SENT, REPLY_NOT_SENT) if REPLY_SENT in summary
+            else f"{summary} ({REPLY_NOT_SENT.rstrip('.')})")
     short = str(esc["short"]).replace(REPLY_SENT, REPLY_NOT_SENT)
     details = str(esc["details"]).replace(DETAILS_SENT, DETAILS_NOT_SENT)
     return full, short, details
 
 
-def blocked_texts(code: str, view: ThreadView, decision: Decision) -> tuple[str, str, str]:
-    """The owner's text (full and short) and details for a reply the rules stopped."""
+def blocked_texts(code: str, view: ThreadView, decision: Decision, *,
+                  holding_sent: bool = False) -> tuple[str, str, str]:
+    """The owner's text (full and short) and details for a reply the rules stopped;
+    ``holding_sent`` when the buyer got the holding reply instead."""
     rules = ", ".join(sorted({r.split(":")[0] for r in decision.reason.split("; ")}))
     what = f"template '{decision.name}'" if decision.name else "the holding reply"
-    full = (f"{code}: reply to {view.buyer} (order {view.order_id}) NOT sent: {what} "
-            f"breaks Amazon's messaging rules ({rules}).")
-    short = f"{code}: reply to {view.buyer} not sent: {what} breaks Amazon's rules."
+    if holding_sent:
+        full = (f"{code}: template '{decision.name}' for {view.buyer} (order "
+                f"{view.order_id}) breaks Amazon's rules ({rules}); {REPLY_SENT} Your answer?")
+        short = f"{code}: template for {view.buyer} breaks Amazon's rules; {REPLY_SENT}"
+        after = (f"{DETAILS_SENT} Answer with the code {code} (your answer is sent to the "
+                 "buyer), and fix the template in the configuration.")
+    else:
+        full = (f"{code}: reply to {view.buyer} (order {view.order_id}) NOT sent: {what} "
+                f"breaks Amazon's messaging rules ({rules}).")
+        short = f"{code}: reply to {view.buyer} not sent: {what} breaks Amazon's rules."
+        after = (f"Nothing was sent to the buyer. Answer with the code {code} (your answer "
+                 "is sent to the buyer), and fix the template in the configuration.")
     details = (f"{code}: a reply was stopped before sending.\nBuyer: {view.buyer}\n"
                f"Order: {view.order_id}\nThread: {view.url}\nRules broken: {decision.reason}\n\n"
                f"Buyer's message:\n{view.question}\n\nStopped text:\n{decision.text}\n\n"
-               "Fix the template in the configuration, or answer the buyer by hand.")
+               f"{after}")
     return full, short, details
 
 
@@ -168,12 +183,7 @@ class Handler:
             logger.warning("thread {}: {}", tid, entry.reason)
             return
 
-        decision = self.book.decide(view)
-        if decision.kind in ("template", "holding_reply"):
-            broken = check_outgoing(decision, self.ctx.config.messaging.max_chars)
-            if broken:
-                decision = Decision("blocked", name=decision.name, text=decision.text,
-                                    topic=decision.topic, reason=messaging.describe(broken))
+        decision, stopped = self.decide(view)
         entry.decision, entry.reason = decision.label, decision.reason
 
         if self.ctx.dry_run:
@@ -186,7 +196,33 @@ class Handler:
         elif decision.kind == "blocked":
             self._blocked(view, key, decision, entry)
         else:
-            self._reply(page, view, key, decision, entry)
+            self._reply(page, view, key, decision, entry, stopped)
+
+    def decide(self, view: ThreadView) -> tuple[Decision, Decision | None]:
+        """What to send, and the template the messaging rules stopped (if one was).
+
+        A template that breaks a rule is not sent; the buyer gets the holding reply instead
+        (when it passes), so the 24-hour clock is kept, and the owner gets the ``R…``
+        escalation. When the holding reply breaks a rule too, nothing is sent.
+        """
+        limit = self.ctx.config.messaging.max_chars
+        decision = self.book.decide(view)
+        if decision.kind not in ("template", "holding_reply"):
+            return decision, None
+        broken = check_outgoing(decision, limit)
+        if not broken:
+            return decision, None
+        stopped = Decision("blocked", name=decision.name, text=decision.text,
+                           topic=decision.topic, reason=messaging.describe(broken))
+        if decision.kind == "template":
+            holding = self.book.holding(
+                view, reason=(f"template '{decision.name}' breaks the messaging rules "
+                              f"({stopped.reason}): holding reply sent, the owner asked"))
+            if not check_outgoing(holding, limit):
+                return holding, stopped
+            also = messaging.describe(check_outgoing(holding, limit))
+            stopped.reason += f"; the holding reply too: {also}"
+        return stopped, None
 
     def _no_response(self, page: ThreadPage, view: ThreadView, key: str, decision: Decision,
                      entry: Entry) -> None:
@@ -217,10 +253,17 @@ class Handler:
         self.notify_step(view.thread_id, code, "reply blocked by the messaging rules")
 
     def _reply(self, page: ThreadPage, view: ThreadView, key: str, decision: Decision,
-               entry: Entry) -> None:
+               entry: Entry, stopped: Decision | None = None) -> None:
         tid = view.thread_id
         code = None
-        if decision.kind == "holding_reply":
+        if decision.kind == "holding_reply" and stopped is not None:
+            full, short, details = blocked_texts("{code}", view, stopped, holding_sent=True)
+            code, _ = self.ledger.escalate(
+                self.account, "blocked_reply", f"{tid}:{key}", buyer=view.buyer,
+                order_id=view.order_id, url=view.url, run_id=self.ctx.run_id,
+                summary=full, short=short, details=details)
+            entry.escalation = code
+        elif decision.kind == "holding_reply":
             full, short, details = question_texts("{code}", view, decision.topic)
             code, _ = self.ledger.escalate(
                 self.account, "buyer_question", f"{tid}:{key}", buyer=view.buyer,
@@ -260,12 +303,79 @@ class Handler:
         (yet) is texted saying so, never as if the reply had gone out."""
         esc = self.ledger.escalation(code)
         texts = None
-        if esc is not None and esc["kind"] == "buyer_question":
+        if esc is not None and esc["kind"] in ("buyer_question", "blocked_reply"):
             tid, _, key = str(esc["source_key"]).partition(":")
             rec = self.ledger.thread(self.account, tid, key)
-            if rec is None or rec["state"] != "sent":
+            holding = rec is None or str(rec["decision"]).startswith("holding_reply")
+            if holding and (rec is None or rec["state"] != "sent") and \
+                    REPLY_SENT in str(esc["summary"]) + str(esc["short"]):
                 texts = unsent_texts(esc)
         return escalate.notify(self.ctx, code, texts=texts)
+
+    # --- the owner's answers ---------------------------------------------------------
+    def deliver_answers(self) -> list[str]:
+        """Send every answered buyer question and blocked reply to its thread, once.
+
+        The thread page decides: an answer already among the seller's messages there is
+        delivered (a crash after the send), else it is sent and must show on the page.
+        The rules are checked again (the configuration may have changed); a failure keeps
+        the answer for the next run. Returns the codes that could not be delivered.
+        """
+        failed: list[str] = []
+        for esc in self.ledger.answered_waiting(self.account, answers.BUYER_KINDS):
+            code = esc["code"]
+            try:
+                self._deliver(esc)
+            except ApplicationError as err:
+                why = str(err).splitlines()[0]
+                self.ledger.delivery(code, "failed", why, self.ctx.run_id)
+                logger.warning("answer {} not delivered: {}", code, why)
+                failed.append(code)
+        return failed
+
+    def _deliver(self, esc: dict[str, Any]) -> None:
+        code, text = esc["code"], str(esc["answer"])
+        tid, _, key = str(esc["source_key"]).partition(":")
+        run_id = self.ctx.run_id
+        with self.ctx.step(f"thread {tid}: deliver the owner's answer ({code})") as step:
+            page = self.sc.thread(tid)
+            view = page.read()
+            entry = self._entry(view, None)
+            if any(m.sender == "seller" and same_text(m.text, text) for m in view.messages):
+                self.ledger.delivery(code, "done", "found on the thread page", run_id)
+                step.name = f"thread {tid}: the answer to {code} is on the page already"
+                entry.answer, entry.answer_sent = code, True
+                return
+            broken = messaging.check(text, self.ctx.config.messaging.max_chars)
+            if broken:
+                why = messaging.describe(broken)
+                self.ledger.delivery(code, "refused", why, run_id)
+                step.outcome = "refused"
+                step.name = f"thread {tid}: the answer to {code} breaks the messaging rules"
+                self._tell_refused(esc, text, why)
+                return
+            if self.ctx.dry_run:
+                step.name = f"thread {tid}: would send the answer to {code} (dry run)"
+                return
+            self.ledger.delivery(code, "sending", run_id=run_id)
+            after = page.send(text)
+            if not (after.answered and same_text(after.last_seller_text(), text)):
+                problem = page.error_text() or "the answer does not show on the thread"
+                raise PageError(f"thread {tid}: answer {code} not confirmed ({problem})")
+            self.ledger.delivery(code, "done", f"sent in thread {tid}", run_id)
+            entry.answer, entry.answer_sent = code, True
+            step.name = f"thread {tid}: the owner's answer ({code}) sent to {view.buyer}"
+        entry.screenshot = step.screenshot or entry.screenshot
+
+    def _tell_refused(self, esc: dict[str, Any], text: str, why: str) -> None:
+        outcome = answers.Outcome(esc["code"], esc["kind"], "refused", text, why, esc)
+        short, details = answers.refused_text(outcome)
+        with self.ctx.step(f"{esc['code']}: owner told the answer was not sent",
+                           screenshot=False) as step:
+            if not self.ctx.notifier.sms(short, details=details,
+                                         title=f"Answer {esc['code']} not sent",
+                                         key=f"refused:{esc['code']}:{esc['answered_at']}"):
+                step.outcome = "undelivered"
 
     def flush(self) -> None:
         """Escalations created earlier whose text to the owner did not go out."""
@@ -282,6 +392,7 @@ def buyer_messages(ctx: RunContext) -> None:
     try:
         if not ctx.dry_run:
             handler.reconcile()
+        undelivered = handler.deliver_answers()
         with ctx.step("read the needs-response inbox") as step:
             rows = sc.inbox().needing_response()
             step.name = f"needs-response inbox: {len(rows)} thread(s)"
@@ -290,5 +401,29 @@ def buyer_messages(ctx: RunContext) -> None:
             handler.flush()
     finally:
         handler.save()
-    if failed:
-        raise PageError(f"{len(failed)} thread(s) could not be handled: {', '.join(failed)}")
+    if failed or undelivered:
+        raise PageError(", ".join(
+            ([f"{len(failed)} thread(s) could not be handled: {', '.join(failed)}"]
+             if failed else [])
+            + ([f"answer(s) not delivered: {', '.join(undelivered)} (kept for the next run)"]
+               if undelivered else [])))
+
+
+@flow("answers", needs=("login",))
+def deliver_answers(ctx: RunContext) -> None:
+    """Deliver the owner's answers to buyers (B… and R… codes) in their Seller Central
+    threads, and nothing else; the routine does the same in buyer_messages."""
+    sc = SellerCentral(ctx)
+    handler = Handler(ctx, sc, ctx.config.reply_book())
+    try:
+        if not ctx.dry_run:
+            handler.reconcile()
+        undelivered = handler.deliver_answers()
+        if not handler.entries:
+            with ctx.step("no answer waiting for delivery in Seller Central", screenshot=False):
+                pass
+    finally:
+        handler.save()
+    if undelivered:
+        raise PageError(f"answer(s) not delivered: {', '.join(undelivered)} "
+                        "(kept for the next run)")

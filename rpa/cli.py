@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from pathlib import Path
 from typing import Any, Optional
 
@@ -403,6 +404,7 @@ def escalations_show(code: str = typer.Argument(..., help="the code, e.g. E004")
     ledger = _open_ledger(cfg)
     esc = ledger.escalation(code.strip().upper()) if ledger is not None else None
     deliveries = ledger.deliveries(esc["code"]) if esc is not None else []
+    history = ledger.events(esc["code"]) if esc is not None else []
     if ledger is not None:
         ledger.close()
     if esc is None:
@@ -413,12 +415,14 @@ def escalations_show(code: str = typer.Argument(..., help="the code, e.g. E004")
         raise typer.Exit(EXIT_CONFIG)
     for key in ("code", "status", "kind", "account", "buyer", "order_id", "url", "source_key",
                 "run_id", "created_at", "notified_at", "reminded_at", "escalated_further_at",
-                "answered_at", "delivered_at", "closed_at", "expired_at"):
+                "answered_at", "answer_via", "answer_by", "answer_ref", "delivery_state",
+                "delivery_error", "delivery_attempts", "delivered_at", "closed_at",
+                "expired_at"):
         value = esc.get(key)
         if value not in (None, ""):
             console.print(f"{key + ':':<22}{escape(str(value))}", highlight=False,
                           soft_wrap=True)
-    for key in ("summary", "short", "details"):
+    for key in ("summary", "short", "details", "answer"):
         if esc.get(key):
             console.print(f"{key}:", highlight=False)
             console.print(escape(str(esc[key])), highlight=False, soft_wrap=True)
@@ -428,6 +432,81 @@ def escalations_show(code: str = typer.Argument(..., help="the code, e.g. E004")
         console.print(f"  {d['key']:<16} {d['channel']:<12} {d['state']:<8} "
                       f"attempts {d['attempts']}  {d['updated_at']}", highlight=False,
                       soft_wrap=True)
+    console.print("history:" if history else "history: none recorded", highlight=False)
+    for ev in history:
+        console.print(f"  {ev['at']}  {ev['event']:<18} {escape(str(ev['detail']))}"
+                      + (f"  (run {ev['run_id']})" if ev["run_id"] else ""),
+                      highlight=False, soft_wrap=True)
+
+
+# Where each kind of answer is delivered: the flow the CLI runs right after recording it.
+DELIVERY_FLOWS = {"buyer_question": "answers", "blocked_reply": "answers",
+                  "email": "email_answers"}
+
+
+@app.command("answer")
+def answer_cmd(code: str = typer.Argument(..., help="the code the owner answered, e.g. B004"),
+               text: Optional[str] = typer.Argument(  # noqa: UP045
+                   None, help="the owner's answer (or --file)"),
+               file: Optional[Path] = typer.Option(  # noqa: UP045
+                   None, "--file", "-f", help="read the answer from this file ('-': stdin)"),
+               by: str = typer.Option("", "--by", help="who gave the answer (default: the VA)"),
+               later: bool = typer.Option(False, "--later",
+                                          help="only record it; the next run delivers it"),
+               config: Path = ConfigOpt,
+               verbose: bool = typer.Option(False, "--verbose", "-v")) -> None:
+    """Give the owner's answer to an escalation (got by phone or chat): it is checked,
+    recorded, and delivered at once (to the buyer's thread, or by email to the sender);
+    a finding is acknowledged. Unknown or closed codes are refused."""
+    from rpa.owner.answers import AnswerError, submit
+
+    logs.setup(verbose)
+    cfg = _load(config)
+    if (text is None) == (file is None):
+        err_console.print("[red]answer:[/red] give the answer as text or with --file, "
+                          "not both and not neither", soft_wrap=True)
+        raise typer.Exit(EXIT_CONFIG)
+    if file is not None:
+        try:
+            body = sys.stdin.read() if str(file) == "-" else file.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as err:
+            err_console.print(f"[red]answer:[/red] cannot read {escape(str(file))}: "
+                              f"{escape(str(err))}", soft_wrap=True)
+            raise typer.Exit(EXIT_CONFIG) from err
+    else:
+        body = text or ""
+    ledger = _open_ledger(cfg)
+    if ledger is None:
+        where = Path(cfg.paths.state_dir) / "ledger.sqlite"
+        err_console.print(f"[red]answer:[/red] no ledger at {where}: no escalation to "
+                          "answer yet", soft_wrap=True)
+        raise typer.Exit(EXIT_CONFIG)
+    try:
+        outcome = submit(ledger, cfg, code, body, via="cli", by=by or cfg.va.full_name)
+    except AnswerError as err:
+        err_console.print(f"[red]answer refused:[/red] {escape(str(err))}", soft_wrap=True)
+        raise typer.Exit(EXIT_CONFIG) from err
+    finally:
+        ledger.close()
+    if not outcome.accepted:
+        err_console.print(f"[red]answer NOT taken:[/red] {outcome.code} goes to a buyer and "
+                          f"the text breaks Amazon's messaging rules ({escape(outcome.problems)}"
+                          "). Nothing was sent; give a corrected answer.", soft_wrap=True)
+        raise typer.Exit(EXIT_CONFIG)
+    if outcome.status == "closed":
+        console.print(f"{outcome.code} acknowledged and closed.", highlight=False)
+        return
+    flow_name = DELIVERY_FLOWS[outcome.kind]
+    console.print(f"{outcome.code}: answer recorded; it goes to "
+                  + ("the buyer's Seller Central thread" if flow_name == "answers"
+                     else "the sender by email") + ".", highlight=False)
+    if later:
+        console.print("Delivered by the next run (--later).", highlight=False)
+        return
+    account = (outcome.escalation or {}).get("account")
+    result = _execute(cfg, account=account, flows=[flow_name])
+    print_summary(result)
+    raise typer.Exit(result.exit_code)
 
 
 @app.command("followups")

@@ -16,7 +16,8 @@ from rpa.run.orchestrator import run
 from rpa.seller_central.replies import DEFAULT_REPLIES, HOLDING_SENTENCE
 from tests.conftest import Sandbox
 
-# A template that breaks Amazon's rules (a phone number): it must be stopped, never sent.
+# A template that breaks Amazon's rules (a phone number): it must be stopped, never sent;
+# the buyer gets the holding reply instead and the owner an R… escalation.
 BAD_TEMPLATE = {
     "name": "warranty",
     "when": ["warranty"],
@@ -38,8 +39,9 @@ EXPECTED = {
     "M-11": "template:item_not_as_described",
     "M-12": "holding_reply",
     "M-13": "holding_reply",
-    "M-15": "blocked",
+    "M-15": "holding_reply",
 }
+STOPPED_TEMPLATE = "M-15"
 
 
 def messages_config(sandbox: Sandbox, make_config: Any, **extra: Any) -> Any:
@@ -66,7 +68,7 @@ def test_every_decision_path(sandbox: Sandbox, make_config: Any, receiver: Recei
     replied = {tid for tid, d in EXPECTED.items() if d.startswith(("template", "holding"))}
     assert set(sent) == replied
     assert [x["thread_id"] for x in state["no_response"]] == ["M-06"]
-    assert state["buyer_messages"] == 1  # only the blocked one is left for a person
+    assert state["buyer_messages"] == 0  # the blocked template's buyer got the holding reply
 
     # a template, placeholders filled
     olivia = sent["M-01"][0]
@@ -86,11 +88,15 @@ def test_every_decision_path(sandbox: Sandbox, make_config: Any, receiver: Recei
         assert entry["sent"] == (tid in replied)
         assert entry["screenshot"] and (result.folder / entry["screenshot"]).is_file()
         assert entry["buyer"] and entry["order_id"]
-    holding = [tid for tid, d in EXPECTED.items() if d == "holding_reply"]
+    holding = [tid for tid, d in EXPECTED.items()
+               if d == "holding_reply" and tid != STOPPED_TEMPLATE]
     codes = [by_id[tid]["escalation"] for tid in holding]
     assert all(codes) and len(set(codes)) == len(codes)
-    assert by_id["M-15"]["escalation"] and not by_id["M-15"]["sent"]
+    assert all(code.startswith("B") for code in codes)
+    # the stopped template: never sent; the holding reply went instead, the owner has R…
+    assert by_id["M-15"]["escalation"].startswith("R") and by_id["M-15"]["sent"]
     assert "phone_number" in by_id["M-15"]["reason"]
+    assert "555" not in sent["M-15"][0] and HOLDING_SENTENCE in sent["M-15"][0]
     assert by_id["M-01"]["escalation"] is None
 
     sms = receiver.messages("sms")
@@ -100,7 +106,7 @@ def test_every_decision_path(sandbox: Sandbox, make_config: Any, receiver: Recei
     for code in [*codes, by_id["M-15"]["escalation"]]:
         assert sum(text.startswith(code + ":") for text in sms) == 1
     blocked_text = next(t for t in sms if t.startswith(by_id["M-15"]["escalation"]))
-    assert "NOT sent" in blocked_text or "not sent" in blocked_text
+    assert "breaks Amazon's rules" in blocked_text and "holding reply sent" in blocked_text
     # the long question does not fit a text: the text points at the details channel
     long_code = by_id["M-09"]["escalation"]
     long_sms = next(t for t in sms if t.startswith(long_code))
@@ -128,8 +134,7 @@ def test_rerun_sends_nothing_new(sandbox: Sandbox, make_config: Any,
     assert second.status == "ok", second.data["errors"]
     assert sandbox.state()["replies"] == first_replies
     assert receiver.messages("sms") == first_texts, "no escalation is texted twice"
-    blocked = [t for t in second.data["threads"] if t["decision"] == "blocked"]
-    assert [t["thread_id"] for t in blocked] == ["M-15"]
+    assert not [t for t in second.data["threads"] if t["decision"] == "blocked"]
 
 
 def test_dry_run_decides_and_sends_nothing(sandbox: Sandbox, make_config: Any,

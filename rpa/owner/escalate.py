@@ -45,7 +45,7 @@ def notify(ctx: RunContext, code: str, *,
     ok = ctx.notifier.sms(summary, details=details, short=short or None,
                           title=f"Escalation {code}", key=f"escalation:{code}")
     if ok:
-        ctx.ledger.mark_notified(code)
+        ctx.ledger.mark_notified(code, ctx.run_id)
     return ok
 
 
@@ -135,7 +135,7 @@ def digest(ctx: RunContext, escalations: list[dict[str, Any]], *,
     delivered = notifier.sms(text, title=f"Escalations {span}", key=key)
     if delivered:
         for code in codes:
-            ctx.ledger.mark_notified(code)
+            ctx.ledger.mark_notified(code, ctx.run_id)
     return delivered, text
 
 
@@ -293,7 +293,7 @@ def followups(ctx: RunContext, now: datetime | None = None) -> Followed:
                               f"{esc['details']}",
                 short=f"Reminder: {code} still needs your answer (texted {ago} ago).",
                 title=f"Reminder {code}", key=f"reminder:{code}")
-            if ok and ctx.ledger.mark_reminded(code, at):
+            if ok and ctx.ledger.mark_reminded(code, at, ctx.run_id):
                 out.reminded.append(code)
             elif not ok:
                 out.failed.append(code)
@@ -303,7 +303,7 @@ def followups(ctx: RunContext, now: datetime | None = None) -> Followed:
                     f"since, no answer yet. Answer with the code {code}.\n\n{esc['details']}")
             ok = ctx.notifier.fallbacks(text, title=f"Unanswered {code}",
                                         key=f"fallback:{code}")
-            if ok and ctx.ledger.mark_escalated_further(code, at):
+            if ok and ctx.ledger.mark_escalated_further(code, at, ctx.run_id):
                 out.escalated_further.append(code)
             elif not ok:
                 out.failed.append(code)

@@ -122,6 +122,21 @@ CREATE TABLE IF NOT EXISTS outbox (
     updated_at TEXT NOT NULL,
     UNIQUE (key, channel)
 );
+CREATE TABLE IF NOT EXISTS escalation_events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    code TEXT NOT NULL,
+    at TEXT NOT NULL,
+    event TEXT NOT NULL,
+    detail TEXT NOT NULL DEFAULT '',
+    run_id TEXT
+);
+CREATE INDEX IF NOT EXISTS escalation_events_code ON escalation_events(code);
+CREATE TABLE IF NOT EXISTS sent_mail (
+    message_id TEXT PRIMARY KEY,
+    code TEXT NOT NULL,
+    purpose TEXT NOT NULL,
+    sent_at TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS meta (
     name TEXT PRIMARY KEY,
     value TEXT NOT NULL
@@ -151,6 +166,16 @@ ESCALATION_STATES = ("open", "notified", "reminded", "escalated_further", "answe
 WAITING_STATES = ("open", "notified", "reminded", "escalated_further")
 ESCALATION_STEP_COLUMNS = ("reminded_at", "escalated_further_at", "answered_at",
                            "delivered_at", "closed_at", "expired_at")
+# The owner's answer and its way to the buyer or sender: the text, how it came (cli,
+# email, console), who gave it, the evidence (a Message-ID), and the delivery: "" (not
+# begun), "sending" (begun: a crash from here on is settled from the page or the outbox),
+# "failed" (kept, tried again next run), "refused" (breaks the messaging rules: the owner
+# is told and may answer again), "done".
+ANSWER_COLUMNS = ("answer", "answer_via", "answer_by", "answer_ref", "delivery_state",
+                  "delivery_error", "delivery_attempts")
+# Answered, waiting for its delivery (nothing to deliver for a finding: answered = closed).
+DELIVERY_STATES = ("answered",)
+FINAL_STATES = ("delivered", "closed", "expired")
 
 
 BACKUPS_DIR = "backups"
@@ -301,7 +326,7 @@ class Ledger:
         added (never a table rebuilt, so no row is lost), and an escalation already texted
         under the old schema gets the state ``notified``."""
         have = {r["name"] for r in self.db.execute("PRAGMA table_info(escalations)")}
-        for column in ESCALATION_STEP_COLUMNS:
+        for column in (*ESCALATION_STEP_COLUMNS, *ANSWER_COLUMNS):
             if column not in have:
                 try:
                     self.db.execute(f"ALTER TABLE escalations ADD COLUMN {column} TEXT")
@@ -507,7 +532,8 @@ class Ledger:
         return row is not None
 
     # --- escalations -------------------------------------------------------------------
-    PREFIXES = {"buyer_question": "B", "blocked_reply": "R", "email": "E"}
+    PREFIXES = {"buyer_question": "B", "blocked_reply": "R", "email": "E", "finding": "F",
+                "suspicious_answer": "S"}
 
     def escalate(self, account: str, kind: str, source_key: str, *, summary: str,
                  details: str, short: str = "", buyer: str = "", order_id: str = "",
@@ -536,6 +562,7 @@ class Ledger:
                 (number, code, account, kind, source_key, buyer, order_id,
                  scrub(summary.replace("{code}", code)), scrub(short.replace("{code}", code)),
                  scrub(details.replace("{code}", code)), url, run_id, now_iso()))
+            self._event(code, "opened", kind, run_id)
             self._after_insert(code)
             self.db.execute(
                 "INSERT INTO meta (name, value) VALUES ('escalation_counter', ?)"
@@ -572,23 +599,127 @@ class Ledger:
             args += tuple(states)
         return [dict(r) for r in self.db.execute(sql + " ORDER BY id", args)]
 
-    def mark_notified(self, code: str) -> None:
+    def mark_notified(self, code: str, run_id: str | None = None) -> None:
         """The owner got the first text: the one place an escalation goes open -> notified."""
-        self.db.execute("UPDATE escalations SET notified_at=?, status=CASE WHEN status='open'"
-                        " THEN 'notified' ELSE status END WHERE code=?", (now_iso(), code))
+        cur = self.db.execute("UPDATE escalations SET notified_at=?, status=CASE WHEN"
+                              " status='open' THEN 'notified' ELSE status END WHERE code=?"
+                              " AND notified_at IS NULL", (now_iso(), code))
+        if cur.rowcount == 1:
+            self._event(code, "notified", "", run_id)
 
-    def mark_reminded(self, code: str, at: str) -> bool:
+    def mark_reminded(self, code: str, at: str, run_id: str | None = None) -> bool:
         """The reminder reached the owner at ``at``: notified -> reminded (once)."""
-        return self._advance(code, "notified", "reminded", at)
+        return self._advance(code, "notified", "reminded", at, run_id)
 
-    def mark_escalated_further(self, code: str, at: str) -> bool:
+    def mark_escalated_further(self, code: str, at: str, run_id: str | None = None) -> bool:
         """Every fallback channel has it, at ``at``: reminded -> escalated_further (once)."""
-        return self._advance(code, "reminded", "escalated_further", at)
+        return self._advance(code, "reminded", "escalated_further", at, run_id)
 
-    def _advance(self, code: str, before: str, after: str, at: str) -> bool:
+    def _advance(self, code: str, before: str, after: str, at: str,
+                 run_id: str | None = None) -> bool:
         cur = self.db.execute(f"UPDATE escalations SET status=?, {after}_at=? WHERE code=?"
                               " AND status=?", (after, at, code, before))
+        if cur.rowcount == 1:
+            self._event(code, after, "", run_id, at=at)
         return cur.rowcount == 1
+
+    # --- the owner's answers -----------------------------------------------------------
+    def _event(self, code: str, event: str, detail: str = "", run_id: str | None = None,
+               *, at: str | None = None) -> None:
+        self.db.execute("INSERT INTO escalation_events (code, at, event, detail, run_id)"
+                        " VALUES (?,?,?,?,?)", (code, at or now_iso(), event, scrub(detail),
+                                                run_id))
+
+    def event(self, code: str, event: str, detail: str = "", run_id: str | None = None) -> None:
+        """Note something that happened to escalation ``code`` (its history)."""
+        self._event(code, event, detail, run_id)
+
+    def events(self, code: str | None = None, *, run_id: str | None = None
+               ) -> list[dict[str, Any]]:
+        """The history of one escalation, or every event one run wrote, oldest first."""
+        rows = self.db.execute(
+            "SELECT * FROM escalation_events WHERE (? IS NULL OR code=?) AND (? IS NULL OR"
+            " run_id=?) ORDER BY id", (code, code, run_id, run_id))
+        return [dict(r) for r in rows]
+
+    def record_answer(self, code: str, text: str, *, via: str, by: str, ref: str = "",
+                      final: bool = False, run_id: str | None = None) -> dict[str, Any]:
+        """Keep the owner's answer to ``code`` (replacing one not yet delivered) and put the
+        escalation in ``answered``, or ``closed`` when nothing is to be delivered
+        (``final``). The caller has checked the code may take an answer; the update is
+        conditional all the same, so two answers racing cannot both win. Returns the row."""
+        at = now_iso()
+        state = "closed" if final else "answered"
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            cur = self.db.execute(
+                "UPDATE escalations SET answer=?, answer_via=?, answer_by=?, answer_ref=?,"
+                " answered_at=?, status=?, closed_at=CASE WHEN ?='closed' THEN ? ELSE"
+                " closed_at END, delivery_state='', delivery_error='', delivery_attempts=0"
+                " WHERE code=? AND status NOT IN ('delivered','closed','expired')"
+                " AND COALESCE(delivery_state,'') NOT IN ('sending','done')",
+                (scrub(text), via, scrub(by), ref, at, state, state, at, code))
+            if cur.rowcount != 1:
+                raise ValueError(f"escalation {code} cannot take an answer now")
+            self._event(code, "answered", f"via {via} by {by}", run_id, at=at)
+            if final:
+                self._event(code, "closed", "acknowledged", run_id, at=at)
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        return dict(self.escalation(code) or {})
+
+    def answered_waiting(self, account: str, kinds: tuple[str, ...]) -> list[dict[str, Any]]:
+        """Answered escalations of ``kinds`` whose answer is still to be delivered (not
+        refused: a refused answer waits for the owner's next one)."""
+        sql = ("SELECT * FROM escalations WHERE account=? AND status='answered' AND"
+               " COALESCE(delivery_state,'') != 'refused' AND kind IN"
+               f" ({','.join('?' * len(kinds))}) ORDER BY id")
+        return [dict(r) for r in self.db.execute(sql, (account, *kinds))]
+
+    def delivery(self, code: str, state: str, error: str = "",
+                 run_id: str | None = None) -> None:
+        """Note a delivery step of ``code``'s answer: "sending" (before it leaves, counted
+        as an attempt), "failed" or "refused" (with why), "done" (then the escalation is
+        ``delivered``, or ``closed`` for an email whose original is marked read)."""
+        at = now_iso()
+        if state == "sending":
+            self.db.execute("UPDATE escalations SET delivery_state='sending', delivery_attempts="
+                            "COALESCE(delivery_attempts,0)+1 WHERE code=?", (code,))
+            return
+        if state == "done":
+            self.db.execute("UPDATE escalations SET delivery_state='done', delivery_error='',"
+                            " status='delivered', delivered_at=? WHERE code=?", (at, code))
+            self._event(code, "delivered", error, run_id, at=at)
+            return
+        self.db.execute("UPDATE escalations SET delivery_state=?, delivery_error=? WHERE code=?",
+                        (state, scrub(error), code))
+        self._event(code, f"delivery_{state}", error, run_id, at=at)
+
+    def close_escalation(self, code: str, why: str, run_id: str | None = None) -> bool:
+        """Close ``code`` (delivered and done with, or no longer needed)."""
+        at = now_iso()
+        cur = self.db.execute("UPDATE escalations SET status='closed', closed_at=? WHERE"
+                              " code=? AND status NOT IN ('closed','expired')", (at, code))
+        if cur.rowcount == 1:
+            self._event(code, "closed", why, run_id, at=at)
+        return cur.rowcount == 1
+
+    def remember_sent_mail(self, message_id: str, code: str, purpose: str) -> None:
+        """A mail the bot sent about ``code``: a reply naming it is the owner's answer."""
+        self.db.execute("INSERT OR IGNORE INTO sent_mail (message_id, code, purpose, sent_at)"
+                        " VALUES (?,?,?,?)", (message_id, code, purpose, now_iso()))
+
+    def code_for_mail(self, message_ids: list[str]) -> str | None:
+        """The escalation a mail the bot sent was about, for the first of ``message_ids``
+        the bot sent (an alert to the owner)."""
+        for mid in message_ids:
+            row = self.db.execute("SELECT code FROM sent_mail WHERE message_id=? AND"
+                                  " purpose='alert'", (mid,)).fetchone()
+            if row:
+                return str(row["code"])
+        return None
 
     def deliveries(self, code: str) -> list[dict[str, Any]]:
         """Every channel delivery (outbox row) of the texts about escalation ``code``: the

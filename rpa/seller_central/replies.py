@@ -265,10 +265,14 @@ class ReplyBook:
                 return Decision("template", name=tpl.name, text=self.fill(tpl.text, view),
                                 reason=f"matches template '{tpl.name}'",
                                 skeleton=skeleton(tpl.text))
+        return self.holding(view)
+
+    def holding(self, view: ThreadView,
+                reason: str = "no template matches: asked the owner") -> Decision:
+        """The holding reply for this thread (signed with the VA's full name)."""
         topic = self.topic_of(view)
         return Decision("holding_reply", text=self.fill(self.holding_text, view, topic),
-                        topic=topic, reason="no template matches: asked the owner",
-                        skeleton=skeleton(self.holding_text))
+                        topic=topic, reason=reason, skeleton=skeleton(self.holding_text))
 
 
 _FIELD = re.compile(r"\{\{|\}\}|\{([A-Za-z_][A-Za-z0-9_]*)\}")

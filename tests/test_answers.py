@@ -1,0 +1,154 @@
+"""The owner's answers reach buyers: `rpa answer`, delivery in the Seller Central thread
+once, a blocked template that still protects the 24-hour clock, refusals and retries.
+
+Real Chromium against the sandbox, a real receiver for the owner's texts; the CLI runs as
+a process of its own, as a VA would start it.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from rpa.config import Config
+from rpa.owner.answers import AnswerError, submit
+from rpa.practice.receiver import Receiver
+from rpa.run.ledger import Ledger
+from rpa.run.orchestrator import run
+from rpa.seller_central.replies import DEFAULT_REPLIES, HOLDING_SENTENCE
+from tests.conftest import Sandbox
+
+ROOT = Path(__file__).resolve().parents[1]
+QUESTION_THREAD = "T-1002"  # "Is the bamboo cutting board set safe in the dishwasher?"
+ANSWER = ("Hello Marcus, the boards are best washed by hand with warm water; they are "
+          "finished with food-safe mineral oil.")
+# A template for that thread that breaks Amazon's rules (an email address).
+BAD_TEMPLATE = {"name": "care", "when": ["dishwasher"],
+                "text": "Hello {buyer_first_name}, write to care@bamboo-example.com. "
+                        "{va_full_name}"}
+
+
+def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "200"}
+    return subprocess.run([sys.executable, "-m", "rpa.cli", *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=120, check=False)
+
+
+def _config_file(cfg: Config, tmp_path: Path) -> Path:
+    path = tmp_path / "rpa.yaml"
+    path.write_text(yaml.safe_dump(cfg.model_dump(mode="json")))
+    return path
+
+
+def _replies(sandbox: Sandbox, thread_id: str) -> list[str]:
+    return [r["text"] for r in sandbox.state()["replies"] if r["thread_id"] == thread_id]
+
+
+def _ledger(cfg: Config) -> Ledger:
+    return Ledger(Path(cfg.paths.state_dir) / "ledger.sqlite")
+
+
+def test_rpa_answer_reaches_the_buyer_once(sandbox: Sandbox, make_config: Any,
+                                           receiver: Receiver, tmp_path: Path) -> None:
+    cfg = make_config(flows=["buyer_messages"])
+    first = run(cfg)
+    assert first.status == "ok", first.data["errors"]
+    entry = next(t for t in first.data["threads"] if t["thread_id"] == QUESTION_THREAD)
+    code = entry["escalation"]
+    assert code and code.startswith("B") and entry["decision"] == "holding_reply"
+    assert len(_replies(sandbox, QUESTION_THREAD)) == 1
+    config = _config_file(cfg, tmp_path)
+
+    # An answer with a link would break Amazon's rules: refused, nothing sent or kept.
+    proc = _cli("answer", code, "Yes, see www.bamboo-example.com/care", "--config",
+                str(config), cwd=tmp_path)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "messaging rules" in proc.stderr and "link" in proc.stderr
+    assert len(_replies(sandbox, QUESTION_THREAD)) == 1
+
+    proc = _cli("answer", code.lower(), ANSWER, "--config", str(config), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    sent = _replies(sandbox, QUESTION_THREAD)
+    assert len(sent) == 2 and sent[1].startswith(ANSWER)
+    assert sent[1].rstrip().endswith(cfg.va.full_name), "signed like every reply"
+    ledger = _ledger(cfg)
+    esc = ledger.escalation(code)
+    events = [e["event"] for e in ledger.events(code)]
+    ledger.close()
+    assert esc is not None and esc["status"] == "delivered" and esc["answer_via"] == "cli"
+    assert events[:2] == ["opened", "notified"] and events[-2:] == ["answered", "delivered"]
+    assert "answer_refused" in events
+
+    # Answered and delivered: a second answer is refused; the routine sends nothing again.
+    proc = _cli("answer", code, "Another answer", "--config", str(config), cwd=tmp_path)
+    assert proc.returncode == 2 and "already delivered" in proc.stderr
+    proc = _cli("answer", "B999", "Anything", "--config", str(config), cwd=tmp_path)
+    assert proc.returncode == 2 and "no escalation B999" in proc.stderr
+    texts = list(receiver.messages("sms"))
+    again = run(cfg)
+    assert again.status == "ok", again.data["errors"]
+    assert len(_replies(sandbox, QUESTION_THREAD)) == 2
+    assert receiver.messages("sms") == texts
+
+    proc = _cli("escalations", "show", code, "--config", str(config), cwd=tmp_path)
+    assert proc.returncode == 0 and "delivered" in proc.stdout and ANSWER[:40] in proc.stdout
+
+
+def test_a_blocked_template_sends_the_holding_reply_and_the_answer_goes_once(
+        sandbox: Sandbox, make_config: Any, receiver: Receiver) -> None:
+    cfg = make_config(flows=["buyer_messages"], replies=[*DEFAULT_REPLIES, BAD_TEMPLATE],
+                      retries={"attempts": 2})
+    first = run(cfg)
+    assert first.status == "ok", first.data["errors"]
+    entry = next(t for t in first.data["threads"] if t["thread_id"] == QUESTION_THREAD)
+    code = entry["escalation"]
+    assert code and code.startswith("R"), entry
+    assert entry["sent"] and "email_address" in entry["reason"]
+    sent = _replies(sandbox, QUESTION_THREAD)
+    assert len(sent) == 1 and HOLDING_SENTENCE in sent[0] and "@" not in sent[0]
+    text = next(t for t in receiver.messages("sms") if t.startswith(code + ":"))
+    assert "holding reply sent" in text and len(text) <= 160
+
+    ledger = _ledger(cfg)
+    with pytest.raises(AnswerError, match="belongs to the account"):
+        submit(ledger, cfg, code, ANSWER, via="cli", by="VA", account="another")
+    outcome = submit(ledger, cfg, code, ANSWER, via="console", by="owner")
+    assert outcome.accepted and outcome.status == "recorded"
+    ledger.close()
+
+    # The reply endpoint fails on every attempt of this run: the answer is kept.
+    sandbox.fault(http500="/messaging/thread/*/reply", times=2)
+    failed = run(cfg, flows=["answers"])
+    assert failed.status == "failed" and failed.exit_code == 1
+    assert code in failed.data["errors"][-1]["message"]
+    ledger = _ledger(cfg)
+    esc = ledger.escalation(code)
+    ledger.close()
+    assert esc is not None and esc["status"] == "answered" and esc["delivery_state"] == "failed"
+    assert len(_replies(sandbox, QUESTION_THREAD)) == 1
+
+    delivered = run(cfg, flows=["answers"])
+    assert delivered.status == "ok", delivered.data["errors"]
+    sent = _replies(sandbox, QUESTION_THREAD)
+    assert len(sent) == 2 and sent[1].startswith(ANSWER)
+
+    # A crash after the send, before the ledger knew: the page settles it, no second send.
+    ledger = _ledger(cfg)
+    ledger.db.execute("UPDATE escalations SET status='answered', delivery_state='sending'"
+                      " WHERE code=?", (code,))
+    ledger.close()
+    settled = run(cfg, flows=["answers"])
+    assert settled.status == "ok", settled.data["errors"]
+    assert len(_replies(sandbox, QUESTION_THREAD)) == 2
+    ledger = _ledger(cfg)
+    esc = ledger.escalation(code)
+    ledger.close()
+    assert esc is not None and esc["status"] == "delivered"
+    assert any("on the page already" in s["name"] for s in settled.data["flows"]["answers"]
+               ["steps"])
