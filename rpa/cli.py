@@ -128,6 +128,16 @@ def print_summary(result: RunResult, *, alerts: bool = True) -> None:
             et.add_row(e["folder"], e["from"], e["subject"], e["rule"], e["action"],
                        e.get("note") or e.get("summary") or "")
         console.print(et)
+    escs = result.data.get("escalations") or {}
+    did = [f"{name.replace('_', ' ')} {', '.join(codes)}" for name, codes in escs.items()
+           if name not in ("still_open", "error") and codes]
+    if did or escs.get("still_open"):
+        still = escs.get("still_open") or []
+        console.print("[bold]Escalations:[/bold] " + escape("; ".join(did) or "nothing new")
+                      + f" — {len(still)} still open"
+                      + (f" ({', '.join(e['code'] + ' ' + e['state'] for e in still[:8])}"
+                         + (", …" if len(still) > 8 else "") + ")" if still else ""),
+                      highlight=False, soft_wrap=True)
     for alert in result.data.get("alerts", []) if alerts else []:
         mark = "sent" if alert["delivered"] else "NOT delivered"
         text = alert["text"].splitlines()[0] if alert["text"] else ""

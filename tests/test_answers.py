@@ -7,6 +7,7 @@ a process of its own, as a VA would start it.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -63,6 +64,10 @@ def test_rpa_answer_reaches_the_buyer_once(sandbox: Sandbox, make_config: Any,
     code = entry["escalation"]
     assert code and code.startswith("B") and entry["decision"] == "holding_reply"
     assert len(_replies(sandbox, QUESTION_THREAD)) == 1
+    escs = first.data["escalations"]
+    assert code in escs["opened"] and code in escs["notified"]
+    assert [e["state"] for e in escs["still_open"] if e["code"] == code] == ["notified"]
+    assert "escalations-open" in first.report.read_text()
     config = _config_file(cfg, tmp_path)
 
     # An answer with a link would break Amazon's rules: refused, nothing sent or kept.
@@ -77,6 +82,10 @@ def test_rpa_answer_reaches_the_buyer_once(sandbox: Sandbox, make_config: Any,
     sent = _replies(sandbox, QUESTION_THREAD)
     assert len(sent) == 2 and sent[1].startswith(ANSWER)
     assert sent[1].rstrip().endswith(cfg.va.full_name), "signed like every reply"
+    answered_run = json.loads((Path(cfg.paths.recordings_dir) / "latest" / "run.json")
+                              .read_text())
+    assert answered_run["escalations"]["delivered"] == [code]
+    assert code not in [e["code"] for e in answered_run["escalations"]["still_open"]]
     ledger = _ledger(cfg)
     esc = ledger.escalation(code)
     events = [e["event"] for e in ledger.events(code)]

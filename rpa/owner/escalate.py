@@ -308,3 +308,28 @@ def followups(ctx: RunContext, now: datetime | None = None) -> Followed:
             elif not ok:
                 out.failed.append(code)
     return out
+
+
+# --------------------------------------------------------------------------- the run's view
+
+RUN_EVENTS = ("opened", "notified", "reminded", "escalated_further", "answered",
+              "answer_refused", "delivered", "delivery_failed", "delivery_refused", "closed")
+
+
+def run_summary(ledger: Any, account: str, run_id: str, now: datetime) -> dict[str, Any]:
+    """run.json's ``escalations``: what this run did to them (codes per event: opened,
+    reminded, escalated further, answered, delivered, ...), and those still open with
+    their state and age (answered ones whose delivery is pending included)."""
+    done: dict[str, list[str]] = {name: [] for name in RUN_EVENTS}
+    for ev in ledger.events(run_id=run_id):
+        codes = done.setdefault(ev["event"], [])
+        if ev["code"] not in codes:
+            codes.append(ev["code"])
+    still = []
+    for esc in ledger.escalations(account, states=("open", "notified", "reminded",
+                                                  "escalated_further", "answered")):
+        still.append({"code": esc["code"], "state": esc["status"], "kind": esc["kind"],
+                      "age": _ago(_when(esc["created_at"]), now),
+                      "delivery": esc.get("delivery_state") or "",
+                      "summary": _one_line(str(esc["short"] or esc["summary"]))})
+    return {**{k: v for k, v in done.items() if v}, "still_open": still}

@@ -26,6 +26,7 @@ from rpa import redact
 from rpa.config import Config, check_folders, check_secrets
 from rpa.errors import ApplicationError, BusinessError, ConfigError, RunLocked
 from rpa.logs import add_run_log
+from rpa.owner import escalate
 from rpa.owner.notify import Notifier
 from rpa.run.context import RunContext, utc_now
 from rpa.run.evidence import Evidence, new_run_id
@@ -161,6 +162,12 @@ def run(cfg: Config, *, account: str | None = None, flows: list[str] | None = No
             data["warnings"] = [*ctx.warnings, *evidence.notes]
             data["undelivered"] = notifier.undelivered()
             data["escalation_counter"] = ledger.escalation_counter()
+            try:
+                data["escalations"] = escalate.run_summary(ledger, acc.name, run_id,
+                                                           ctx.clock())
+            except Exception as err:  # noqa: BLE001 - the report must still be written
+                logger.error("escalations summary not made: {}", err)
+                data["escalations"] = {"error": str(err)}
             evidence.write_json(data)
             evidence.write_report(data)
             ledger.finish_run(run_id, status)
