@@ -14,11 +14,14 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from flows import email_answers
 from rpa.config import MailboxConfig
+from rpa.errors import PageError
 from rpa.mail import kinds
 from rpa.mail.body import body_text
 from rpa.mail.headers import MailItem, parse_headers
 from rpa.mail.imap import Mailbox
+from rpa.mail.replying import readable_text
 from rpa.mail.rules import AuthPolicy, Decision, classify
 from rpa.mail.summary import SUMMARY_CHARS, BounceSummary, Summary, build, capped
 from rpa.owner import escalate
@@ -120,6 +123,8 @@ class MailTriage:
         # Escalations that warn (phishing, spoofed or unverified Amazon senders): they are
         # texted before the others, so a backlog's digest never swallows a warning.
         self.urgent: set[str] = set()
+        # The owner's mail, read whole: answers to escalations are taken from it.
+        self.owner_mail: list[email_answers.OwnerMail] = []
 
     def folder(self, name: str, role: str) -> Triage:
         tri = Triage(name, role)
@@ -140,8 +145,8 @@ class MailTriage:
                 need.append(item.uid)
             elif dec.action == "buyer_message" and not dec.order_id:
                 need.append(item.uid)
-            elif dec.action == "owner_reply" and not (known and known["state"] == "recorded"):
-                need.append(item.uid)
+            elif dec.action == "owner_reply":
+                need.append(item.uid)  # read every run: an answer in it may be pending
         raws = self.box.bodies(need, self.cfg.max_body_bytes) if need else {}
         for item, dec in tri.items:
             text = body_text(raws[item.uid]) if item.uid in raws else ""
@@ -176,6 +181,8 @@ class MailTriage:
             row["state"] = "recorded"
             row["body"] = text
             entry["done"] = True
+            self.owner_mail.append(email_answers.OwnerMail(
+                tri.folder, item, readable_text(raw) if raw else text))
         elif dec.action == "escalate":
             self.escalate(tri, item, dec, text, entry, row, raw)
         elif dec.action == "digest":
@@ -198,8 +205,11 @@ class MailTriage:
         if known and known["escalation"]:
             entry["escalation"] = known["escalation"]
             entry["done"] = True
-            entry["note"] = (dec.note + "; " if dec.note else "") + "escalated before"
-            row["state"], row["escalation"] = "escalated", known["escalation"]
+            answered = known["state"] == "answered"
+            entry["note"] = (dec.note + "; " if dec.note else "") + (
+                "answered: the owner's reply was sent" if answered else "escalated before")
+            row["state"] = "answered" if answered else "escalated"
+            row["escalation"] = known["escalation"]
             tri.already_escalated += 1
             return
         tri.escalated += 1
@@ -249,7 +259,8 @@ def tell_owner(ctx: RunContext, entries: list[dict[str, Any]], limit: int,
     runs' too), one text each up to ``limit`` (the ``urgent`` codes, warnings, first) and
     the rest in one digest text; then the day's digest of list mail. Returns what was
     told, for run.json."""
-    flushed = escalate.flush_capped(ctx, ("email",), limit, noun=("email", "emails"),
+    flushed = escalate.flush_capped(ctx, ("email", "suspicious_answer"), limit,
+                                    noun=("email", "emails"),
                                     without_details="they are unread in the mailbox",
                                     first=urgent)
     in_digest = set(flushed.digest) if flushed.digest_delivered else set()
@@ -288,6 +299,7 @@ def mailbox(ctx: RunContext) -> None:
     entries: list[dict[str, Any]] = []
     counts: dict[str, dict[str, int]] = {}
     texts: dict[str, Any] = {}
+    answers_seen: dict[str, Any] = {}
     box = Mailbox(cfg.host, cfg.port, cfg.user, ctx.secret("mailbox.password"), tls=cfg.tls,
                   timeout=cfg.timeout_s, chunk=cfg.chunk_size,
                   ca_file=str(cfg.ca_file) if cfg.ca_file else None)
@@ -313,13 +325,40 @@ def mailbox(ctx: RunContext) -> None:
                              f"Trash, {c['escalated']} escalated, {c['already_escalated']} "
                              "already escalated"
                              + (" (dry run: nothing changed)" if ctx.dry_run else ""))
+        with ctx.step("mailbox: the owner's answers", screenshot=False) as step:
+            taken = email_answers.take_owner_answers(ctx, cfg, triage.owner_mail)
+            sent = email_answers.deliver_email_answers(ctx, box)
+            for entry in entries:
+                note = taken.notes.get(entry["message_id"])
+                if note and entry["action"] == "owner_reply":
+                    entry["note"] = note
+            moved = email_answers.trash_done(ctx, box, taken, trash)
+            answers_seen = email_answers.report(taken, sent)
+            step.name = ("mailbox: owner's answers: "
+                         + f"{len(taken.answers)} taken, {len(sent.delivered)} replies sent"
+                         + (f", {len(sent.failed)} NOT sent (kept)" if sent.failed else "")
+                         + (f", {len(taken.suspicious)} suspicious" if taken.suspicious
+                            else "")
+                         + (f", {len(taken.refused)} refused (rules)" if taken.refused
+                            else "")
+                         + f", {moved} answer mail(s) to Trash")
+            if sent.failed:
+                step.outcome = "undelivered"
+        triage.urgent.update(taken.suspicious)
         if not ctx.dry_run:
             with ctx.step("mailbox: texts to the owner", screenshot=False) as step:
                 texts = tell_owner(ctx, entries, cfg.max_texts_per_run, triage.urgent)
                 step.name = "mailbox: " + texts["said"]
     finally:
         box.close()
+        ctx.observe("email_answers", answers_seen)
         ctx.observe("emails", entries)
         ctx.observe("email_folders", counts)
         ctx.observe("email_texts", texts)
         ctx.observe("imap_commands", box.commands)
+    failed = answers_seen.get("replies_failed") or []
+    if failed:
+        # Everything else is done; triaging again in this run would not get the reply out.
+        err = PageError("reply not sent: " + "; ".join(failed) + " (kept for the next run)")
+        err.retryable = False
+        raise err

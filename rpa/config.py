@@ -38,7 +38,8 @@ from rpa.seller_central import replies as _replies
 from rpa.seller_central.messaging import DEFAULT_MAX_CHARS
 
 DEFAULT_CONFIG = "rpa.yaml"
-DEFAULT_FLOWS = ("login", "dashboard", "performance", "buyer_messages", "mailbox",
+# "answers" after the mailbox: an answer the owner emailed reaches the buyer the same run.
+DEFAULT_FLOWS = ("login", "dashboard", "performance", "buyer_messages", "mailbox", "answers",
                  "followups")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -123,9 +124,12 @@ class VaConfig(_Strict):
 
 
 class ChannelConfig(_Strict):
-    """A notification channel; its Apprise URL (which may hold a token) comes from the env."""
+    """A notification channel: an Apprise URL (which may hold a token) from the
+    environment, or ``email_to``: an email to the owner sent through ``smtp``, with a
+    Message-ID of the bot's own so that the owner's reply is matched to its code."""
 
-    url_env: str
+    url_env: str | None = None
+    email_to: str | None = None
     max_chars: int | None = Field(default=None, ge=40)
     label: str | None = None
     # Texts in GSM-7 only (accents folded, other letters and emoji replaced) so a text
@@ -133,6 +137,15 @@ class ChannelConfig(_Strict):
     transliterate: bool = False
 
     _env = field_validator("url_env")(_check_env_name)
+
+    @model_validator(mode="after")
+    def _one_way(self) -> ChannelConfig:
+        if (self.url_env is None) == (self.email_to is None):
+            raise ValueError("give url_env (an Apprise URL in the environment) or email_to "
+                             "(an address, sent through smtp), one of the two")
+        if self.email_to is not None and ("@" not in self.email_to or " " in self.email_to):
+            raise ValueError(f"email_to: '{self.email_to}' is not an email address")
+        return self
 
 
 class NotifyConfig(_Strict):
@@ -344,6 +357,46 @@ class MailboxConfig(_Strict):
         return [a.strip().lower() for a in value]
 
 
+class SmtpConfig(_Strict):
+    """The server the bot sends mail through: replies to escalated emails, and the owner's
+    alerts on an email channel. TLS with certificate checks unless the server is this
+    machine; the password comes from the environment."""
+
+    host: str = Field(min_length=1)
+    port: int = Field(default=587, ge=1, le=65535)
+    # starttls (587): the connection must be upgraded; tls (465): TLS from the start;
+    # none: plaintext, only to this machine (or with allow_plaintext).
+    security: Literal["starttls", "tls", "none"] = "starttls"
+    allow_plaintext: bool = False
+    ca_file: Path | None = None
+    user: str = ""
+    password_env: str | None = None
+    from_address: str = Field(min_length=3)
+    from_name: str = ""
+    timeout_s: float = Field(default=30.0, gt=0, le=600)
+
+    _env = field_validator("password_env")(_check_env_name)
+
+    @field_validator("from_address")
+    @classmethod
+    def _address(cls, value: str) -> str:
+        value = value.strip()
+        if "@" not in value or " " in value or "<" in value:
+            raise ValueError(f"'{value}' is not an email address (give the bare address; "
+                             "the name goes in from_name)")
+        return value
+
+    @field_validator("ca_file")
+    @classmethod
+    def _ca(cls, value: Path | None) -> Path | None:
+        if value is None:
+            return None
+        value = Path(os.path.expanduser(str(value)))
+        if value.is_absolute() and not value.is_file():
+            raise ValueError(f"{value} is not a file (a PEM certificate of the CA to trust)")
+        return value
+
+
 class MessagingConfig(_Strict):
     max_chars: int = Field(default=DEFAULT_MAX_CHARS, ge=100, le=20000)
 
@@ -408,6 +461,7 @@ class Config(_Strict):
         default_factory=lambda: NoResponseConfig(**_replies.DEFAULT_NO_RESPONSE))
     messaging: MessagingConfig = Field(default_factory=MessagingConfig)
     mailbox: MailboxConfig | None = None
+    smtp: SmtpConfig | None = None
     followups: FollowupsConfig = Field(default_factory=FollowupsConfig)
     flows: list[str] = Field(default_factory=lambda: list(DEFAULT_FLOWS))
     source: str = Field(default="", exclude=True)
@@ -432,6 +486,24 @@ class Config(_Strict):
                                   "allow_plaintext: true if you must)", file=self.source,
                                   key="mailbox.tls")
             self.mail_rules()
+        chans = [("notify.sms", self.notify.sms), ("notify.details", self.notify.details),
+                 *((f"notify.fallback[{i}]", ch) for i, ch in enumerate(self.notify.fallback))]
+        for key, ch in chans:
+            if ch is not None and ch.email_to and self.smtp is None:
+                raise ConfigError("an email channel needs the smtp section (the server its "
+                                  "mail goes through)", file=self.source, key=f"{key}.email_to")
+        smtp = self.smtp
+        if smtp is not None:
+            if smtp.security == "none" and not is_loopback(smtp.host) \
+                    and not smtp.allow_plaintext:
+                raise ConfigError(f"security is none for {smtp.host}, which is not this "
+                                  "machine: mail and password would cross the network "
+                                  "unencrypted (use starttls or tls, or set allow_plaintext: "
+                                  "true if you must)", file=self.source, key="smtp.security")
+            if smtp.user and not smtp.password_env:
+                raise ConfigError("a user is given but no password_env (the environment "
+                                  "variable holding the SMTP password)", file=self.source,
+                                  key="smtp.password_env")
 
     def mail_rules(self) -> list[Any]:
         """The mailbox rules (the operating instructions' by default), validated."""
@@ -627,7 +699,8 @@ def secret(var: str, *, source: str = "", key: str = "") -> str:
 # The owner's channels are needed by every flow.
 FLOW_SECRETS: dict[str, tuple[str, ...]] = {
     "login": ("password", "totp_secret"),
-    "mailbox": ("mailbox.password",),
+    "mailbox": ("mailbox.password", "smtp.password"),
+    "email_answers": ("mailbox.password", "smtp.password"),
 }
 
 
@@ -648,13 +721,23 @@ def needed_secrets(cfg: Config, account: AccountConfig,
         out["totp_secret"] = (account.totp_secret_env, f"accounts[{idx}].totp_secret_env")
     for name in ("sms", "details"):
         ch = getattr(cfg.notify, name)
-        if ch is not None:
+        if ch is not None and ch.url_env:
             out[f"notify.{name}"] = (ch.url_env, f"notify.{name}.url_env")
     for i, ch in enumerate(cfg.notify.fallback):
-        out[f"notify.fallback[{i}]"] = (ch.url_env, f"notify.fallback[{i}].url_env")
+        if ch.url_env:
+            out[f"notify.fallback[{i}]"] = (ch.url_env, f"notify.fallback[{i}].url_env")
     if cfg.mailbox is not None and "mailbox.password" in wanted:
         out["mailbox.password"] = (cfg.mailbox.password_env, "mailbox.password_env")
+    if cfg.smtp is not None and cfg.smtp.password_env and (
+            "smtp.password" in wanted or _emails_alerts(cfg)):
+        out["smtp.password"] = (cfg.smtp.password_env, "smtp.password_env")
     return out
+
+
+def _emails_alerts(cfg: Config) -> bool:
+    """Whether an owner channel is an email (sent through ``smtp``, by every flow)."""
+    chans = [cfg.notify.sms, cfg.notify.details, *cfg.notify.fallback]
+    return any(ch is not None and ch.email_to for ch in chans)
 
 
 def check_secrets(cfg: Config, account: AccountConfig,
@@ -677,9 +760,12 @@ def redacted_summary(cfg: Config) -> dict[str, Any]:
     notify = data["notify"]
     chans = [notify.get("sms"), notify.get("details"), *notify.get("fallback", [])]
     for ch in chans:
-        if ch:
+        if ch and ch.get("url_env"):
             is_set = "set" if os.environ.get(ch["url_env"]) else "NOT SET"
             ch["url_env"] = f"{ch['url_env']} ({is_set})"
+    if data.get("smtp") and data["smtp"].get("password_env"):
+        env = data["smtp"]["password_env"]
+        data["smtp"]["password_env"] = f"{env} ({'set' if os.environ.get(env) else 'NOT SET'})"
     if data.get("mailbox"):
         env = data["mailbox"]["password_env"]
         data["mailbox"]["password_env"] = f"{env} ({'set' if os.environ.get(env) else 'NOT SET'})"

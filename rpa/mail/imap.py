@@ -22,10 +22,12 @@ from rpa.mail.folders import Folders, Listed, find_folders
 
 MAX_SET_BYTES = 7000  # a command stays under ~8 KB with its verb and tag
 # The headers the triage decides on: the sender and subject, whether the receiving server
-# authenticated the sender, and what marks bounces, auto-replies and mailing lists.
+# authenticated the sender, what marks bounces, auto-replies and mailing lists, and the
+# threading headers an owner's answer is matched by.
 TRIAGE_HEADERS = ("FROM", "SUBJECT", "MESSAGE-ID", "DATE", "AUTHENTICATION-RESULTS",
                   "CONTENT-TYPE", "AUTO-SUBMITTED", "X-AUTOREPLY", "X-AUTORESPOND",
-                  "PRECEDENCE", "LIST-ID", "LIST-UNSUBSCRIBE", "RETURN-PATH")
+                  "PRECEDENCE", "LIST-ID", "LIST-UNSUBSCRIBE", "RETURN-PATH", "IN-REPLY-TO",
+                  "REFERENCES")
 HEADER_FIELDS = f"BODY[HEADER.FIELDS ({' '.join(TRIAGE_HEADERS)})]".encode()
 HEADER_FETCH = f"BODY.PEEK[HEADER.FIELDS ({' '.join(TRIAGE_HEADERS)})]"
 SEEN = b"\\Seen"
@@ -234,6 +236,17 @@ class Mailbox:
                        silent=True)
             self._call("UID EXPUNGE", self.c.uid_expunge, ids)
         return len(uids)
+
+    def find(self, message_id: str) -> list[int]:
+        """The UIDs of the selected folder whose Message-ID header is ``message_id``."""
+        found = self._call("UID SEARCH HEADER Message-ID", self.c.search,
+                           ["HEADER", "Message-ID", message_id])
+        return sorted(int(uid) for uid in found)
+
+    def mark_read(self, uids: list[int]) -> None:
+        for group in chunks(uids, self.chunk):
+            self._call("UID STORE +FLAGS \\Seen", self.c.add_flags, group, [SEEN],
+                       silent=True)
 
     def mark_unread(self, uids: list[int]) -> None:
         for group in chunks(uids, self.chunk):

@@ -11,18 +11,26 @@ details channel, which receives the whole story.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
+from email.message import EmailMessage
 from typing import TYPE_CHECKING, Any
 
 import apprise
 from loguru import logger
 
 from rpa.redact import scrub
+from rpa.smtp import SmtpError, SmtpSettings, new_message_id
+from rpa.smtp import send as smtp_send
 
 if TYPE_CHECKING:
     from rpa.run.ledger import Ledger
 
 SMS_LIMIT = 160
+# A channel address that is not an Apprise URL: the bot sends it as an email itself.
+EMAIL_SCHEME = "email:"
+# The escalation an outbox key is about ("escalation:E004", "reminder:E004", ...).
+_KEY_CODE = re.compile(r"^(?:escalation|reminder|fallback|refused):([A-Z]\d{3,5})\b")
 DETAILS_LIMIT = 4000
 
 # GSM 03.38: the basic set (one septet each) and the extension set (two: escape + char).
@@ -142,6 +150,8 @@ class Notifier:
     _seq: int = 0
     # Texts on the sms channel in GSM-7 only (notify.sms.transliterate).
     transliterate: bool = False
+    # The server for channels that are emails (``email:<address>``).
+    smtp: SmtpSettings | None = None
 
     def _sms_form(self, text: str) -> str:
         return " ".join((to_gsm7(text) if self.transliterate else text).split())
@@ -235,7 +245,7 @@ class Notifier:
         base, _, index = channel.partition("[")  # "fallback[1]": that fallback URL only
         if index and only is None:
             only = int(index.rstrip("]"))
-        delivered = self._send(base, text, title, only)
+        delivered = self._send(base, text, title, only, key=key)
         if self.ledger is not None:
             self.ledger.outbox_done(key, channel, delivered)
         return delivered
@@ -262,7 +272,8 @@ class Notifier:
         """The texts of this run that reached no channel in the end."""
         return [dict(o) for o in self.outcomes.values() if not o["delivered"]]
 
-    def _send(self, channel: str, text: str, title: str, only: int | None = None) -> bool:
+    def _send(self, channel: str, text: str, title: str, only: int | None = None, *,
+              key: str = "") -> bool:
         urls = self.urls.get(channel, [])
         if only is not None:
             urls = urls[only:only + 1]
@@ -271,17 +282,54 @@ class Notifier:
             logger.warning("no '{}' channel configured; alert not sent: {}", channel, text)
             self._keep(channel, text, False)
             return False
+        emails = [u[len(EMAIL_SCHEME):] for u in urls if u.startswith(EMAIL_SCHEME)]
+        urls = [u for u in urls if not u.startswith(EMAIL_SCHEME)]
+        delivered = True
+        for address in emails:
+            delivered = self._email(address, text, title, key) and delivered
+        if not urls:
+            self._keep(channel, text, delivered)
+            return delivered
         ap = apprise.Apprise()
         for url in urls:
             if not ap.add(url):
                 logger.error("the '{}' channel URL is not one Apprise understands", channel)
-        delivered = bool(len(ap)) and bool(ap.notify(body=text, title=title or "Seller Central"))
+        delivered = delivered and bool(len(ap)) and bool(
+            ap.notify(body=text, title=title or "Seller Central"))
         if delivered:
             logger.info("alert sent via {}: {}", channel, text)
         else:
             logger.error("alert via {} was not delivered: {}", channel, text)
         self._keep(channel, text, delivered)
         return delivered
+
+    def _email(self, address: str, text: str, title: str, key: str) -> bool:
+        """The alert as an email to the owner, with a Message-ID of the bot's own: a reply
+        to it names that id, which the ledger maps back to the escalation's code."""
+        if self.smtp is None:
+            logger.error("an email channel is configured but no smtp server; not sent")
+            return False
+        found = _KEY_CODE.match(key)
+        code = found.group(1) if found else ""
+        msg = EmailMessage()
+        msg["From"] = (f"{self.smtp.from_name} <{self.smtp.from_addr}>" if self.smtp.from_name
+                       else self.smtp.from_addr)
+        msg["To"] = address
+        subject = title or "Seller Central"
+        msg["Subject"] = f"[{code}] {subject}" if code and code not in subject else subject
+        message_id = new_message_id(self.smtp.from_addr)
+        msg["Message-ID"] = message_id
+        footer = (f"\n\nTo answer, reply to this email with your answer above the quoted "
+                  f"text (or start a new email with {code} first).") if code else ""
+        msg.set_content(text + footer + f"\n-{self.initials}")
+        try:
+            smtp_send(self.smtp, msg)
+        except SmtpError as err:
+            logger.error("alert email to the owner not sent: {}", err)
+            return False
+        if code and self.ledger is not None:
+            self.ledger.remember_sent_mail(message_id, code, "alert")
+        return True
 
     def _keep(self, channel: str, text: str, delivered: bool) -> None:
         self.sent.append(Sent(channel, text, delivered))

@@ -27,12 +27,13 @@ from rpa.config import Config, check_folders, check_secrets
 from rpa.errors import ApplicationError, BusinessError, ConfigError, RunLocked
 from rpa.logs import add_run_log
 from rpa.owner import escalate
-from rpa.owner.notify import Notifier
+from rpa.owner.notify import EMAIL_SCHEME, Notifier
 from rpa.run.context import RunContext, utc_now
 from rpa.run.evidence import Evidence, new_run_id
 from rpa.run.ledger import Ledger, LedgerBroken, check_ledger
 from rpa.run.registry import plan
 from rpa.seller_central.selectors import Selectors, declared_keys
+from rpa.smtp import SmtpSettings
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_PERSON, EXIT_LOCKED = 0, 1, 2, 3, 4
 # 5: the run finished, but a text to the owner reached no channel (the report lists it);
@@ -75,14 +76,34 @@ def account_lock(state_dir: Path, account: str) -> Iterator[None]:
 
 
 def notifier_urls(cfg: Config, secrets: dict[str, str]) -> dict[str, list[str]]:
+    """Each channel's address: its Apprise URL, or ``email:<address>`` for a channel the
+    bot sends as an email itself (through ``smtp``)."""
     urls: dict[str, list[str]] = {}
     for name in ("sms", "details"):
-        if f"notify.{name}" in secrets:
+        ch = getattr(cfg.notify, name)
+        if ch is not None and ch.email_to:
+            urls[name] = [f"{EMAIL_SCHEME}{ch.email_to}"]
+        elif f"notify.{name}" in secrets:
             urls[name] = [secrets[f"notify.{name}"]]
-    fallback = [v for k, v in secrets.items() if k.startswith("notify.fallback")]
+    fallback = [f"{EMAIL_SCHEME}{ch.email_to}" if ch.email_to
+                else secrets.get(f"notify.fallback[{i}]", "")
+                for i, ch in enumerate(cfg.notify.fallback)]
+    fallback = [u for u in fallback if u]
     if fallback:
         urls["fallback"] = fallback
     return urls
+
+
+def smtp_settings(cfg: Config, secrets: dict[str, str]) -> SmtpSettings | None:
+    """The SMTP server as the sender needs it (None when none is configured)."""
+    sc = cfg.smtp
+    if sc is None:
+        return None
+    return SmtpSettings(host=sc.host, port=sc.port, security=sc.security,
+                        from_addr=sc.from_address, from_name=sc.from_name, user=sc.user,
+                        password=secrets.get("smtp.password", ""),
+                        ca_file=str(sc.ca_file) if sc.ca_file else None,
+                        timeout_s=sc.timeout_s, allow_plaintext=sc.allow_plaintext)
 
 
 def run(cfg: Config, *, account: str | None = None, flows: list[str] | None = None,
@@ -129,7 +150,7 @@ def run(cfg: Config, *, account: str | None = None, flows: list[str] | None = No
             details_label=(details_cfg.label if details_cfg and details_cfg.label
                            else "details"),
             transliterate=bool(sms_cfg and sms_cfg.transliterate),
-            ledger=ledger, run_id=run_id)
+            ledger=ledger, run_id=run_id, smtp=smtp_settings(cfg, secrets))
         ctx = RunContext(config=cfg, account=acc, secrets=secrets, selectors=selectors,
                          ledger=ledger, notifier=notifier, evidence=evidence, run_id=run_id,
                          dry_run=dry_run, headed=headed, assist=assist,
