@@ -188,8 +188,8 @@ def demo_cmd(scenario: str = typer.Option("at-risk", "--scenario", "-s"),
     from rpa.practice.demo import run_demo
 
     logs.setup(verbose)
-    result, received, mail_skipped = run_demo(scenario, headed=headed, recordings=recordings,
-                                              on_step=_show_step)
+    result, received, mail_skipped, loop = run_demo(scenario, headed=headed,
+                                                    recordings=recordings, on_step=_show_step)
     print_summary(result, alerts=False)
     if mail_skipped:
         console.print(f"[yellow]Mailbox skipped:[/yellow] {escape(mail_skipped)}")
@@ -199,6 +199,10 @@ def demo_cmd(scenario: str = typer.Option("at-risk", "--scenario", "-s"),
             first = text.splitlines()[0] if text else ""
             more = " […]" if "\n" in text else ""
             console.print(f"  {escape(f'[{channel}]')} {escape(first)}{more}")
+    if loop:
+        console.print("[bold]The loop closed (the owner answers, the bot delivers):[/bold]")
+        for line in loop:
+            console.print(f"  {escape(line)}", highlight=False, soft_wrap=True)
     raise typer.Exit(result.exit_code)
 
 

@@ -25,7 +25,12 @@ def rpa(*args: str, cwd: Path, env: dict[str, str] | None = None,
 def test_demo_runs_and_run_json_matches_the_scenario(tmp_path: Path) -> None:
     proc = rpa("demo", "--scenario", "at-risk", "--recordings", "rec", cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    run_json = json.loads((tmp_path / "rec" / "latest" / "run.json").read_text())
+    # The routine's run is the one the summary reports; the loop's runs come after it.
+    report = Path(next(line.split("Report:", 1)[1].strip() for line in proc.stdout.splitlines()
+                       if line.startswith("Report:")))
+    run_json = json.loads((report.parent / "run.json").read_text())
+    runs = sorted(p for p in (tmp_path / "rec").iterdir() if not p.is_symlink())
+    assert len(runs) >= 2 and report.parent == runs[0], "routine first, then the loop"
     scenario = load_scenario("at-risk")
 
     obs = run_json["observations"]
@@ -51,13 +56,19 @@ def test_demo_runs_and_run_json_matches_the_scenario(tmp_path: Path) -> None:
     assert decisions == {"T-2001": "template:where_is_my_order", "T-2002": "holding_reply",
                          "T-2003": "template:item_not_as_described",
                          "T-2004": "holding_reply", "T-2005": "no_response_needed",
-                         "T-2006": "blocked"}
+                         "T-2006": "holding_reply"}  # its template is stopped: R…
+    blocked = next(t for t in run_json["threads"] if t["thread_id"] == "T-2006")
+    assert blocked["escalation"].startswith("R") and blocked["sent"]
+    # the loop closes: the owner's answer reaches the buyer's thread
+    question = next(t for t in run_json["threads"] if t["thread_id"] == "T-2002")
+    assert f"{question['escalation']}: answer sent in thread T-2002" in out
     from rpa.practice import dovecot
 
     if dovecot.available()[0]:
         assert run_json["flows"]["mailbox"]["status"] == "ok"
         assert run_json["email_folders"]["INBOX"]["total"] == 18
         assert "Mailbox" in out
+        assert "threaded reply to" in out and "caught by the local SMTP server" in out
     else:
         assert "Mailbox skipped" in out
 

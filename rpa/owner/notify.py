@@ -152,6 +152,7 @@ class Notifier:
     transliterate: bool = False
     # The server for channels that are emails (``email:<address>``).
     smtp: SmtpSettings | None = None
+    _key: str = ""
 
     def _sms_form(self, text: str) -> str:
         return " ".join((to_gsm7(text) if self.transliterate else text).split())
@@ -245,7 +246,8 @@ class Notifier:
         base, _, index = channel.partition("[")  # "fallback[1]": that fallback URL only
         if index and only is None:
             only = int(index.rstrip("]"))
-        delivered = self._send(base, text, title, only, key=key)
+        self._key = key  # which escalation an email channel's Message-ID answers to
+        delivered = self._send(base, text, title, only)
         if self.ledger is not None:
             self.ledger.outbox_done(key, channel, delivered)
         return delivered
@@ -272,8 +274,7 @@ class Notifier:
         """The texts of this run that reached no channel in the end."""
         return [dict(o) for o in self.outcomes.values() if not o["delivered"]]
 
-    def _send(self, channel: str, text: str, title: str, only: int | None = None, *,
-              key: str = "") -> bool:
+    def _send(self, channel: str, text: str, title: str, only: int | None = None) -> bool:
         urls = self.urls.get(channel, [])
         if only is not None:
             urls = urls[only:only + 1]
@@ -286,7 +287,7 @@ class Notifier:
         urls = [u for u in urls if not u.startswith(EMAIL_SCHEME)]
         delivered = True
         for address in emails:
-            delivered = self._email(address, text, title, key) and delivered
+            delivered = self._email(address, text, title, self._key) and delivered
         if not urls:
             self._keep(channel, text, delivered)
             return delivered

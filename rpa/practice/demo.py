@@ -49,8 +49,16 @@ DEMO_BAD_TEMPLATE = {
 }
 
 
+# The owner's answers the demo gives, to show the loop closing.
+DEMO_BUYER_ANSWER = ("Thank you for waiting. We checked with our warehouse: your order is "
+                     "updated as you asked, and you will see the change in Your Orders today.")
+DEMO_EMAIL_ANSWER = "Thank you, we accept. Please go ahead as proposed."
+DEMO_AUTHSERV = "mx.acme-goods.example"
+
+
 def demo_config_data(url: str, login: dict[str, str], state_dir: Path,
-                     recordings: Path, mail: Any = None) -> dict[str, Any]:
+                     recordings: Path, mail: Any = None,
+                     smtp_port: int | None = None) -> dict[str, Any]:
     data: dict[str, Any] = {
         "replies": [*DEFAULT_REPLIES, DEMO_BAD_TEMPLATE],
         "accounts": [{
@@ -68,8 +76,76 @@ def demo_config_data(url: str, login: dict[str, str], state_dir: Path,
 
         data["mailbox"] = {"host": mail.host, "port": mail.port, "tls": False,
                            "user": mail.user, "password_env": "RPA_DEMO_MAIL_PASSWORD",
-                           "owner_addresses": [OWNER_ADDRESS]}
+                           "owner_addresses": [OWNER_ADDRESS], "authserv_id": DEMO_AUTHSERV}
+    if smtp_port is not None:
+        data["smtp"] = {"host": "127.0.0.1", "port": smtp_port, "security": "none",
+                        "from_address": "support@acme-goods.example",
+                        "from_name": "Acme Goods Support"}
     return data
+
+
+def _owner_email(code: str, answer: str) -> bytes:
+    """The owner's reply to an escalation text, as the receiving server delivers it: the
+    owner's domain authenticated in Authentication-Results."""
+    from email.message import EmailMessage
+    from email.utils import formatdate, make_msgid
+
+    from rpa.practice.mailcorpus import OWNER_ADDRESS
+
+    msg = EmailMessage()
+    msg["Authentication-Results"] = (
+        f"{DEMO_AUTHSERV}; spf=pass smtp.mailfrom={OWNER_ADDRESS}; dkim=pass "
+        "header.d=acme-goods.example; dmarc=pass header.from=acme-goods.example")
+    msg["From"] = f"Sam Carter <{OWNER_ADDRESS}>"
+    msg["To"] = "support@acme-goods.example"
+    msg["Subject"] = f"{code}"
+    msg["Date"] = formatdate(localtime=True)
+    msg["Message-ID"] = make_msgid(domain="acme-goods.example")
+    msg.set_content(f"{code}: {answer}\n\nSam\n")
+    return msg.as_bytes()
+
+
+def close_the_loop(cfg: Any, result: RunResult, mail: Any, smtp: Any,
+                   on_step: Callable[[str, Any], None] | None = None) -> list[str]:
+    """After the routine: the owner answers one buyer question (entered with the same
+    path as ``rpa answer``) and one email (a reply mail); the bot delivers both. Returns
+    one line per step, for the summary."""
+    from rpa.owner.answers import submit
+    from rpa.run.ledger import Ledger
+
+    lines: list[str] = []
+    threads = [t for t in result.data.get("threads", [])
+               if str(t.get("escalation") or "").startswith("B")]
+    emails = [e for e in result.data.get("emails", [])
+              if str(e.get("escalation") or "").startswith("E") and e["folder"] == "INBOX"]
+    ledger = Ledger(Path(cfg.paths.state_dir) / "ledger.sqlite")
+    try:
+        if threads:
+            code = threads[0]["escalation"]
+            submit(ledger, cfg, code, DEMO_BUYER_ANSWER, via="cli", by=cfg.va.full_name)
+            lines.append(f"{code}: the owner's answer entered (rpa answer {code} \"...\")")
+    finally:
+        ledger.close()
+    if threads:
+        delivered = run(cfg, flows=["answers"], on_step=on_step)
+        code, tid = threads[0]["escalation"], threads[0]["thread_id"]
+        ok = delivered.data["escalations"].get("delivered") == [code]
+        lines.append(f"{code}: " + (f"answer sent in thread {tid} ({threads[0]['buyer']}); "
+                                    "the sandbox thread shows it" if ok
+                                    else f"answer NOT delivered (run {delivered.status})"))
+    if emails and mail is not None and smtp is not None:
+        code = emails[0]["escalation"]
+        mail.append("INBOX", _owner_email(code, DEMO_EMAIL_ANSWER))
+        lines.append(f"{code}: the owner replied by email (authenticated)")
+        replied = run(cfg, flows=["mailbox"], on_step=on_step)
+        sent = [m for m in smtp.messages() if str(m["Subject"]).startswith("Re:")]
+        if replied.data["escalations"].get("delivered") == [code] and sent:
+            lines.append(f"{code}: threaded reply to {sent[-1]['To']} caught by the local SMTP "
+                         f"server (\"{sent[-1]['Subject']}\"); original marked read, "
+                         "escalation closed")
+        else:
+            lines.append(f"{code}: reply NOT sent (run {replied.status})")
+    return lines
 
 
 def start_demo_mailbox() -> tuple[Any, str]:
@@ -90,17 +166,22 @@ def start_demo_mailbox() -> tuple[Any, str]:
 def run_demo(scenario: str = "at-risk", *, headed: bool = False,
              recordings: Path = Path("recordings"),
              on_step: Callable[[str, Any], None] | None = None,
-             mailbox: bool = True,
-             ) -> tuple[RunResult, list[tuple[str, str]], str]:
-    """Run the routine on the sandbox (and a throwaway mailbox when Dovecot is here).
+             mailbox: bool = True, loop: bool = True,
+             ) -> tuple[RunResult, list[tuple[str, str]], str, list[str]]:
+    """Run the routine on the sandbox (and a throwaway mailbox when Dovecot is here), then
+    (``loop``) close the loop: the owner answers, the answers reach the buyer and sender.
 
-    Returns the result, the texts the owner got, and why the mailbox was skipped ("" when
-    it ran).
+    Returns the routine's result, the texts the owner got, why the mailbox was skipped (""
+    when it ran), and the loop's lines.
     """
+    from rpa.practice.smtpserver import SmtpServer
+
     server = SandboxServer(scenario)
     server.start()
     receiver = Receiver().start()
+    smtp = SmtpServer().start()
     mail, skipped = (None, "turned off") if not mailbox else (None, "")
+    loop_lines: list[str] = []
     try:
         if mailbox:
             mail, skipped = start_demo_mailbox()
@@ -111,13 +192,17 @@ def run_demo(scenario: str = "at-risk", *, headed: bool = False,
         os.environ["RPA_DEMO_DETAILS_URL"] = receiver.url("details")
         with tempfile.TemporaryDirectory(prefix="rpa-demo-") as tmp:
             data = demo_config_data(server.url, login, Path(tmp) / "state",
-                                    recordings.resolve(), mail)
+                                    recordings.resolve(), mail, smtp.port)
             cfg = parse_config(data, f"demo:{scenario}")
             result = run(cfg, headed=headed, on_step=on_step)
-        received = [(item.path.strip("/"), item.message) for item in receiver.items]
-        return result, received, skipped
+            received = [(item.path.strip("/"), item.message) for item in receiver.items]
+            if loop and result.status == "ok":
+                loop_lines = close_the_loop(cfg, result, mail, smtp, on_step)
+                result.data["loop"] = loop_lines
+        return result, received, skipped, loop_lines
     finally:
         if mail is not None:
             mail.cleanup()
+        smtp.stop()
         receiver.stop()
         server.stop()
