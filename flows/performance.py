@@ -9,6 +9,7 @@ as if the label had been "not Good".
 
 from __future__ import annotations
 
+from rpa.owner import escalate
 from rpa.run.context import RunContext
 from rpa.run.registry import flow
 from rpa.seller_central.locale import GOOD, UNKNOWN, status_of
@@ -32,8 +33,11 @@ def performance(ctx: RunContext) -> None:
         return
     perf = dict(seen)
     if perf.get("status") == GOOD:
-        with ctx.step("Seller Performance is Good: nothing to report", screenshot=False):
-            pass
+        with ctx.step("Seller Performance is Good: nothing to report", screenshot=False) as step:
+            resolved = escalate.resolve_findings(ctx, "performance", "Seller Performance is "
+                                                 "Good again")
+            if resolved:
+                step.name += f" (finding {', '.join(resolved)} no longer holds)"
         return
     if perf.get("status") == UNKNOWN:
         with ctx.step(f"Seller Performance shows \"{perf.get('label')}\", a wording the bot "
@@ -54,6 +58,20 @@ def performance(ctx: RunContext) -> None:
     details = text + "\n" + "\n".join(
         f"- {a['name']}: {a['value']} (target {a['target']}), status {a['status']}"
         for a in areas)
-    with ctx.step("alert the owner", screenshot=False) as step:
-        if not ctx.alert(text, details=details):
+    if ctx.dry_run:
+        with ctx.step("would alert the owner (dry run)", screenshot=False):
+            return
+    # Said once while it stands (a finding, F…); the owner's answer acknowledges it.
+    signature = "|".join([str(perf.get("status")), *sorted(a["name"] for a in areas)])
+    code, state = escalate.finding(
+        ctx, "performance", signature, summary=f"{{code}}: {text}",
+        details=(f"{{code}}: {details}\n\nAnswer with the code {{code}} to acknowledge it; "
+                 "it is not texted again while it stands."))
+    perf["finding"] = code
+    ctx.observe("performance", perf)
+    if state != "new" and (ctx.ledger.escalation(code) or {}).get("notified_at"):
+        with ctx.step(f"owner told before ({code}, {state}): no new text", screenshot=False):
+            return
+    with ctx.step(f"alert the owner ({code})", screenshot=False) as step:
+        if not escalate.notify(ctx, code):
             step.outcome = "undelivered"

@@ -161,3 +161,39 @@ def test_a_blocked_template_sends_the_holding_reply_and_the_answer_goes_once(
     assert esc is not None and esc["status"] == "delivered"
     assert any("on the page already" in s["name"] for s in settled.data["flows"]["answers"]
                ["steps"])
+
+
+def test_a_performance_finding_is_told_once_acknowledged_by_an_answer_and_told_again_after_good(
+        sandbox: Sandbox, make_config: Any, receiver: Receiver) -> None:
+    sandbox.reset("at-risk")
+    cfg = make_config(flows=["performance"])
+    first = run(cfg)
+    assert first.status == "ok", first.data["errors"]
+    code = first.data["observations"]["performance"]["finding"]
+    assert code.startswith("F")
+    texts = [t for t in receiver.messages("sms") if "Seller Performance" in t]
+    assert len(texts) == 1 and texts[0].startswith(f"{code}: Seller Performance is At Risk")
+
+    second = run(cfg)  # the same finding: nothing new for the owner
+    assert second.data["observations"]["performance"]["finding"] == code
+    assert len([t for t in receiver.messages("sms") if "Seller Performance" in t]) == 1
+
+    ledger = _ledger(cfg)
+    outcome = submit(ledger, cfg, code, "Seen, I am on it.", via="cli", by="Maria Santos")
+    esc = ledger.escalation(code)
+    ledger.close()
+    assert outcome.status == "closed" and esc is not None and esc["status"] == "closed"
+    run(cfg)
+    assert len([t for t in receiver.messages("sms") if "Seller Performance" in t]) == 1
+
+    sandbox.reset("healthy")  # Good again: the finding no longer holds
+    good = run(make_config(flows=["performance"]))  # the same ledger, that seller's login
+    assert good.status == "ok", good.data["errors"]
+    ledger = _ledger(cfg)
+    assert (ledger.escalation(code) or {})["status"] == "expired"
+    ledger.close()
+    sandbox.reset("at-risk")
+    again = run(make_config(flows=["performance"]))
+    new_code = again.data["observations"]["performance"]["finding"]
+    assert new_code != code and new_code.startswith("F")
+    assert len([t for t in receiver.messages("sms") if "Seller Performance" in t]) == 2

@@ -333,3 +333,40 @@ def run_summary(ledger: Any, account: str, run_id: str, now: datetime) -> dict[s
                       "delivery": esc.get("delivery_state") or "",
                       "summary": _one_line(str(esc["short"] or esc["summary"]))})
     return {**{k: v for k, v in done.items() if v}, "still_open": still}
+
+
+# --------------------------------------------------------------------------- findings
+
+def finding(ctx: RunContext, topic: str, signature: str, *, summary: str, details: str,
+            short: str = "") -> tuple[str, str]:
+    """The ``F…`` escalation for what a run found about ``topic`` (e.g. Seller Performance
+    not Good), said once: while the same finding (``signature``) stands, later runs reuse
+    it and text nothing new, also after the owner acknowledged it; a different finding
+    replaces it. Texts may hold ``{code}``. Returns the code and what became of it:
+    "new", "open" (told before, not yet acknowledged) or "acknowledged"."""
+    ledger = ctx.ledger
+    prefix = f"{topic}:"
+    latest = next((e for e in reversed(ledger.escalations(ctx.account.name))
+                   if e["kind"] == "finding" and str(e["source_key"]).startswith(prefix)),
+                  None)
+    if latest is not None and latest["status"] != "expired":
+        if str(latest["source_key"]).rsplit("|", 1)[0] == f"{prefix}{signature}":
+            state = "acknowledged" if latest["status"] == "closed" else "open"
+            return str(latest["code"]), state
+        ledger.expire(latest["code"], "replaced by a newer finding", ctx.run_id)
+    code, _ = ledger.escalate(ctx.account.name, "finding", f"{prefix}{signature}|{ctx.run_id}",
+                              summary=summary, short=short, details=details,
+                              run_id=ctx.run_id)
+    return code, "new"
+
+
+def resolve_findings(ctx: RunContext, topic: str, why: str) -> list[str]:
+    """The findings about ``topic`` no longer hold (e.g. performance is Good again): each
+    still standing expires, so the next time it is found it is told afresh."""
+    done = []
+    for esc in ctx.ledger.escalations(ctx.account.name):
+        if esc["kind"] == "finding" and str(esc["source_key"]).startswith(f"{topic}:") \
+                and esc["status"] != "expired":
+            ctx.ledger.expire(esc["code"], why, ctx.run_id)
+            done.append(esc["code"])
+    return done

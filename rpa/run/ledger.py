@@ -706,6 +706,15 @@ class Ledger:
             self._event(code, "closed", why, run_id, at=at)
         return cur.rowcount == 1
 
+    def expire(self, code: str, why: str, run_id: str | None = None) -> bool:
+        """``code`` no longer needs the owner (a finding that stopped being true)."""
+        at = now_iso()
+        cur = self.db.execute("UPDATE escalations SET status='expired', expired_at=? WHERE"
+                              " code=? AND status != 'expired'", (at, code))
+        if cur.rowcount == 1:
+            self._event(code, "expired", why, run_id, at=at)
+        return cur.rowcount == 1
+
     def remember_sent_mail(self, message_id: str, code: str, purpose: str) -> None:
         """A mail the bot sent about ``code``: a reply naming it is the owner's answer."""
         self.db.execute("INSERT OR IGNORE INTO sent_mail (message_id, code, purpose, sent_at)"
