@@ -19,6 +19,7 @@ import yaml
 
 from rpa.config import Config
 from rpa.owner.answers import AnswerError, submit
+from rpa.practice import dovecot
 from rpa.practice.receiver import Receiver
 from rpa.run.ledger import Ledger
 from rpa.run.orchestrator import run
@@ -197,3 +198,48 @@ def test_a_performance_finding_is_told_once_acknowledged_by_an_answer_and_told_a
     new_code = again.data["observations"]["performance"]["finding"]
     assert new_code != code and new_code.startswith("F")
     assert len([t for t in receiver.messages("sms") if "Seller Performance" in t]) == 2
+
+
+@pytest.mark.skipif(not dovecot.available()[0], reason="Dovecot is not available")
+def test_a_buyer_answer_by_owner_email_reaches_the_thread_once(
+        sandbox: Sandbox, make_config: Any, receiver: Receiver,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.test_email_answers import AUTHSERV, PASSES, _flags, _owner_reply
+
+    with dovecot.DovecotServer() as mail:
+        mail.start()
+        monkeypatch.setenv("T_MAIL_PW", mail.password)
+        box = {"host": mail.host, "port": mail.port, "tls": False, "user": mail.user,
+               "password_env": "T_MAIL_PW", "owner_addresses": ["owner@acme-goods.example"],
+               "authserv_id": AUTHSERV}
+        cfg = make_config(flows=["buyer_messages", "mailbox", "answers"], mailbox=box)
+        first = run(cfg)
+        assert first.status == "ok", first.data["errors"]
+        code = next(t["escalation"] for t in first.data["threads"]
+                    if t["thread_id"] == QUESTION_THREAD)
+
+        # An answer with a phone number: not sent; the owner is told why.
+        mail.append("INBOX", _owner_reply(code, f"{code}: Call us on 555 010 4477 please.",
+                                          auth=PASSES, message_id="<bad.1@acme-goods.example>"))
+        refused = run(cfg)
+        assert refused.status == "ok", refused.data["errors"]
+        assert len(_replies(sandbox, QUESTION_THREAD)) == 1
+        told = [t for t in receiver.messages("sms") if t.startswith(f"{code}: your answer")]
+        assert len(told) == 1 and "NOT sent" in told[0] and "phone_number" in told[0]
+
+        good_id = "<good.1@acme-goods.example>"
+        mail.append("INBOX", _owner_reply(code, f"{code}: {ANSWER}", auth=PASSES,
+                                          message_id=good_id))
+        answered = run(cfg)
+        assert answered.status == "ok", answered.data["errors"]
+        sent = _replies(sandbox, QUESTION_THREAD)
+        assert len(sent) == 2 and sent[1].startswith(ANSWER)
+        assert answered.data["escalations"]["delivered"] == [code]
+
+        later = run(cfg)  # the answer mails are done with; nothing goes twice
+        assert later.status == "ok", later.data["errors"]
+        assert len(_replies(sandbox, QUESTION_THREAD)) == 2
+        assert len([t for t in receiver.messages("sms")
+                    if t.startswith(f"{code}: your answer")]) == 1
+        boxes = _flags(mail)
+        assert good_id in boxes["Trash"] and "<bad.1@acme-goods.example>" in boxes["Trash"]

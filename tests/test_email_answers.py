@@ -8,6 +8,9 @@ all on 127.0.0.1. No browser: the mailbox flows need none.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from email.message import EmailMessage
@@ -16,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from rpa.config import Config
 from rpa.practice import dovecot
@@ -244,3 +248,27 @@ def test_reply_to_the_bots_email_is_matched_and_smtp_down_then_up_delivers_once(
     assert _esc(cfg, code)["status"] == "closed"
     run(cfg)
     assert len(_to(smtp, SUPPLIER)) == 1
+
+
+def test_rpa_answer_for_an_email_sends_the_threaded_reply_at_once(
+        make_config: Any, mail: dovecot.DovecotServer, smtp: SmtpServer, receiver: Receiver,
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    cfg = _config(make_config, mail, smtp, receiver, monkeypatch)
+    mail.append("INBOX", _question(), flags=(SEEN,))
+    first = run(cfg)
+    code = next(e["escalation"] for e in first.data["emails"] if e["escalation"])
+    config = tmp_path / "rpa.yaml"
+    config.write_text(yaml.safe_dump(cfg.model_dump(mode="json")))
+    env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "200"}
+    answer = tmp_path / "answer.txt"
+    answer.write_text(ANSWER + "\n")
+    proc = subprocess.run([sys.executable, "-m", "rpa.cli", "answer", code, "--file",
+                           str(answer), "--config", str(config)], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "goes to the sender by email" in proc.stdout
+    replies = _to(smtp, SUPPLIER)
+    assert len(replies) == 1 and replies[0].get_content().startswith(ANSWER)
+    assert replies[0]["In-Reply-To"] == QUESTION_ID
+    assert _esc(cfg, code)["status"] == "closed"
+    assert SEEN in _flags(mail)["INBOX"][QUESTION_ID]
