@@ -341,6 +341,10 @@ class Handler:
             page = self.sc.thread(tid)
             view = page.read()
             entry = self._entry(view, None)
+            if not entry.decision:  # a thread this run touches only for the answer
+                entry.decision = "owner_answer"
+                entry.reason = f"the owner's answer to {code}"
+                entry.escalation = code
             if any(m.sender == "seller" and same_text(m.text, text) for m in view.messages):
                 self.ledger.delivery(code, "done", "found on the thread page", run_id)
                 step.name = f"thread {tid}: the answer to {code} is on the page already"
@@ -364,6 +368,7 @@ class Handler:
                 raise PageError(f"thread {tid}: answer {code} not confirmed ({problem})")
             self.ledger.delivery(code, "done", f"sent in thread {tid}", run_id)
             entry.answer, entry.answer_sent = code, True
+            entry.sent = entry.sent or entry.decision == "owner_answer"
             step.name = f"thread {tid}: the owner's answer ({code}) sent to {view.buyer}"
         entry.screenshot = step.screenshot or entry.screenshot
 

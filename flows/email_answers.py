@@ -98,6 +98,11 @@ def take_owner_answers(ctx: RunContext, cfg: MailboxConfig, mails: list[OwnerMai
                 out.notes[mid] = f"answer to {code}, waiting for delivery"
             continue
         verdict = owner_verdict(item, authserv_id=cfg.authserv_id)
+        if ctx.dry_run:
+            trusted = by_ref is not None or verdict.status == auth.PASS
+            out.notes[mid] = (f"answer to {code} (dry run: not taken)" if trusted else
+                              f"claims to answer {code}, not authenticated (dry run)")
+            continue
         if by_ref is None and verdict.status != auth.PASS:
             full, short, details = _suspicious_texts(item, code, verdict.why)
             s_code, new = ledger.escalate(ctx.account.name, "suspicious_answer", mid,
@@ -106,9 +111,6 @@ def take_owner_answers(ctx: RunContext, cfg: MailboxConfig, mails: list[OwnerMai
             if new:
                 out.suspicious.append(s_code)
             out.notes[mid] = f"claims to answer {code} but is not authenticated ({verdict.why})"
-            continue
-        if ctx.dry_run:
-            out.notes[mid] = f"answer to {code} (dry run: not taken)"
             continue
         body = answer_text(fresh, code)
         try:

@@ -385,8 +385,9 @@ def escalations_cmd(ctx: typer.Context, config: Path = ConfigOpt,
                     every: bool = typer.Option(False, "--all",
                                                help="also those answered, closed, expired")
                     ) -> None:
-    """List the escalations still waiting for the owner (code, age, state, kind, summary);
-    --all lists every one. `rpa escalations show CODE` prints one whole."""
+    """List the escalations still waiting for the owner, or answered and waiting for
+    delivery (code, age, state, kind, summary); --all lists every one.
+    `rpa escalations show CODE` prints one whole."""
     if ctx.invoked_subcommand is not None:
         return
     from rpa.run.ledger import WAITING_STATES
@@ -394,14 +395,16 @@ def escalations_cmd(ctx: typer.Context, config: Path = ConfigOpt,
     cfg = _load(config)
     name = cfg.account(account).name if account else None
     ledger = _open_ledger(cfg)
-    rows = (ledger.escalations(name, states=None if every else WAITING_STATES)
+    # Not yet done with: waiting for the owner, or answered and waiting for delivery.
+    rows = (ledger.escalations(name, states=None if every else (*WAITING_STATES, "answered"))
             if ledger is not None else [])
     if ledger is not None:
         ledger.close()
     if not rows:
         console.print("no escalations" if every else "no escalations waiting for the owner")
         return
-    table = Table(title="Escalations" if every else "Escalations waiting for the owner")
+    table = Table(title="Escalations" if every
+                  else "Escalations waiting for the owner or for delivery")
     for col in ("code", "age", "state", "kind", "summary"):
         table.add_column(col, overflow="fold")
     for esc in rows:

@@ -278,3 +278,23 @@ def send(settings: SmtpSettings, msg: EmailMessage) -> str:
     except Exception:  # noqa: BLE001 - the message is sent; a rude goodbye is fine
         conn.close()
     return message_id
+
+
+def alert_message(to: list[str], subject: str, body: str, *, from_addr: str,
+                  from_name: str = "", message_id: str) -> EmailMessage:
+    """The owner's alert as an email with the bot's own ``message_id``, so that the owner's
+    reply (its In-Reply-To) names the alert it answers. Plain UTF-8 text, one line of
+    subject (a line break in it cannot add a header), marked as sent automatically so
+    auto-responders leave it alone."""
+    if not to:
+        raise ValueError("an alert email needs at least one recipient")
+    msg = EmailMessage()
+    msg["From"] = formataddr((" ".join(from_name.split()), from_addr))
+    msg["To"] = ", ".join(a.strip() for a in to)
+    msg["Subject"] = " ".join(subject.split())
+    msg["Date"] = formatdate(localtime=True)
+    msg["Message-ID"] = message_id
+    msg["Auto-Submitted"] = "auto-generated"
+    text = body.replace("\r\n", "\n").replace("\r", "\n")
+    msg.set_content(text if text.endswith("\n") else text + "\n", charset="utf-8")
+    return msg

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-FLOWS = ("login", "dashboard", "performance", "buyer_messages", "mailbox", "run")
+FLOWS = ("login", "dashboard", "performance", "buyer_messages", "mailbox", "answers", "run")
 
 
 @dataclass(frozen=True)
@@ -92,6 +92,23 @@ FAULTS: list[Fault] = [
     Fault("owner's channels down for a run", "mailbox", "the next run sends it all, once",
           "tests/test_mailbox_backlog.py::"
           "test_a_digest_that_does_not_get_through_is_sent_by_the_next_run"),
+    # The owner's answers
+    Fault("a template that breaks Amazon's messaging rules", "buyer_messages",
+          "never sent; the holding reply goes, R… opened",
+          "tests/test_buyer_messages.py::test_every_decision_path"),
+    Fault("reply endpoint failing for a run; crash after the send", "answers",
+          "answer kept, sent once next run; the page settles the crash",
+          "tests/test_answers.py::"
+          "test_a_blocked_template_sends_the_holding_reply_and_the_answer_goes_once"),
+    Fault("an answer with a phone number", "answers", "not sent, the owner told why, once",
+          "tests/test_answers.py::test_a_buyer_answer_by_owner_email_reaches_the_thread_once"),
+    Fault("owner's answer not authenticated", "mailbox", "nothing sent, S… escalation, kept",
+          "tests/test_email_answers.py::"
+          "test_unauthenticated_owner_answer_sends_nothing_and_is_escalated"),
+    Fault("SMTP server down, then up", "mailbox",
+          "exit 1, answer kept, one text; the reply sent once when up",
+          "tests/test_email_answers.py::"
+          "test_reply_to_the_bots_email_is_matched_and_smtp_down_then_up_delivers_once"),
     # Hostile content
     Fault("buyer names with direction overrides, braces, Arabic and emoji", "buyer_messages",
           "clean replies, clean texts, one UCS-2 segment",

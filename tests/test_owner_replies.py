@@ -10,13 +10,13 @@ from rpa.mail.headers import parse_headers
 from rpa.mail.replying import (
     answer_text,
     code_in,
-    compose_alert,
     fresh_text,
     owner_verdict,
     readable_text,
     referenced_ids,
     reply_subject,
 )
+from rpa.smtp import alert_message
 
 # ---------------------------------------------------------------------------- code_in
 
@@ -308,7 +308,7 @@ def test_a_bare_top_level_domain_aligns_with_nothing() -> None:
 # ---------------------------------------------------------------------------- the alert email
 
 def test_compose_alert_carries_our_message_id() -> None:
-    msg = compose_alert(["mark@owner.example"], "E004 unknown email\r\nBcc: x@evil.example",
+    msg = alert_message(["mark@owner.example"], "E004 unknown email\r\nBcc: x@evil.example",
                         "E004: billing@supplier.example asks about invoice 42.",
                         from_addr="bot@shop.example", from_name="Shop Bot",
                         message_id="<a1.abc@shop.example>")
@@ -319,7 +319,7 @@ def test_compose_alert_carries_our_message_id() -> None:
     assert msg.get_content_type() == "text/plain"
     assert msg.get_content().strip() == "E004: billing@supplier.example asks about invoice 42."
     with pytest.raises(ValueError):
-        compose_alert([], "s", "b", from_addr="bot@shop.example", message_id="<x@y>")
+        alert_message([], "s", "b", from_addr="bot@shop.example", message_id="<x@y>")
 
 
 # ---------------------------------------------------------------------------- readable_text

@@ -1,8 +1,8 @@
 """Mail between the bot, the owner and the senders of escalated email.
 
 Writing: :func:`compose_reply` answers an escalated email as a mail client would (``Re:``
-subject, threading headers, the original quoted below), :func:`compose_alert` puts the
-owner's alert into an email with a Message-ID of the bot's own. Reading the owner's answer:
+subject, threading headers, the original quoted below; the owner's alert as an email
+is :func:`rpa.smtp.alert_message`). Reading the owner's answer:
 :func:`readable_text` gives the reply's text with its quotes, :func:`code_in` finds which
 escalation it answers, :func:`fresh_text` keeps only the owner's new words (no quoted
 history, no signature), :func:`answer_text` drops the leading code, :func:`referenced_ids`
@@ -15,8 +15,6 @@ from __future__ import annotations
 import email
 import email.policy
 import re
-import secrets
-import time
 from email.message import EmailMessage, Message
 from email.utils import formataddr, formatdate
 
@@ -25,6 +23,7 @@ from rpa.mail.body import body_text, html_to_text
 from rpa.mail.decoding import decode_bytes
 from rpa.mail.headers import MailItem, Sender, decode_words, parse_headers, parse_sender
 from rpa.mail.rules import domain_within
+from rpa.smtp import new_message_id
 from rpa.text import clean_line, clean_text
 
 CODE_PREFIXES = "BREFPS"
@@ -107,16 +106,6 @@ def _trimmed(ids: list[str], limit: int = MAX_REFERENCES) -> list[str]:
     return [ids[0], *ids[-(limit - 1):]]
 
 
-def _new_id(from_addr: str) -> str:
-    domain = from_addr.rsplit("@", 1)[1] if "@" in from_addr else ""
-    try:
-        domain = domain.strip().strip(".<>").lower().encode("idna").decode("ascii")
-    except UnicodeError:
-        domain = ""
-    domain = "".join(ch for ch in domain if ch.isalnum() or ch in ".-") or "localhost"
-    return f"<{int(time.time())}.{secrets.token_hex(16)}@{domain}>"
-
-
 def _quoted(text: str, limit: int) -> str:
     cut = len(text) > limit
     if cut:
@@ -153,7 +142,7 @@ def compose_reply(original: bytes, answer: str, *, from_addr: str, from_name: st
     msg["To"] = ", ".join(to)
     msg["Subject"] = reply_subject(item.subject)
     msg["Date"] = formatdate(localtime=True)
-    msg["Message-ID"] = message_id or _new_id(from_addr)
+    msg["Message-ID"] = message_id or new_message_id(from_addr)
     original_id = _ids(item.header_values("message-id"))
     earlier = _ids(item.header_values("references")) or _ids(item.header_values("in-reply-to"))
     if original_id:
@@ -168,24 +157,6 @@ def compose_reply(original: bytes, answer: str, *, from_addr: str, from_name: st
     quoted = body_text(original, max_chars=QUOTE_LIMIT + 1)
     parts = [clean_text(answer).strip(), "", intro, _quoted(quoted, QUOTE_LIMIT)]
     _plain(msg, "\n".join(parts))
-    return msg
-
-
-def compose_alert(to: list[str], subject: str, body: str, *, from_addr: str,
-                  from_name: str = "", message_id: str) -> EmailMessage:
-    """The owner's alert as an email with the bot's own ``message_id``, so that the owner's
-    reply (its In-Reply-To) names the alert it answers. Plain UTF-8 text; marked as sent
-    automatically so auto-responders leave it alone."""
-    if not to:
-        raise ValueError("an alert email needs at least one recipient")
-    msg = EmailMessage()
-    msg["From"] = formataddr((clean_line(from_name), from_addr))
-    msg["To"] = ", ".join(a.strip() for a in to)
-    msg["Subject"] = clean_line(subject)
-    msg["Date"] = formatdate(localtime=True)
-    msg["Message-ID"] = message_id
-    msg["Auto-Submitted"] = "auto-generated"
-    _plain(msg, clean_text(body))
     return msg
 
 

@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from email.message import EmailMessage
 from typing import TYPE_CHECKING, Any
 
 import apprise
 from loguru import logger
 
 from rpa.redact import scrub
-from rpa.smtp import SmtpError, SmtpSettings, new_message_id
+from rpa.smtp import SmtpError, SmtpSettings, alert_message, new_message_id
 from rpa.smtp import send as smtp_send
 
 if TYPE_CHECKING:
@@ -312,17 +311,14 @@ class Notifier:
             return False
         found = _KEY_CODE.match(key)
         code = found.group(1) if found else ""
-        msg = EmailMessage()
-        msg["From"] = (f"{self.smtp.from_name} <{self.smtp.from_addr}>" if self.smtp.from_name
-                       else self.smtp.from_addr)
-        msg["To"] = address
         subject = title or "Seller Central"
-        msg["Subject"] = f"[{code}] {subject}" if code and code not in subject else subject
         message_id = new_message_id(self.smtp.from_addr)
-        msg["Message-ID"] = message_id
         footer = (f"\n\nTo answer, reply to this email with your answer above the quoted "
                   f"text (or start a new email with {code} first).") if code else ""
-        msg.set_content(text + footer + f"\n-{self.initials}")
+        msg = alert_message([address],
+                            f"[{code}] {subject}" if code and code not in subject else subject,
+                            f"{text}{footer}\n-{self.initials}", from_addr=self.smtp.from_addr,
+                            from_name=self.smtp.from_name, message_id=message_id)
         try:
             smtp_send(self.smtp, msg)
         except SmtpError as err:
