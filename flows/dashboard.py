@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 from loguru import logger
 
+from rpa.owner import escalate
 from rpa.run.context import RunContext
 from rpa.run.registry import flow
 from rpa.seller_central.home import (
@@ -96,10 +97,30 @@ def dashboard(ctx: RunContext) -> None:
         ctx.observe(UNSHIPPED, unshipped)
         ctx.observe("unshipped_from", "Manage Orders" if unshipped is not None else None)
     ctx.observe("not_read", dict(not_read))
-    if not_read or (perf is not None and perf["status"] == UNKNOWN):
-        known = label if perf is not None and perf["status"] != UNKNOWN else None
-        found = {UNSHIPPED: unshipped, PERFORMANCE: known, BUYER_MESSAGES: messages}
-        text = owner_text(not_read, perf, found)
-        with ctx.step("tell the owner what was not read", screenshot=False) as step:
-            if not ctx.alert(text, details=f"{text}\nRun {ctx.run_id}."):
-                step.outcome = "undelivered"
+    unknown = perf is not None and perf["status"] == UNKNOWN
+    if not (not_read or unknown):
+        if not ctx.dry_run:
+            escalate.resolve_findings(ctx, "home_page", "every figure read")
+        return
+    known = label if perf is not None and perf["status"] != UNKNOWN else None
+    found = {UNSHIPPED: unshipped, PERFORMANCE: known, BUYER_MESSAGES: messages}
+    text = owner_text(not_read, perf, found)
+    if ctx.dry_run:
+        with ctx.step("would tell the owner what was not read (dry run)", screenshot=False):
+            return
+    # A finding (F…): said once while the same figures stay unread, acknowledged by an
+    # answer, told afresh once they were read again.
+    signature = "|".join([*sorted(not_read), f"unknown:{perf['label']}" if unknown and perf
+                          else ""])
+    code, state = escalate.finding(
+        ctx, "home_page", signature, summary=f"{{code}}: {text}",
+        details=(f"{{code}}: {text}\nRun {ctx.run_id}.\n\nAnswer with the code {{code}} to "
+                 "acknowledge it; it is not texted again while it stands."))
+    ctx.observe("home_page_finding", code)
+    if state != "new" and (ctx.ledger.escalation(code) or {}).get("notified_at"):
+        with ctx.step(f"figures not read: owner told before ({code}, {state})",
+                      screenshot=False):
+            return
+    with ctx.step(f"tell the owner what was not read ({code})", screenshot=False) as step:
+        if not escalate.notify(ctx, code):
+            step.outcome = "undelivered"

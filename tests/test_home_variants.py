@@ -95,7 +95,8 @@ def test_open_orders_breakdown_gives_fbm_unshipped_not_the_total(
 def test_missing_performance_widget_keeps_the_other_figures(
         sandbox: Sandbox, make_config: Any, receiver: Receiver) -> None:
     sandbox.reset("no-performance-widget")
-    result = run(make_config(browser={"timeout_ms": 4000}))
+    cfg = make_config(browser={"timeout_ms": 4000})
+    result = run(cfg)
     assert result.status == "ok" and result.exit_code == 0, result.data["errors"]
     obs = result.data["observations"]
     assert obs["unshipped"] == 3 and obs["buyer_messages"] == 2
@@ -107,11 +108,17 @@ def test_missing_performance_widget_keeps_the_other_figures(
         "Seller Performance was not read: details not opened"]
     texts = receiver.messages("sms")
     assert len(texts) == 1
-    assert texts[0].startswith("Home page: Seller Performance not read (the home page shows "
-                               "no Seller Performance widget). Read: Unshipped 3, Buyer "
+    code = obs["home_page_finding"]
+    assert texts[0].startswith(f"{code}: Home page: Seller Performance not read (the home page "
+                               "shows no Seller Performance widget). Read: Unshipped 3, Buyer "
                                "Messages 2.")
     report = result.report.read_text()
     assert "not read: the home page shows no Seller Performance widget" in report
+    # The same finding on the next run: reported in the run, not texted again.
+    again = run(cfg)
+    assert again.data["observations"]["home_page_finding"] == code
+    assert again.data["observations"]["not_read"] == obs["not_read"]
+    assert len(receiver.messages("sms")) == 1
 
 
 def test_unknown_performance_wording_is_reported_never_summarised(
