@@ -14,7 +14,7 @@ import re
 import tempfile
 import types
 import typing
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlparse
@@ -445,6 +445,82 @@ class FollowupsConfig(_Strict):
     max_per_run: int = Field(default=10, ge=1, le=1000)
 
 
+ROLES = ("viewer", "va", "owner")  # each may do what the ones before it may, and more
+
+
+class ConsoleUserConfig(_Strict):
+    """One person who may sign in to the console: ``viewer`` reads runs, ``va`` also
+    starts runs, ``owner`` also answers escalations. Only the Argon2 hash of the password
+    is kept (``rpa console add-user`` writes it)."""
+
+    name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.@-]+$")
+    role: Literal["viewer", "va", "owner"]
+    password_hash: str = Field(min_length=20)
+
+    @field_validator("password_hash")
+    @classmethod
+    def _argon2(cls, value: str) -> str:
+        if not value.startswith("$argon2"):
+            raise ValueError("not an Argon2 hash (make one with `rpa console add-user`); a "
+                             "password is never written here in clear")
+        return value
+
+
+class ConsoleConfig(_Strict):
+    """The web console: who may sign in, and where it listens (loopback unless told)."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8765, ge=1, le=65535)
+    users: list[ConsoleUserConfig] = Field(default_factory=list)
+    # Behind a reverse proxy that terminates HTTPS: cookies are marked Secure.
+    https: bool = False
+    session_hours: float = Field(default=12, gt=0, le=24 * 30)
+
+    @field_validator("users")
+    @classmethod
+    def _unique(cls, value: list[ConsoleUserConfig]) -> list[ConsoleUserConfig]:
+        seen: set[str] = set()
+        for user in value:
+            if user.name.lower() in seen:
+                raise ValueError(f"user '{user.name}' is listed twice")
+            seen.add(user.name.lower())
+        return value
+
+
+class ScheduleEntry(_Strict):
+    """One scheduled run: a cron expression (minute hour day month weekday) in the
+    schedule's timezone, the flows (default: the config's) and the account (default: the
+    first)."""
+
+    cron: str = Field(min_length=9)
+    flows: list[str] | None = None
+    account: str | None = None
+    dry_run: bool = False
+
+    @field_validator("cron")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        from cronsim import CronSim, CronSimError
+
+        value = " ".join(value.split())
+        if len(value.split()) != 5:
+            raise ValueError(f"'{value}' is not a cron expression of five fields (minute "
+                             "hour day-of-month month day-of-week), e.g. '0 8,13,18 * * 1-6'")
+        try:
+            CronSim(value, datetime(2026, 1, 1))
+        except CronSimError as err:
+            raise ValueError(f"'{value}' is not a valid cron expression: {err}") from err
+        return value
+
+
+class RetentionConfig(_Strict):
+    """How long run folders are kept: the last ``keep_runs`` and those younger than
+    ``keep_days`` (either may be unset); the newest failed run is always kept."""
+
+    keep_days: int | None = Field(default=30, ge=1, le=3650)
+    keep_runs: int | None = Field(default=None, ge=1, le=100_000)
+
+
 class Config(_Strict):
     """The whole configuration file."""
 
@@ -463,6 +539,11 @@ class Config(_Strict):
     mailbox: MailboxConfig | None = None
     smtp: SmtpConfig | None = None
     followups: FollowupsConfig = Field(default_factory=FollowupsConfig)
+    console: ConsoleConfig = Field(default_factory=ConsoleConfig)
+    schedule: list[ScheduleEntry] = Field(default_factory=list)
+    # The timezone cron expressions are read in (IANA name); default: this machine's.
+    timezone: str | None = None
+    retention: RetentionConfig = Field(default_factory=RetentionConfig)
     flows: list[str] = Field(default_factory=lambda: list(DEFAULT_FLOWS))
     source: str = Field(default="", exclude=True)
 
@@ -486,6 +567,21 @@ class Config(_Strict):
                                   "allow_plaintext: true if you must)", file=self.source,
                                   key="mailbox.tls")
             self.mail_rules()
+        if self.timezone is not None:
+            from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+            try:
+                ZoneInfo(self.timezone)
+            except (ZoneInfoNotFoundError, ValueError) as err:
+                raise ConfigError(f"'{self.timezone}' is not a timezone this machine knows "
+                                  "(an IANA name such as Europe/Berlin or America/New_York)",
+                                  file=self.source, key="timezone") from err
+        names = {a.name for a in self.accounts}
+        for i, entry in enumerate(self.schedule):
+            if entry.account is not None and entry.account not in names:
+                raise ConfigError(f"no account named '{entry.account}' (known: "
+                                  f"{', '.join(sorted(names))})", file=self.source,
+                                  key=f"schedule[{i}].account")
         chans = [("notify.sms", self.notify.sms), ("notify.details", self.notify.details),
                  *((f"notify.fallback[{i}]", ch) for i, ch in enumerate(self.notify.fallback))]
         for key, ch in chans:

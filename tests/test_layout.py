@@ -15,7 +15,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 CROSS_CUTTING = ("rpa.errors", "rpa.redact", "rpa.logs", "rpa.patterns", "rpa.text", "rpa.smtp")
-SUBPACKAGES = ("rpa.run", "rpa.seller_central", "rpa.mail", "rpa.owner", "rpa.practice")
+SUBPACKAGES = ("rpa.run", "rpa.seller_central", "rpa.mail", "rpa.owner", "rpa.practice",
+               "rpa.console", "rpa.scheduling")
 
 # importer (module or package prefix) -> what it must never import
 FORBIDDEN: dict[str, tuple[str, ...]] = {
@@ -24,7 +25,13 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
                  "rpa.config", "flows"),
     "rpa.seller_central": ("rpa.mail", "rpa.owner", "rpa.practice", "rpa.cli", "flows"),
     "rpa.owner": ("rpa.seller_central", "rpa.mail", "rpa.practice", "rpa.cli", "flows"),
-    "rpa.run": ("rpa.mail", "rpa.practice", "rpa.cli"),
+    "rpa.run": ("rpa.mail", "rpa.practice", "rpa.cli", "rpa.console", "rpa.scheduling"),
+    # The console and the scheduler drive runs through the orchestrator; they never reach
+    # into pages or mail themselves, and practice stays out.
+    "rpa.console": ("rpa.practice", "rpa.cli", "rpa.seller_central.pages",
+                    "rpa.seller_central.signin", "rpa.mail.imap", "flows"),
+    "rpa.scheduling": ("rpa.practice", "rpa.cli", "rpa.console", "rpa.seller_central",
+                       "rpa.mail", "flows"),
     "flows": ("rpa.practice", "rpa.cli"),
     # The sandbox and the throwaway mail server stand apart from the bot they exercise:
     # sharing its code would let one bug hide in both.

@@ -137,6 +137,14 @@ CREATE TABLE IF NOT EXISTS sent_mail (
     purpose TEXT NOT NULL,
     sent_at TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS audit (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    at TEXT NOT NULL,
+    user TEXT NOT NULL,
+    action TEXT NOT NULL,
+    account TEXT NOT NULL DEFAULT '',
+    detail TEXT NOT NULL DEFAULT ''
+);
 CREATE TABLE IF NOT EXISTS meta (
     name TEXT PRIMARY KEY,
     value TEXT NOT NULL
@@ -714,6 +722,17 @@ class Ledger:
         if cur.rowcount == 1:
             self._event(code, "expired", why, run_id, at=at)
         return cur.rowcount == 1
+
+    # --- the audit trail ---------------------------------------------------------------
+    def audit(self, user: str, action: str, detail: str = "", account: str = "") -> None:
+        """Who did what through the console (an answer, a run started, a sign-in)."""
+        self.db.execute("INSERT INTO audit (at, user, action, account, detail) VALUES"
+                        " (?,?,?,?,?)", (now_iso(), user, action, account, scrub(detail)))
+
+    def audit_log(self, limit: int = 200, action: str | None = None) -> list[dict[str, Any]]:
+        rows = self.db.execute("SELECT * FROM audit WHERE (? IS NULL OR action=?) ORDER BY id"
+                               " DESC LIMIT ?", (action, action, limit))
+        return [dict(r) for r in rows]
 
     def remember_sent_mail(self, message_id: str, code: str, purpose: str) -> None:
         """A mail the bot sent about ``code``: a reply naming it is the owner's answer."""
