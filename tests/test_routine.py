@@ -56,12 +56,15 @@ def test_healthy_classic_dashboard(sandbox: Sandbox, make_config: Any,
     assert run_json["observations"]["unshipped"] == 0
     assert set(run_json) >= {"run_id", "account", "started_at", "finished_at", "status",
                              "flows", "observations", "errors"}
-    for flow in run_json["flows"].values():
-        for step in flow["steps"]:
-            if step["screenshot"]:
-                assert (result.folder / step["screenshot"]).is_file()
-    assert (result.folder / "report.html").is_file()
+    shots = [step["screenshot"] for flow in run_json["flows"].values()
+             for step in flow["steps"] if step["screenshot"]]
+    assert shots and all((result.folder / shot).is_file() for shot in shots)
     assert (result.folder.parent / "latest").resolve() == result.folder.resolve()
+    # The report stands alone: every step's thumbnail inside it, full size linked beside.
+    report = (result.folder / "report.html").read_text()
+    assert report.count('src="data:image/jpeg;base64,') == len(shots)
+    assert all(f'href="{shot}"' in report for shot in shots)
+    assert str(result.folder) not in report, "links are relative"
 
 
 def _failing(scenario_metrics: list[dict[str, Any]]) -> list[tuple[str, str, str]]:

@@ -233,9 +233,14 @@ class Evidence:
         return path
 
     def write_report(self, data: dict[str, Any]) -> Path:
+        """report.html: opens from disk with no server; each step's thumbnail is embedded
+        (a small JPEG), linking to the full screenshot beside it."""
         env = Environment(loader=PackageLoader("rpa.run", "templates"),
                           autoescape=select_autoescape(["html"]))
-        html = env.get_template("report.html").render(run=scrub_data(data))
+        shots = [s["screenshot"] for f in (data.get("flows") or {}).values()
+                 for s in f.get("steps", []) if s.get("screenshot")]
+        thumbs = {rel: uri for rel in shots if (uri := thumbnail(self.folder / rel))}
+        html = env.get_template("report.html").render(run=scrub_data(data), thumbs=thumbs)
         path = self.folder / "report.html"
         _write_private(path, scrub(html))
         self.seal()
@@ -255,3 +260,30 @@ class Evidence:
             os.symlink(self.run_id, latest, target_is_directory=True)
         except OSError as err:
             logger.debug("could not point recordings/latest: {}", err)
+
+
+THUMB_WIDTH = 320
+THUMB_MAX_HEIGHT = 480
+
+
+def thumbnail(path: Path) -> str:
+    """A small JPEG of the screenshot at ``path`` (its top, 320 px wide) as a data URI, for
+    a report that shows its steps without the files beside it; "" when it cannot be made."""
+    import base64
+    import io
+
+    try:
+        from PIL import Image
+
+        with Image.open(path) as opened:
+            img = opened.convert("RGB")
+            scale = THUMB_WIDTH / max(img.width, 1)
+            height = max(1, min(int(img.height * scale), THUMB_MAX_HEIGHT))
+            top = img.crop((0, 0, img.width, min(img.height, int(height / scale) or 1)))
+            small = top.resize((THUMB_WIDTH, height))
+            out = io.BytesIO()
+            small.save(out, format="JPEG", quality=70, optimize=True)
+    except (OSError, ValueError, ImportError) as err:
+        logger.debug("no thumbnail for {}: {}", path, err)
+        return ""
+    return "data:image/jpeg;base64," + base64.b64encode(out.getvalue()).decode("ascii")
