@@ -859,6 +859,8 @@ def redacted_summary(cfg: Config) -> dict[str, Any]:
         if ch and ch.get("url_env"):
             is_set = "set" if os.environ.get(ch["url_env"]) else "NOT SET"
             ch["url_env"] = f"{ch['url_env']} ({is_set})"
+    for user in (data.get("console") or {}).get("users") or []:
+        user["password_hash"] = "(set: an Argon2 hash)"
     if data.get("smtp") and data["smtp"].get("password_env"):
         env = data["smtp"]["password_env"]
         data["smtp"]["password_env"] = f"{env} ({'set' if os.environ.get(env) else 'NOT SET'})"
