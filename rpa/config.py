@@ -492,7 +492,7 @@ class ScheduleEntry(_Strict):
     schedule's timezone, the flows (default: the config's) and the account (default: the
     first)."""
 
-    cron: str = Field(min_length=9)
+    cron: str
     flows: list[str] | None = None
     account: str | None = None
     dry_run: bool = False
