@@ -230,7 +230,7 @@ def _safe_next(target: str) -> str:
 
     if not target.startswith("/") or target.startswith("//") or "\\" in target:
         target = "/"
-    return quote(target, safe="/?=&")
+    return quote(target, safe="/")
 
 
 ENV = jinja2.Environment(

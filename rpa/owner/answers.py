@@ -31,6 +31,10 @@ BUYER_KINDS = ("buyer_question", "blocked_reply")  # a reply in the Seller Centr
 EMAIL_KINDS = ("email",)  # a reply email to the sender
 ACKNOWLEDGED_KINDS = ("finding", "suspicious_answer")  # nothing to deliver: closed
 VIAS = ("cli", "email", "console")
+# The flow that delivers an answer of each kind, run right after it is recorded by the CLI
+# and the console (the routine delivers the rest).
+DELIVERY_FLOWS = {"buyer_question": "answers", "blocked_reply": "answers",
+                  "email": "email_answers"}
 
 
 class AnswerError(ValueError):

@@ -206,3 +206,21 @@ def run_demo(scenario: str = "at-risk", *, headed: bool = False,
         smtp.stop()
         receiver.stop()
         server.stop()
+
+
+def demo_console_config(recordings: Path, state_dir: Path) -> tuple[Any, str, str]:
+    """A configuration to look at the demo's runs in the console: the recordings folder,
+    a throwaway state folder, and one viewer with a fresh random password (returned, to
+    be shown once). Returns (config, user name, password)."""
+    import secrets
+
+    from rpa.console.web import hash_password
+
+    password = secrets.token_urlsafe(12)
+    data = demo_config_data("http://127.0.0.1:9", {
+        "email": "demo@example.com", "password": "", "totp_secret": "",
+        "account_name": "Demo", "marketplace": "United States"}, state_dir,
+        recordings.resolve())
+    data["console"] = {"users": [{"name": "demo", "role": "viewer",
+                                  "password_hash": hash_password(password)}]}
+    return parse_config(data, "demo console"), "demo", password
