@@ -65,6 +65,17 @@ def language_for_marketplace(name: str) -> str:
     return MARKETPLACE_LANGUAGES.get(" ".join(name.split()).casefold(), "en")
 
 
+def _ca_file(value: Path | None) -> Path | None:
+    """A private certificate authority (PEM) to trust: ``~`` expanded, and an absolute
+    path must name a file (a relative one is read from where the bot runs)."""
+    if value is None:
+        return None
+    value = Path(os.path.expanduser(str(value)))
+    if value.is_absolute() and not value.is_file():
+        raise ValueError(f"{value} is not a file (a PEM certificate of the CA to trust)")
+    return value
+
+
 def _check_env_name(value: str | None) -> str | None:
     if value is not None and not _ENV_NAME.match(value):
         raise ValueError(f"'{value}' is not an environment variable name")
@@ -315,15 +326,7 @@ class MailboxConfig(_Strict):
 
     _env = field_validator("password_env")(_check_env_name)
 
-    @field_validator("ca_file")
-    @classmethod
-    def _ca_file(cls, value: Path | None) -> Path | None:
-        if value is None:
-            return None
-        value = Path(os.path.expanduser(str(value)))
-        if value.is_absolute() and not value.is_file():
-            raise ValueError(f"{value} is not a file (a PEM certificate of the CA to trust)")
-        return value
+    _ca = field_validator("ca_file")(_ca_file)
 
     @field_validator("spam_folders", "trash_folders")
     @classmethod
@@ -386,15 +389,7 @@ class SmtpConfig(_Strict):
                              "the name goes in from_name)")
         return value
 
-    @field_validator("ca_file")
-    @classmethod
-    def _ca(cls, value: Path | None) -> Path | None:
-        if value is None:
-            return None
-        value = Path(os.path.expanduser(str(value)))
-        if value.is_absolute() and not value.is_file():
-            raise ValueError(f"{value} is not a file (a PEM certificate of the CA to trust)")
-        return value
+    _ca = field_validator("ca_file")(_ca_file)
 
 
 class MessagingConfig(_Strict):
