@@ -439,3 +439,13 @@ def test_demo_console_config_lets_a_viewer_in_with_its_one_time_password(tmp_pat
     session, why = console.sign_in(user, password, "127.0.0.1")
     assert session is not None and session.role == "viewer", why
     assert console.sign_in(user, again, "127.0.0.1")[0] is None
+
+
+def test_a_run_without_the_dashboard_shows_no_figures_rather_than_not_read() -> None:
+    from rpa.console.runs import row_of
+
+    answers_only = row_of("r1", {"status": "ok", "flows": {"answers": {"status": "ok"}},
+                                 "observations": {"unshipped": None}})
+    routine = row_of("r2", {"status": "ok", "flows": {"dashboard": {"status": "ok"}},
+                            "observations": {"unshipped": None}})
+    assert not answers_only.read_home and routine.read_home

@@ -43,6 +43,9 @@ class RunRow:
     emails: dict[str, int]
     opened: list[str]
     data: dict[str, Any] = field(repr=False, default_factory=dict)
+    # Whether the run read the home page at all (a run of other flows shows no figures,
+    # rather than "not read").
+    read_home: bool = True
 
     @property
     def started_text(self) -> str:
@@ -144,7 +147,8 @@ def row_of(run_id: str, data: dict[str, Any]) -> RunRow:
         seconds=(finished - started).total_seconds() if started and finished else None,
         unshipped=_int(obs.get("unshipped")), performance=str(perf.get("label") or ""),
         buyer_messages=_int(obs.get("buyer_messages")), decisions=dict(sorted(decisions.items())),
-        emails=dict(sorted(emails.items())), opened=opened, data=data)
+        emails=dict(sorted(emails.items())), opened=opened, data=data,
+        read_home="dashboard" in _dict(data.get("flows")))
 
 
 def list_runs(recordings: Path) -> list[RunRow]:
