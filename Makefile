@@ -2,15 +2,19 @@
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test setup setup-test lint sandbox clean
+.PHONY: demo test bench setup setup-test lint sandbox clean
 
 demo: setup
 	$(BIN)/rpa demo
 
 test: setup-test
-	$(BIN)/ruff check rpa flows tests
+	$(BIN)/ruff check rpa flows tests bench
 	$(BIN)/mypy rpa flows
 	$(BIN)/pytest -q
+
+# Timings on this machine (not a test): the buyer-messages flow on fifty threads.
+bench: setup
+	$(BIN)/python bench/buyer_messages.py
 
 setup:
 	@bash scripts/setup.sh

@@ -53,7 +53,7 @@ FAULTS: list[Fault] = [
     # Seller Central pages
     Fault("HTTP 500 once", "dashboard", "retried, ok",
           "tests/test_routine.py::test_http_500_is_retried"),
-    Fault("slow pages (1.5 s each)", "dashboard", "ok, figures right",
+    Fault("slow pages (0.6 s each)", "dashboard", "ok, figures right",
           "tests/test_routine.py::test_slow_pages_still_read_right"),
     Fault("a page that never loads", "dashboard",
           "exit 1 in attempts × timeout, screenshots, one text a day",

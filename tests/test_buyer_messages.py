@@ -230,15 +230,3 @@ def test_killed_right_after_a_send_never_sends_twice(sandbox: Sandbox, make_conf
     assert rec["state"] == "sent" and rec["escalation"]
     ledger.close()
     assert sum(t.startswith(rec["escalation"] + ":") for t in receiver.messages("sms")) == 1
-
-
-def test_fifty_threads_all_handled(sandbox: Sandbox, make_config: Any) -> None:
-    sandbox.reset("busy")
-    cfg = make_config(flows=["buyer_messages"], browser__trace=False)
-    result = run(cfg)
-    assert result.status == "ok", result.data["errors"]
-    state = sandbox.state()
-    assert len(result.data["threads"]) == 50
-    assert state["buyer_messages"] == 0
-    assert len(state["replies"]) + len(state["no_response"]) == 50
-    assert len({r["thread_id"] for r in state["replies"]}) == len(state["replies"])

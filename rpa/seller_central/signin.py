@@ -214,7 +214,8 @@ class SignIn:
     def _code(self, gen: pyotp.TOTP, last_code: str | None) -> str:
         """Type a fresh one-time code, ticking the remember-device box when the page has one."""
         with self.ctx.step("sign in: one-time code" + (" (again)" if last_code else "")):
-            code = fresh_code(gen, avoid=last_code)
+            # The run's clock (real time unless a test injects one).
+            code = fresh_code(gen, avoid=last_code, clock=lambda: self.ctx.clock().timestamp())
             field = self.sel.find(self.page, "mfa.code")
             remember = self.sel.any_of(self.page, "mfa.remember_device").first
             if remember.count() and not remember.is_checked():
