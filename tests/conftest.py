@@ -47,6 +47,18 @@ class Sandbox:
     def login(self) -> dict[str, str]:
         return scenario_login(self.server)
 
+    def saved_state(self, path: Path) -> None:
+        """Write a browser state at ``path`` holding a session the sandbox granted: the
+        next run starts signed in, as on a machine that signed in yesterday."""
+        granted = self._call("POST", "/__sandbox/session")
+        host = self.url.split("://", 1)[1].split(":", 1)[0]
+        state = {"cookies": [{"name": granted["cookie"], "value": granted["token"],
+                              "domain": host, "path": "/", "expires": -1, "httpOnly": True,
+                              "secure": False, "sameSite": "Lax"}], "origins": []}
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(state))
+        path.chmod(0o600)
+
 
 @pytest.fixture(scope="session")
 def sandbox_server() -> Iterator[SandboxServer]:
@@ -80,7 +92,10 @@ def make_config(tmp_path: Path, sandbox: Sandbox, receiver: Receiver,
                 monkeypatch: pytest.MonkeyPatch) -> Callable[..., Config]:
     """Build a config for the sandbox's current scenario; secrets go into the environment."""
 
-    def build(**overrides: Any) -> Config:
+    def build(*, signed_in: bool = False, **overrides: Any) -> Config:
+        """``signed_in``: the run starts with a saved sign-in (for tests that are not
+        about signing in: a full sign-in costs seconds); it holds until the sandbox is
+        reset, after which the bot signs in as usual."""
         login = sandbox.login()
         monkeypatch.setenv("T_SC_PASSWORD", login["password"])
         monkeypatch.setenv("T_SC_TOTP", login["totp_secret"])
@@ -110,7 +125,10 @@ def make_config(tmp_path: Path, sandbox: Sandbox, receiver: Receiver,
                 data.setdefault(section, {})[field] = value
             else:
                 data[key] = value
-        return parse_config(data, "test-config")
+        cfg = parse_config(data, "test-config")
+        if signed_in:
+            sandbox.saved_state(Path(cfg.paths.state_dir) / "browser" / "test.json")
+        return cfg
 
     return build
 

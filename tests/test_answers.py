@@ -58,7 +58,7 @@ def _ledger(cfg: Config) -> Ledger:
 
 def test_rpa_answer_reaches_the_buyer_once(sandbox: Sandbox, make_config: Any,
                                            receiver: Receiver, tmp_path: Path) -> None:
-    cfg = make_config(flows=["buyer_messages"])
+    cfg = make_config(signed_in=True, flows=["buyer_messages"])
     first = run(cfg)
     assert first.status == "ok", first.data["errors"]
     entry = next(t for t in first.data["threads"] if t["thread_id"] == QUESTION_THREAD)
@@ -112,8 +112,8 @@ def test_rpa_answer_reaches_the_buyer_once(sandbox: Sandbox, make_config: Any,
 
 def test_a_blocked_template_sends_the_holding_reply_and_the_answer_goes_once(
         sandbox: Sandbox, make_config: Any, receiver: Receiver) -> None:
-    cfg = make_config(flows=["buyer_messages"], replies=[*DEFAULT_REPLIES, BAD_TEMPLATE],
-                      retries={"attempts": 2})
+    cfg = make_config(signed_in=True, flows=["buyer_messages"],
+                      replies=[*DEFAULT_REPLIES, BAD_TEMPLATE], retries={"attempts": 2})
     first = run(cfg)
     assert first.status == "ok", first.data["errors"]
     entry = next(t for t in first.data["threads"] if t["thread_id"] == QUESTION_THREAD)
@@ -167,7 +167,7 @@ def test_a_blocked_template_sends_the_holding_reply_and_the_answer_goes_once(
 def test_a_performance_finding_is_told_once_acknowledged_by_an_answer_and_told_again_after_good(
         sandbox: Sandbox, make_config: Any, receiver: Receiver) -> None:
     sandbox.reset("at-risk")
-    cfg = make_config(flows=["performance"])
+    cfg = make_config(signed_in=True, flows=["performance"])
     first = run(cfg)
     assert first.status == "ok", first.data["errors"]
     code = first.data["observations"]["performance"]["finding"]
@@ -188,13 +188,14 @@ def test_a_performance_finding_is_told_once_acknowledged_by_an_answer_and_told_a
     assert len([t for t in receiver.messages("sms") if "Seller Performance" in t]) == 1
 
     sandbox.reset("healthy")  # Good again: the finding no longer holds
-    good = run(make_config(flows=["performance"]))  # the same ledger, that seller's login
+    # the same ledger, that seller's login
+    good = run(make_config(signed_in=True, flows=["performance"]))
     assert good.status == "ok", good.data["errors"]
     ledger = _ledger(cfg)
     assert (ledger.escalation(code) or {})["status"] == "expired"
     ledger.close()
     sandbox.reset("at-risk")
-    again = run(make_config(flows=["performance"]))
+    again = run(make_config(signed_in=True, flows=["performance"]))
     new_code = again.data["observations"]["performance"]["finding"]
     assert new_code != code and new_code.startswith("F")
     assert len([t for t in receiver.messages("sms") if "Seller Performance" in t]) == 2
@@ -212,7 +213,8 @@ def test_a_buyer_answer_by_owner_email_reaches_the_thread_once(
         box = {"host": mail.host, "port": mail.port, "tls": False, "user": mail.user,
                "password_env": "T_MAIL_PW", "owner_addresses": ["owner@acme-goods.example"],
                "authserv_id": AUTHSERV}
-        cfg = make_config(flows=["buyer_messages", "mailbox", "answers"], mailbox=box)
+        cfg = make_config(signed_in=True, flows=["buyer_messages", "mailbox", "answers"],
+                          mailbox=box)
         first = run(cfg)
         assert first.status == "ok", first.data["errors"]
         code = next(t["escalation"] for t in first.data["threads"]

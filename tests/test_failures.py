@@ -28,7 +28,7 @@ def _hang_home_after_login(sandbox: Sandbox) -> Any:
 
 def test_a_page_that_never_loads_ends_the_run_with_evidence_and_one_text(
         sandbox: Sandbox, make_config: Any, receiver: Receiver) -> None:
-    cfg = make_config(browser={"timeout_ms": NAV_TIMEOUT_MS,
+    cfg = make_config(signed_in=True, browser={"timeout_ms": NAV_TIMEOUT_MS,
                                "navigation_timeout_ms": NAV_TIMEOUT_MS},
                       retries={"attempts": ATTEMPTS}, flows=["login", "dashboard"])
     started = time.monotonic()

@@ -25,7 +25,7 @@ def _failing(sandbox: Sandbox) -> list[str]:
 def test_german_modern_reads_1234_on_manage_orders_and_fair_areas(
         sandbox: Sandbox, make_config: Any, receiver: Receiver) -> None:
     sandbox.reset("de-modern")
-    cfg = make_config()
+    cfg = make_config(signed_in=True)
     assert cfg.accounts[0].language == "de"  # from the marketplace "Deutschland"
     result = run(cfg)
     assert result.status == "ok", result.data["errors"]
@@ -65,7 +65,7 @@ def test_german_modern_reads_1234_on_manage_orders_and_fair_areas(
 def test_japanese_classic_reads_2345_and_good(sandbox: Sandbox, make_config: Any,
                                               receiver: Receiver) -> None:
     sandbox.reset("ja-classic")
-    cfg = make_config()
+    cfg = make_config(signed_in=True)
     assert cfg.accounts[0].language == "ja"  # from the marketplace "日本"
     result = run(cfg)
     assert result.status == "ok", result.data["errors"]
@@ -83,7 +83,7 @@ def test_open_orders_breakdown_gives_fbm_unshipped_not_the_total(
     sandbox.reset("open-orders-breakdown")
     scenario = sandbox.server.scenario
     assert scenario.open_orders_total == 19
-    result = run(make_config(), flows=["dashboard"])
+    result = run(make_config(signed_in=True), flows=["dashboard"])
     assert result.status == "ok", result.data["errors"]
     obs = result.data["observations"]
     assert (obs["unshipped"], obs["unshipped_from"]) == (4, "home page")
@@ -95,7 +95,7 @@ def test_open_orders_breakdown_gives_fbm_unshipped_not_the_total(
 def test_missing_performance_widget_keeps_the_other_figures(
         sandbox: Sandbox, make_config: Any, receiver: Receiver) -> None:
     sandbox.reset("no-performance-widget")
-    cfg = make_config(browser={"timeout_ms": 4000})
+    cfg = make_config(signed_in=True, browser={"timeout_ms": 4000})
     result = run(cfg)
     assert result.status == "ok" and result.exit_code == 0, result.data["errors"]
     obs = result.data["observations"]
@@ -124,7 +124,7 @@ def test_missing_performance_widget_keeps_the_other_figures(
 def test_unknown_performance_wording_is_reported_never_summarised(
         sandbox: Sandbox, make_config: Any, receiver: Receiver) -> None:
     sandbox.reset("unknown-performance-label")
-    result = run(make_config())
+    result = run(make_config(signed_in=True))
     assert result.status == "ok", result.data["errors"]
     obs = result.data["observations"]
     assert obs["performance"] == {"status": "unknown", "label": "Needs Attention",

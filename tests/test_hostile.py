@@ -66,7 +66,7 @@ def hostile_scenario(folder: Path) -> Path:
 def test_hostile_buyers_get_clean_replies_and_the_owner_clean_texts(
         sandbox: Sandbox, make_config: Any, receiver: Receiver, tmp_path: Path) -> None:
     sandbox.reset(str(hostile_scenario(tmp_path)))
-    result = run(make_config(flows=["buyer_messages"]))
+    result = run(make_config(signed_in=True, flows=["buyer_messages"]))
     assert result.status == "ok", result.data["errors"]
     sent = {r["thread_id"]: r["text"] for r in sandbox.state()["replies"]}
     by_id = {t["thread_id"]: t for t in result.data["threads"]}

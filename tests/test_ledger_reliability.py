@@ -178,7 +178,7 @@ def test_crash_between_send_and_record_is_sent_again_once(
 def test_every_channel_down_exits_5_and_the_report_lists_the_texts(
         sandbox: Sandbox, make_config: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     sandbox.reset("classic-poor")
-    cfg = make_config(browser__trace=False)
+    cfg = make_config(signed_in=True, browser__trace=False)
     monkeypatch.setenv("T_SMS_URL", dead_url("sms"))
     monkeypatch.setenv("T_DETAILS_URL", dead_url("details"))
     result = run(cfg)

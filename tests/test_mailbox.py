@@ -101,7 +101,7 @@ def mail_config(make_config: Any, server: dovecot.DovecotServer,
     monkeypatch.setenv("T_MAIL_PW", server.password)
     box = {"host": server.host, "port": server.port, "tls": False, "user": server.user,
            "password_env": "T_MAIL_PW", "owner_addresses": [OWNER_ADDRESS], **extra}
-    return make_config(flows=flows, mailbox=box)
+    return make_config(signed_in=True, flows=flows, mailbox=box)
 
 
 def test_inbox_and_spam_triaged_exactly(sandbox: Sandbox, make_config: Any, receiver: Receiver,

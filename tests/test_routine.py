@@ -45,8 +45,11 @@ def test_signin_with_totp_then_saved_state_skips_otp(sandbox: Sandbox, make_conf
 
 def test_healthy_classic_dashboard(sandbox: Sandbox, make_config: Any,
                                    receiver: Receiver) -> None:
-    result = run(make_config())
+    result = run(make_config(signed_in=True))
     assert result.status == "ok", result.data["errors"]
+    counts = sandbox.state()["counters"]
+    assert (counts["password_posts"], counts["sessions_granted"]) == (0, 1), \
+        "a saved sign-in is used as it is"
     obs = result.data["observations"]
     st = sandbox.state()
     assert obs["unshipped"] == st["unshipped"] == 0
@@ -76,7 +79,7 @@ def _failing(scenario_metrics: list[dict[str, Any]]) -> list[tuple[str, str, str
 def test_at_risk_modern_lists_failing_metrics_and_alerts(sandbox: Sandbox, make_config: Any,
                                                          receiver: Receiver) -> None:
     sandbox.reset("at-risk")
-    result = run(make_config())
+    result = run(make_config(signed_in=True))
     assert result.status == "ok", result.data["errors"]
     obs = result.data["observations"]
     scenario = sandbox.server.scenario
@@ -100,7 +103,7 @@ def _metrics(scenario: Any) -> list[Any]:
 def test_classic_poor_opens_view_details(sandbox: Sandbox, make_config: Any,
                                          receiver: Receiver) -> None:
     sandbox.reset("classic-poor")
-    result = run(make_config())
+    result = run(make_config(signed_in=True))
     assert result.status == "ok", result.data["errors"]
     perf = result.data["observations"]["performance"]
     assert perf["status"] == "poor"
@@ -156,7 +159,8 @@ def test_http_500_is_retried(sandbox: Sandbox, make_config: Any) -> None:
         if event == "end" and rec.flow == "login" and rec.name == "signed in":
             sandbox.fault(http500="/home")
 
-    result = run(make_config(), flows=["dashboard"], on_step=fail_home_after_login)
+    result = run(make_config(signed_in=True), flows=["dashboard"],
+                 on_step=fail_home_after_login)
     assert result.status == "ok", result.data["errors"]
     assert counters(sandbox)["http500_served"] == 1
     assert result.data["flows"]["dashboard"]["attempts"] == 2
@@ -168,7 +172,7 @@ def test_session_expired_mid_run_signs_in_again(sandbox: Sandbox, make_config: A
         if event == "end" and rec.flow == "login" and rec.name == "signed in":
             sandbox.fault(expire_session=True)
 
-    result = run(make_config(), on_step=expire_after_login)
+    result = run(make_config(), on_step=expire_after_login)  # a full sign-in first
     assert result.status == "ok", result.data["errors"]
     assert counters(sandbox)["signins"] == 2
     assert result.data["observations"]["unshipped"] == 0
@@ -180,7 +184,7 @@ def test_slow_pages_still_read_right(sandbox: Sandbox, make_config: Any) -> None
     # probed): a read that did not wait for its page would miss the figure.
     sandbox.fault(slow_ms=600)
     try:
-        result = run(make_config())
+        result = run(make_config(signed_in=True))
     finally:
         sandbox.fault(slow_ms=0)
     assert result.status == "ok", result.data["errors"]

@@ -10,7 +10,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from rpa.practice.sandbox.scenario import list_scenarios
-from rpa.practice.sandbox.web import CONTROL_PREFIX, sandbox
+from rpa.practice.sandbox.web import CONTROL_PREFIX, SESSION_COOKIE, sandbox
 
 
 async def _json_body(request: Request) -> dict[str, Any]:
@@ -43,6 +43,11 @@ async def reset(request: Request) -> Response:
     return JSONResponse(state.snapshot())
 
 
+async def grant_session(request: Request) -> Response:
+    """A session as a saved browser state would hold it: the cookie's name and value."""
+    return JSONResponse({"cookie": SESSION_COOKIE, "token": sandbox(request).grant_session()})
+
+
 async def get_state(request: Request) -> Response:
     return JSONResponse(sandbox(request).snapshot())
 
@@ -72,6 +77,7 @@ async def scenarios(request: Request) -> Response:
 ROUTES = [
     Route(f"{CONTROL_PREFIX}reset", reset, methods=["POST"]),
     Route(f"{CONTROL_PREFIX}state", get_state, methods=["GET"]),
+    Route(f"{CONTROL_PREFIX}session", grant_session, methods=["POST"]),
     Route(f"{CONTROL_PREFIX}faults", faults, methods=["POST", "DELETE"]),
     Route(f"{CONTROL_PREFIX}totp", totp_hint, methods=["GET"]),
     Route(f"{CONTROL_PREFIX}scenarios", scenarios, methods=["GET"]),

@@ -23,6 +23,7 @@ COUNTER_NAMES = (
     "otp_failures",
     "prompts_shown",
     "signins",
+    "sessions_granted",
     "captcha_pages_shown",
     "http500_served",
     "hangs_started",
@@ -191,6 +192,20 @@ class SandboxState:
         with self.lock:
             self.sessions[token] = session
             self.counters["signins"] += 1
+        return token
+
+    def grant_session(self) -> str:
+        """A session for the scenario's seller as if signed in on an earlier day (a saved
+        browser state), for practice and tests that are not about signing in; counted as
+        ``sessions_granted``, never as a sign-in."""
+        token = new_token()
+        session = Session(email=self.scenario.seller.email)
+        if not self.needs_picker:
+            account, market = self.scenario.choices[0]
+            session.merchant_id, session.marketplace_id = account.merchant_id, market.id
+        with self.lock:
+            self.sessions[token] = session
+            self.counters["sessions_granted"] += 1
         return token
 
     def session(self, token: str | None) -> Session | None:
