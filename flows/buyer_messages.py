@@ -345,6 +345,9 @@ class Handler:
                 entry.decision = "owner_answer"
                 entry.reason = f"the owner's answer to {code}"
                 entry.escalation = code
+            if self.ctx.dry_run:
+                step.name = f"thread {tid}: would send the answer to {code} (dry run)"
+                return
             if any(m.sender == "seller" and same_text(m.text, text) for m in view.messages):
                 self.ledger.delivery(code, "done", "found on the thread page", run_id)
                 step.name = f"thread {tid}: the answer to {code} is on the page already"
@@ -357,9 +360,6 @@ class Handler:
                 step.outcome = "refused"
                 step.name = f"thread {tid}: the answer to {code} breaks the messaging rules"
                 self._tell_refused(esc, text, why)
-                return
-            if self.ctx.dry_run:
-                step.name = f"thread {tid}: would send the answer to {code} (dry run)"
                 return
             self.ledger.delivery(code, "sending", run_id=run_id)
             after = page.send(text)
