@@ -245,3 +245,18 @@ def test_a_buyer_answer_by_owner_email_reaches_the_thread_once(
                     if t.startswith(f"{code}: your answer")]) == 1
         boxes = _flags(mail)
         assert good_id in boxes["Trash"] and "<bad.1@acme-goods.example>" in boxes["Trash"]
+
+
+def test_an_email_answer_without_a_way_to_send_it_is_refused_clearly(
+        make_config: Any) -> None:
+    cfg = make_config(flows=["followups"])
+    assert cfg.smtp is None
+    ledger = _ledger(cfg)
+    try:
+        code, _ = ledger.escalate("test", "email", "<m1@example.org>",
+                                  summary="{code}: Ann asks", details="{code}: Ann asks")
+        with pytest.raises(AnswerError, match="no smtp section"):
+            submit(ledger, cfg, code, "Yes.", via="cli", by="VA")
+        assert (ledger.escalation(code) or {})["status"] == "open", "nothing kept"
+    finally:
+        ledger.close()

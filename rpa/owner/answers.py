@@ -103,6 +103,11 @@ def submit(ledger: Ledger, config: Config, code: str, text: str, *, via: str, by
     if not body:
         raise AnswerError(f"the answer to {code} is empty")
     kind = esc["kind"]
+    if kind in EMAIL_KINDS and (config.smtp is None or config.mailbox is None):
+        missing = "smtp" if config.smtp is None else "mailbox"
+        raise AnswerError(f"the answer to {code} goes to the sender by email, and the "
+                          f"configuration has no {missing} section to send it with: add it, "
+                          "then answer again")
     final = kind in ACKNOWLEDGED_KINDS
     if kind in BUYER_KINDS:
         body = buyer_text(body, config.va.full_name)
