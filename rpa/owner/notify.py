@@ -152,6 +152,8 @@ class Notifier:
     # The server for channels that are emails (``email:<address>``).
     smtp: SmtpSettings | None = None
     _key: str = ""
+    _apprises: dict[tuple[str, ...], apprise.Apprise] = field(default_factory=dict,
+                                                               repr=False)
 
     def _sms_form(self, text: str) -> str:
         return " ".join((to_gsm7(text) if self.transliterate else text).split())
@@ -290,10 +292,7 @@ class Notifier:
         if not urls:
             self._keep(channel, text, delivered)
             return delivered
-        ap = apprise.Apprise()
-        for url in urls:
-            if not ap.add(url):
-                logger.error("the '{}' channel URL is not one Apprise understands", channel)
+        ap = self._apprise(channel, urls)
         delivered = delivered and bool(len(ap)) and bool(
             ap.notify(body=text, title=title or "Seller Central"))
         if delivered:
@@ -302,6 +301,20 @@ class Notifier:
             logger.error("alert via {} was not delivered: {}", channel, text)
         self._keep(channel, text, delivered)
         return delivered
+
+    def _apprise(self, channel: str, urls: list[str]) -> apprise.Apprise:
+        """One Apprise object per set of URLs for the whole run (building one parses the
+        URLs and loads their plugins: costly when a backlog sends many texts)."""
+        key = tuple(urls)
+        ap = self._apprises.get(key)
+        if ap is None:
+            ap = apprise.Apprise()
+            for url in urls:
+                if not ap.add(url):
+                    logger.error("the '{}' channel URL is not one Apprise understands",
+                                 channel)
+            self._apprises[key] = ap
+        return ap
 
     def _email(self, address: str, text: str, title: str, key: str) -> bool:
         """The alert as an email to the owner, with a Message-ID of the bot's own: a reply
