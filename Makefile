@@ -8,13 +8,13 @@ demo: setup
 	$(BIN)/rpa demo
 
 test: setup-test
-	$(BIN)/ruff check rpa flows tests bench
+	$(BIN)/ruff check rpa flows tests
 	$(BIN)/mypy rpa flows
 	$(BIN)/pytest -q
 
 # Timings on this machine (not a test): the buyer-messages flow on fifty threads.
 bench: setup
-	$(BIN)/python bench/buyer_messages.py
+	$(BIN)/python scripts/bench_buyer_messages.py
 
 setup:
 	@bash scripts/setup.sh

@@ -2,7 +2,8 @@
 
 Starts the sandbox with the ``busy`` scenario and a local notification receiver, signs
 in once, then runs the buyer_messages flow and prints the median, mean and slowest time
-per thread (every step of a thread: read, decide, send, confirm, screenshots, owner text).
+per thread (every step of a thread: read, decide, send, confirm, screenshots, owner text),
+and whether every thread was handled exactly once (exit 1 if not).
 
     .venv/bin/python scripts/bench_buyer_messages.py [--scenario busy] [--no-trace]
         [--snapshots] [--in-process]
@@ -65,6 +66,16 @@ class SandboxProcess:
             self.proc.kill()
 
 
+def _state(server: Any) -> dict[str, Any]:
+    """The sandbox's state (replies sent, threads left), in or out of this process."""
+    if isinstance(server, SandboxServer):
+        return server.state.snapshot()
+    import json
+
+    with urllib.request.urlopen(server.url + "/__sandbox/state", timeout=10) as resp:
+        return dict(json.loads(resp.read()))
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--scenario", default="busy")
@@ -106,6 +117,11 @@ def main() -> int:
             if os.environ.get("BENCH_KEEP"):
                 import shutil
                 shutil.copy(result.folder / "run.json", os.environ["BENCH_KEEP"])
+        state = _state(server)
+        answered = len(state["replies"]) + len(state["no_response"])
+        once = len({r["thread_id"] for r in state["replies"]}) == len(state["replies"])
+        every_once = (answered == len(result.data["threads"]) and once
+                      and state["buyer_messages"] == 0)
         per_thread: dict[str, float] = defaultdict(float)
         for step in result.data["flows"]["buyer_messages"]["steps"]:
             m = re.match(r"thread (\S+):", step["name"])
@@ -126,7 +142,9 @@ def main() -> int:
         print(f"mean per thread:   {statistics.fmean(times):.3f} s")
         print(f"slowest thread:    {times[-1]:.3f} s")
         print(f"whole flow (incl. browser start and inbox pages): {wall:.1f} s")
-        return 0 if result.status == "ok" else 1
+        print("every thread handled exactly once" if every_once
+              else "NOT every thread handled exactly once")
+        return 0 if result.status == "ok" and every_once else 1
     finally:
         receiver.stop()
         server.stop()

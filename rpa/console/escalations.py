@@ -11,6 +11,8 @@ goes to the audit table with the user.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from typing import Any
 
@@ -114,11 +116,10 @@ def _question(esc: dict[str, Any]) -> str:
     return clean_text(rest.split("\n\n", 1)[0]).strip()
 
 
-def _detail_page(request: Request, code: str, *, text: str = "", preview: str = "",
-                 problems: list[str] | None = None, checked: bool = False, note: str = "",
-                 error: str = "") -> Response:
-    """The escalation page, with the answer form's state (text kept, preview, refusal)."""
-    console = web.console_of(request)
+@contextmanager
+def _escalation(console: web.Console, code: str) -> Iterator[tuple[Ledger, dict[str, Any]]]:
+    """The open ledger and escalation ``code`` (404 when either is missing); the ledger
+    is closed afterwards."""
     ledger = console.ledger()
     if ledger is None:
         raise HTTPException(404, f"no escalation {code}: there is no ledger yet")
@@ -126,11 +127,20 @@ def _detail_page(request: Request, code: str, *, text: str = "", preview: str = 
         esc = ledger.escalation(code)
         if esc is None:
             raise HTTPException(404, f"no escalation {code}")
+        yield ledger, esc
+    finally:
+        ledger.close()
+
+
+def _detail_page(request: Request, code: str, *, text: str = "", preview: str = "",
+                 problems: list[str] | None = None, checked: bool = False, note: str = "",
+                 error: str = "") -> Response:
+    """The escalation page, with the answer form's state (text kept, preview, refusal)."""
+    console = web.console_of(request)
+    with _escalation(console, code) as (ledger, esc):
         events = ledger.events(code)
         deliveries = ledger.deliveries(code)
         thread = _thread(ledger, esc) if esc["kind"] in answers.BUYER_KINDS else None
-    finally:
-        ledger.close()
     session = web.require(request)
     job = jobs_of(console).for_code(code)
     kind = esc["kind"]
@@ -184,13 +194,7 @@ async def answer(request: Request) -> Response:
     cfg = console.config
     code = answers.normalise_code(request.path_params["code"])
     text = form.get("text", "")
-    ledger = console.ledger()
-    if ledger is None:
-        raise HTTPException(404, f"no escalation {code}: there is no ledger yet")
-    try:
-        esc = ledger.escalation(code)
-        if esc is None:
-            raise HTTPException(404, f"no escalation {code}")
+    with _escalation(console, code) as (ledger, esc):
         if form.get("action") != "send":
             return _preview(request, code, esc, text, cfg.va.full_name,
                             cfg.messaging.max_chars)
@@ -199,8 +203,6 @@ async def answer(request: Request) -> Response:
         except answers.AnswerError as err:
             console.audit(session.user, "answer_refused", f"{code}: {err}", esc["account"])
             return _detail_page(request, code, text=text, error=str(err))
-    finally:
-        ledger.close()
     if not outcome.accepted:
         console.audit(session.user, "answer_refused",
                       f"{code}: breaks the messaging rules ({outcome.problems})",

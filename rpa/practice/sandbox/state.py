@@ -183,7 +183,9 @@ class SandboxState:
 
     # -- sessions and devices ----------------------------------------------------------
 
-    def create_session(self, email: str) -> str:
+    def create_session(self, email: str, counter: str = "signins") -> str:
+        """A new session for ``email`` (the only account chosen when there is one), counted
+        under ``counter``."""
         token = new_token()
         session = Session(email=email)
         if not self.needs_picker:
@@ -191,22 +193,14 @@ class SandboxState:
             session.merchant_id, session.marketplace_id = account.merchant_id, market.id
         with self.lock:
             self.sessions[token] = session
-            self.counters["signins"] += 1
+            self.counters[counter] += 1
         return token
 
     def grant_session(self) -> str:
         """A session for the scenario's seller as if signed in on an earlier day (a saved
         browser state), for practice and tests that are not about signing in; counted as
         ``sessions_granted``, never as a sign-in."""
-        token = new_token()
-        session = Session(email=self.scenario.seller.email)
-        if not self.needs_picker:
-            account, market = self.scenario.choices[0]
-            session.merchant_id, session.marketplace_id = account.merchant_id, market.id
-        with self.lock:
-            self.sessions[token] = session
-            self.counters["sessions_granted"] += 1
-        return token
+        return self.create_session(self.scenario.seller.email, "sessions_granted")
 
     def session(self, token: str | None) -> Session | None:
         if not token:
