@@ -118,11 +118,18 @@ def take_owner_answers(ctx: RunContext, cfg: MailboxConfig, mails: list[OwnerMai
                                      by=item.from_addr, ref=mid, account=ctx.account.name,
                                      run_id=ctx.run_id)
         except answers.AnswerError as err:
-            if esc is not None and esc["status"] in ("delivered", "closed", "expired"):
-                out.trash.setdefault(mail.folder, []).append(item.uid)
             out.rejected.append(f"{code}: {err}")
             out.notes[mid] = f"not taken: {err}"
             logger.warning("owner mail {} not taken as an answer: {}", mid, err)
+            if esc is not None and esc["status"] in ("delivered", "closed", "expired"):
+                out.trash.setdefault(mail.folder, []).append(item.uid)  # answered already
+            else:  # the owner believes it answered: say it did not count (once per mail)
+                why = "there is no such code" if esc is None else str(err)
+                ctx.notifier.sms(f"{code}: your email answer was NOT used: {why}.",
+                                 details=f"{code}: your email answer ({item.subject}) was not "
+                                         f"used: {err}",
+                                 short=f"{code}: your email answer was NOT used.",
+                                 title=f"Answer {code} not used", key=f"rejected:{mid}")
             continue
         if not outcome.accepted:
             out.refused.append(code)

@@ -272,3 +272,20 @@ def test_rpa_answer_for_an_email_sends_the_threaded_reply_at_once(
     assert replies[0]["In-Reply-To"] == QUESTION_ID
     assert _esc(cfg, code)["status"] == "closed"
     assert SEEN in _flags(mail)["INBOX"][QUESTION_ID]
+
+
+def test_an_owner_answer_to_an_unknown_code_is_told_once_and_sends_nothing(
+        make_config: Any, mail: dovecot.DovecotServer, smtp: SmtpServer, receiver: Receiver,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    cfg = _config(make_config, mail, smtp, receiver, monkeypatch)
+    mail.append("INBOX", _question(), flags=(SEEN,))
+    assert run(cfg).status == "ok"
+    mail.append("INBOX", _owner_reply("E099", "E099: yes, go ahead.", auth=PASSES,
+                                      message_id="<typo.1@acme-goods.example>"))
+    first = run(cfg)
+    assert first.status == "ok", first.data["errors"]
+    told = [t for t in receiver.messages("sms") if t.startswith("E099:")]
+    assert len(told) == 1 and "NOT used: there is no such code" in told[0]
+    assert _to(smtp, SUPPLIER) == []
+    run(cfg)
+    assert len([t for t in receiver.messages("sms") if t.startswith("E099:")]) == 1
