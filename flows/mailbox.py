@@ -25,8 +25,10 @@ from rpa.mail.replying import readable_text
 from rpa.mail.rules import AuthPolicy, Decision, classify
 from rpa.mail.summary import SUMMARY_CHARS, BounceSummary, Summary, build, capped
 from rpa.owner import escalate
+from rpa.owner.notify import sms_encoding, sms_room
 from rpa.run.context import RunContext
 from rpa.run.registry import flow
+from rpa.text import show_hidden
 
 ORDER_ID = re.compile(r"\b\d{3}-\d{7}-\d{7}\b")
 CODE_ROOM = len("E00000: ")  # the code in front of a text, up to 99,999 escalations
@@ -44,6 +46,8 @@ class Triage:
     unread: list[int] = field(default_factory=list)
     entries: list[dict[str, Any]] = field(default_factory=list)
     rows: list[dict[str, Any]] = field(default_factory=list)
+    # New escalations waiting to be written together: (item, decision, entry, row, texts).
+    pending: list[tuple[Any, ...]] = field(default_factory=list)
     escalated: int = 0  # escalated by this run (in a dry run: would be)
     already_escalated: int = 0  # escalated by an earlier run, still in the folder
 
@@ -59,9 +63,11 @@ class Triage:
 
 
 def sender_of(item: MailItem) -> str:
-    if item.from_name and item.from_addr:
-        return f"{item.from_name} <{item.from_addr}>"
-    return item.from_name or item.from_addr or "(no sender)"
+    """ "Name <address>"; a hidden character in the address shown as U+FFFD, not carried."""
+    addr = show_hidden(item.from_addr)
+    if item.from_name and addr:
+        return f"{item.from_name} <{addr}>"
+    return item.from_name or addr or "(no sender)"
 
 
 def warning_texts(item: MailItem, decision: Decision, *, room: int = 156) -> tuple[str, str]:
@@ -138,9 +144,10 @@ class MailTriage:
         # Bodies only where the decision needs them: unknown mail to summarise, buyer
         # emails without an order id in the subject, and the owner's mail to record.
         need: list[int] = []
+        rows = self.ctx.ledger.emails_known(self.account,
+                                            [item.message_id for item, _ in tri.items])
         for item, dec in tri.items:
-            known = tri.known[item.message_id] = self.ctx.ledger.email(self.account,
-                                                                       item.message_id)
+            known = tri.known[item.message_id] = rows.get(item.message_id)
             if dec.action == "escalate" and not (known and known["escalation"]):
                 need.append(item.uid)
             elif dec.action == "buyer_message" and not dec.order_id:
@@ -151,6 +158,7 @@ class MailTriage:
         for item, dec in tri.items:
             text = body_text(raws[item.uid]) if item.uid in raws else ""
             self.decide(tri, item, dec, text, raws.get(item.uid, b""))
+        self.open_escalations(tri)
         return tri
 
     def decide(self, tri: Triage, item: MailItem, dec: Decision, text: str,
@@ -222,18 +230,32 @@ class MailTriage:
             return
         notifier = self.ctx.notifier
         has_details = "details" in notifier.urls
+        # A name or subject outside GSM-7 (Łukasz, Иван) makes the text UCS-2: 70 a text.
+        shown = f"{summary.fitted(SUMMARY_CHARS)} {sender_of(item)} {item.subject}"
+        encoding = "gsm7" if notifier.transliterate else sms_encoding(shown)
         full, short, details = escalation_texts(
-            item, dec, summary, text, room=notifier.sms_limit - len(notifier.initials) - 2,
+            item, dec, summary, text,
+            room=sms_room(notifier.sms_limit, encoding) - len(notifier.initials) - 2,
             pointer=len(f" Check {notifier.details_label} for details.") if has_details else 0,
             details_channel=has_details)
-        code, _ = self.ctx.ledger.escalate(
-            self.account, "email", item.message_id, summary=full, short=short,
-            details=details, buyer=item.from_name or item.from_addr, run_id=self.ctx.run_id)
-        entry["escalation"] = code
-        row["state"], row["escalation"] = "escalated", code
-        tri.unread.append(item.uid)
-        if dec.warning:
-            self.urgent.add(code)
+        tri.pending.append((item, dec, entry, row, {
+            "source_key": item.message_id, "summary": full, "short": short,
+            "details": details, "buyer": item.from_name or item.from_addr}))
+
+    def open_escalations(self, tri: Triage) -> None:
+        """The folder's new escalations, written to the ledger in one transaction."""
+        if not tri.pending:
+            return
+        codes = self.ctx.ledger.escalate_many(self.account, "email",
+                                              [p[4] for p in tri.pending],
+                                              run_id=self.ctx.run_id)
+        for (item, dec, entry, row, _), (code, _new) in zip(tri.pending, codes, strict=True):
+            entry["escalation"] = code
+            row["state"], row["escalation"] = "escalated", code
+            tri.unread.append(item.uid)
+            if dec.warning:
+                self.urgent.add(code)
+        tri.pending = []
 
     def apply(self, tri: Triage, trash: str) -> None:
         """Make the changes for one folder (it is still selected), then record them."""

@@ -128,6 +128,9 @@ def print_summary(result: RunResult, *, alerts: bool = True) -> None:
             et.add_row(e["folder"], e["from"], e["subject"], e["rule"], e["action"],
                        e.get("note") or e.get("summary") or "")
         console.print(et)
+        if result.data.get("emails_file"):
+            console.print(f"{len(result.data['emails'])} of {result.data['emails_total']} "
+                          f"emails listed; all in {result.folder / result.data['emails_file']}")
     escs = result.data.get("escalations") or {}
     did = [f"{name.replace('_', ' ')} {', '.join(codes)}" for name, codes in escs.items()
            if name not in ("still_open", "error") and codes]
@@ -209,7 +212,9 @@ def demo_cmd(scenario: str = typer.Option("at-risk", "--scenario", "-s"),
 
 
 @app.command("sandbox")
-def sandbox_cmd(scenario: str = typer.Option("healthy", "--scenario", "-s"),
+def sandbox_cmd(scenario: str = typer.Option(
+                    "healthy", "--scenario", "-s",
+                    help="a bundled scenario (an unknown name lists them) or a YAML file"),
                 port: int = typer.Option(8321, "--port", "-p"),
                 host: str = typer.Option("127.0.0.1", "--host")) -> None:
     """Serve the practice Seller Central until Ctrl-C."""
@@ -218,7 +223,11 @@ def sandbox_cmd(scenario: str = typer.Option("healthy", "--scenario", "-s"),
     from rpa.practice.demo import scenario_login
     from rpa.practice.sandbox import SandboxServer
 
-    server = SandboxServer(scenario, host=host, port=port)
+    try:
+        server = SandboxServer(scenario, host=host, port=port)
+    except ValueError as err:  # an unknown or invalid scenario, named with its key
+        err_console.print(f"[red]scenario error:[/red] {escape(str(err))}", soft_wrap=True)
+        raise typer.Exit(2) from None
     server.start()
     login = scenario_login(server)
     console.print(f"Sandbox Seller Central ({scenario}) at {server.url}")
@@ -344,6 +353,57 @@ def ledger_restore(config: Path = ConfigOpt,
     if aside is not None:
         console.print(f"the file it replaced is kept as {aside}", soft_wrap=True,
                       highlight=False)
+
+
+@ledger_app.command("new")
+def ledger_new(config: Path = ConfigOpt) -> None:
+    """Start an empty ledger when the old one is lost or broken and no backup is left (a
+    lost state folder): escalation codes go on after the last run.json's count, and a file
+    in the way is kept beside it as ledger.sqlite.broken-<time>. With a backup, use
+    `rpa ledger restore`."""
+    from datetime import datetime, timezone
+
+    from rpa.run.ledger import Ledger, backups, quick_check
+
+    cfg = _load(config)
+    path = Path(cfg.paths.state_dir) / "ledger.sqlite"
+    found = backups(path.parent)
+    if found:
+        err_console.print(f"[red]not started:[/red] a backup exists ({escape(found[-1].name)});"
+                          " restore it with `rpa ledger restore`", soft_wrap=True)
+        raise typer.Exit(1)
+    if path.exists() and path.stat().st_size and quick_check(path) == "ok":
+        err_console.print(f"[red]not started:[/red] {escape(str(path))} is a sound ledger",
+                          soft_wrap=True)
+        raise typer.Exit(1)
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    for suffix in ("", "-wal", "-shm"):
+        current = path.with_name(path.name + suffix)
+        if current.exists():
+            kept = current.with_name(f"{path.name}.broken-{stamp}{suffix}")
+            current.replace(kept)
+            console.print(f"the file in the way is kept as {kept}", soft_wrap=True,
+                          highlight=False)
+    ledger = Ledger(path, code_floor=_recorded_counter(Path(cfg.paths.recordings_dir)))
+    try:
+        floor = ledger.escalation_counter()
+        if floor:
+            ledger._write_counter(floor)  # kept beside the ledger: codes never go back
+    finally:
+        ledger.close()
+    console.print(f"new ledger at {path}; escalation codes go on after number {floor}; "
+                  "earlier escalations are unknown to it", soft_wrap=True, highlight=False)
+
+
+def _recorded_counter(recordings: Path) -> int:
+    """The highest escalation count any run.json in ``recordings`` names (0 for none)."""
+    top = 0
+    for found in recordings.glob("*/run.json") if recordings.is_dir() else []:
+        try:
+            top = max(top, int(json.loads(found.read_text()).get("escalation_counter") or 0))
+        except (OSError, ValueError, TypeError, AttributeError):
+            continue
+    return top
 
 
 @ledger_app.command("backups")

@@ -321,7 +321,7 @@ class MailboxConfig(_Strict):
     max_body_bytes: int = Field(default=65536, ge=1024, le=10_000_000)
     # Owner texts one escalated email each per run; the rest go out as one digest text.
     max_texts_per_run: int = Field(default=10, ge=0, le=1000)
-    chunk_size: int = Field(default=500, ge=1, le=5000)
+    chunk_size: int = Field(default=2000, ge=1, le=10000)
     timeout_s: float = Field(default=30.0, gt=0, le=600)
 
     _env = field_validator("password_env")(_check_env_name)

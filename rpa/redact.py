@@ -12,6 +12,7 @@ trace use the Seller Central session.
 from __future__ import annotations
 
 import json
+import re
 import threading
 import traceback
 import zipfile
@@ -22,14 +23,18 @@ from urllib.parse import quote, quote_plus
 _lock = threading.Lock()
 _secrets: set[str] = set()
 MASK = "********"
+# Every text form of every secret in one pattern, longest first; rebuilt when one is added.
+_pattern: re.Pattern[str] | None = None
 
 
 def register(*values: str) -> None:
     """Remember secret values so they are masked wherever they would be written."""
+    global _pattern
     with _lock:
         for value in values:
-            if value and len(value) >= 4:
+            if value and len(value) >= 4 and value not in _secrets:
                 _secrets.add(value)
+                _pattern = None
 
 
 # Cookie values shorter than this (language, currency, "true") are no session material, and
@@ -49,15 +54,22 @@ def _text_forms(value: str) -> list[str]:
     return sorted((f for f in forms if f), key=len, reverse=True)
 
 
+def _secrets_pattern() -> re.Pattern[str] | None:
+    global _pattern
+    with _lock:
+        if _pattern is None and _secrets:
+            forms = {form for value in _secrets for form in _text_forms(value)}
+            _pattern = re.compile("|".join(
+                re.escape(f) for f in sorted(forms, key=len, reverse=True)))
+        return _pattern
+
+
 def scrub(text: str) -> str:
     """The text with every registered secret (in any of its escaped forms) masked."""
-    with _lock:
-        secrets = sorted(_secrets, key=len, reverse=True)
-    for value in secrets:
-        for form in _text_forms(value):
-            if form in text:
-                text = text.replace(form, MASK)
-    return text
+    pattern = _secrets_pattern()
+    if pattern is None or not text:
+        return text
+    return pattern.sub(MASK, text)
 
 
 def scrub_data(data: Any) -> Any:

@@ -46,6 +46,8 @@ def _is_hidden(ch: str) -> bool:
 
 def has_hidden(text: str) -> bool:
     """Whether the text holds direction controls or invisible characters."""
+    if text.isascii():  # no ASCII character is a format or invisible one
+        return False
     return any(_is_hidden(ch) for ch in text)
 
 

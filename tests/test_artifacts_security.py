@@ -214,6 +214,18 @@ def test_a_refused_imap_login_with_a_non_ascii_password_leaves_it_nowhere(
     assert_absent([wrong], result.folder, out, err)
 
 
+@pytest.mark.skipif(not ok_dovecot, reason=f"Dovecot is not available: {why_dovecot}")
+def test_a_non_ascii_mailbox_password_reaches_the_server(
+        make_config: Any, mail: dovecot.DovecotServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("T_MAIL_PW", "Pässwörd€-Wrong-7731")
+    cfg = make_config(flows=["mailbox"], mailbox={
+        "host": mail.host, "port": mail.port, "tls": False, "user": mail.user,
+        "password_env": "T_MAIL_PW"})
+    result = run(cfg)
+    assert result.data["errors"][0]["type"] == "MailLoginRefused", result.data["errors"]
+    assert result.status == "needs_person" and result.exit_code == 3
+
+
 # --- finding 7: an unusable state file is named; a failed context stops Playwright -----
 @pytest.mark.parametrize(("content", "words"), [
     ('{"cookies": [{"name": "session-id", "val', "not a JSON file"),

@@ -80,6 +80,26 @@ def test_flows_lists_registered_flows(tmp_path: Path) -> None:
         assert name in proc.stdout
 
 
+# Each Seller Central variant a VA can practise on with `rpa sandbox --scenario NAME`.
+VARIANT_SCENARIOS = (
+    "signin-one-page", "signin-prompts", "signin-de", "signin-verification",
+    "signin-unknown-prompt", "signin-captcha", "signin-select-device", "signin-never-loads",
+    "accounts-prefix", "accounts-outlet-only", "no-account-switcher", "de-modern",
+    "ja-classic", "open-orders-breakdown", "no-performance-widget",
+    "unknown-performance-label", "home-never-loads")
+
+
+def test_sandbox_refuses_an_unknown_scenario_and_lists_every_variant(tmp_path: Path) -> None:
+    proc = rpa("sandbox", "--scenario", "no-such-variant", "--port", "0", cwd=tmp_path)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    err = proc.stderr
+    assert "unknown scenario 'no-such-variant'" in err and "Traceback" not in err
+    listed = err.split("bundled:", 1)[1].replace("\n", " ")
+    assert {name.strip() for name in listed.split(",")} >= set(VARIANT_SCENARIOS)
+    for name in VARIANT_SCENARIOS:  # each one loads: `rpa sandbox --scenario NAME` serves it
+        assert load_scenario(name).name == name
+
+
 def _write_config(tmp_path: Path, **changes: object) -> Path:
     data = yaml.safe_load(Path("rpa.example.yaml").read_text())
     data.update(changes)

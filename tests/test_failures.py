@@ -7,11 +7,15 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from rpa.practice.receiver import Receiver
+from rpa.practice.sandbox import load_scenario
+from rpa.practice.sandbox.scenario import SCENARIO_DIR
 from rpa.run.orchestrator import run
 from tests.conftest import Sandbox
 
@@ -97,6 +101,91 @@ def test_an_undelivered_text_is_tried_again_by_the_next_run(
     second = run(cfg)
     assert second.data["run_alert"]["delivered"] is True
     assert len(receiver.messages("sms")) == 1
+
+
+def test_bundled_scenario_whose_home_page_never_loads(
+        sandbox: Sandbox, make_config: Any, receiver: Receiver) -> None:
+    """`rpa sandbox --scenario home-never-loads`: the home page is held unanswered on every
+    request; the run ends within attempts x navigation timeout plus a margin, exit 1, a
+    screenshot of the stuck page per attempt, one owner text, no password typed."""
+    sandbox.reset("home-never-loads")
+    cfg = make_config(signed_in=True, browser={"timeout_ms": NAV_TIMEOUT_MS,
+                                               "navigation_timeout_ms": NAV_TIMEOUT_MS},
+                      retries={"attempts": ATTEMPTS}, flows=["login", "dashboard"])
+    started = time.monotonic()
+    try:
+        result = run(cfg)
+        elapsed = time.monotonic() - started
+        c = sandbox.state()["counters"]
+    finally:
+        sandbox.reset("healthy")  # lets the held requests go
+    assert (result.status, result.exit_code) == ("failed", 1), result.data["errors"]
+    login = result.data["flows"]["login"]
+    assert login["status"] == "failed" and login["attempts"] == ATTEMPTS
+    assert result.data["flows"]["dashboard"]["status"] == "skipped"
+    assert result.data["errors"] and all(
+        e["kind"] == "application" for e in result.data["errors"])
+    assert elapsed < ATTEMPTS * NAV_TIMEOUT_MS / 1000 + 30, elapsed
+    assert c["hangs_started"] == ATTEMPTS and c["password_posts"] == 0
+    failed = [s for s in login["steps"] if s["outcome"] == "failed"]
+    assert len(failed) == ATTEMPTS
+    assert all(s["screenshot"] and (result.folder / s["screenshot"]).is_file() for s in failed)
+    texts = receiver.messages("sms")
+    assert len(texts) == 1 and "login" in texts[0] and result.data["run_id"] in texts[0]
+    assert result.data["run_alert"]["delivered"] is True
+
+
+def test_scenario_never_loads_holds_every_request_to_its_paths(sandbox: Sandbox,
+                                                               tmp_path: Path) -> None:
+    sandbox.reset("home-never-loads")
+    try:
+        for _ in range(2):  # every time, not once
+            with pytest.raises((TimeoutError, urllib.error.URLError)):
+                urllib.request.urlopen(sandbox.url + "/home", timeout=0.5)
+        with urllib.request.urlopen(sandbox.url + "/ap/signin", timeout=5) as resp:
+            assert resp.status == 200, "other pages are served"
+        assert sandbox.state()["counters"]["hangs_started"] == 2
+    finally:
+        sandbox.reset("healthy")  # lets the held requests go
+    data = yaml.safe_load((SCENARIO_DIR / "healthy.yaml").read_text())
+    data["never_loads"] = ["home"]
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump(data))
+    with pytest.raises(ValueError, match=r"never_loads"):
+        load_scenario(bad)
+
+
+def test_a_full_page_shot_that_cannot_be_made_falls_back_to_the_viewport(
+        tmp_path: Path) -> None:
+    """The failure screenshot has deadlines of its own: full page, then full page briefly
+    after the loading was stopped, then the visible part only."""
+    from playwright.sync_api import Error as PlaywrightError
+
+    from rpa.run.evidence import FAILURE_SHOT_TIMEOUT_MS, VIEWPORT_SHOT_TIMEOUT_MS, Evidence
+
+    png = (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + (800).to_bytes(4, "big")
+           + (600).to_bytes(4, "big") + b"\x08\x02\x00\x00\x00")
+    calls: list[tuple[bool, int]] = []
+
+    class Context:
+        def new_cdp_session(self, page: Any) -> Any:
+            calls.append((False, -1))  # the loading is stopped once, after the first try
+            raise PlaywrightError("no CDP here")
+
+    class StuckPage:
+        context = Context()
+
+        def screenshot(self, *, path: str, full_page: bool, timeout: int, **_: Any) -> None:
+            calls.append((full_page, timeout))
+            if full_page:
+                raise PlaywrightError(f"Timeout {timeout}ms exceeded.")
+            Path(path).write_bytes(png)
+
+    evidence = Evidence(tmp_path, "run-1")
+    shot = evidence.screenshot(StuckPage(), "stuck", timeout_ms=FAILURE_SHOT_TIMEOUT_MS)  # type: ignore[arg-type]
+    assert shot is not None and (evidence.folder / shot).read_bytes() == png
+    assert calls == [(True, FAILURE_SHOT_TIMEOUT_MS), (False, -1),
+                     (True, VIEWPORT_SHOT_TIMEOUT_MS), (False, VIEWPORT_SHOT_TIMEOUT_MS)]
 
 
 def test_hang_fault_holds_a_request_until_cleared(sandbox: Sandbox) -> None:

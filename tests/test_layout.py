@@ -8,6 +8,7 @@ that run when a module is loaded.
 from __future__ import annotations
 
 import ast
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,7 +25,8 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
     "rpa.mail": ("rpa.seller_central", "rpa.owner", "rpa.run", "rpa.practice", "rpa.cli",
                  "rpa.config", "flows"),
     "rpa.seller_central": ("rpa.mail", "rpa.owner", "rpa.practice", "rpa.cli", "flows"),
-    "rpa.owner": ("rpa.seller_central", "rpa.mail", "rpa.practice", "rpa.cli", "flows"),
+    "rpa.owner": ("rpa.seller_central", "rpa.mail", "rpa.practice", "rpa.cli", "rpa.console",
+                  "rpa.scheduling", "flows"),
     "rpa.run": ("rpa.mail", "rpa.practice", "rpa.cli", "rpa.console", "rpa.scheduling"),
     # The console and the scheduler drive runs through the orchestrator; they never reach
     # into pages or mail themselves, and practice stays out.
@@ -32,7 +34,7 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
                     "rpa.seller_central.signin", "rpa.mail.imap", "flows"),
     "rpa.scheduling": ("rpa.practice", "rpa.cli", "rpa.console", "rpa.seller_central",
                        "rpa.mail", "flows"),
-    "flows": ("rpa.practice", "rpa.cli"),
+    "flows": ("rpa.practice", "rpa.cli", "rpa.console", "rpa.scheduling"),
     # The sandbox and the throwaway mail server stand apart from the bot they exercise:
     # sharing its code would let one bug hide in both.
     "rpa.practice.sandbox": ("rpa", "flows"),
@@ -40,6 +42,18 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
     "rpa.practice.mailcorpus": ("rpa",),
     "rpa.practice.receiver": ("rpa",),
     "rpa.practice.smtpserver": ("rpa",),
+}
+# importer -> the only project modules it may import, besides its own package (what its
+# ``__init__`` allows, so a package added later is kept out without naming it here).
+ONLY_FROM: dict[str, tuple[str, ...]] = {
+    "rpa.mail": CROSS_CUTTING,
+    "rpa.seller_central": (*CROSS_CUTTING, "rpa.config", "rpa.run.context"),
+    "rpa.scheduling": (*CROSS_CUTTING, "rpa.config", "rpa.run"),
+}
+# ``rpa selectors check`` is a flow kept beside the selectors it checks: it registers
+# itself and starts a run of its own.
+ONLY_FROM_EXCEPT: dict[str, tuple[str, ...]] = {
+    "rpa.seller_central.selectcheck": ("rpa.run.registry", "rpa.run.orchestrator"),
 }
 # The owner's answers go to buyers: the owner package checks them with Amazon's messaging
 # rules, a pure module of Seller Central (as the configuration does).
@@ -135,6 +149,11 @@ def layout_violations(imports: list[Import]) -> list[str]:
                         if within(imp.source, "rpa.owner") and imp.target in OWNER_MAY_IMPORT:
                             continue
                         report(imp, f"{importer} must not import {prefix}")
+        for importer, allowed in ONLY_FROM.items():
+            if within(imp.source, importer) and not within(imp.target, importer) \
+                    and not any(within(imp.target, ok) for ok in allowed) \
+                    and imp.target not in ONLY_FROM_EXCEPT.get(imp.source, ()):
+                report(imp, f"{importer} imports only {', '.join(allowed)}")
         if imp.source == "rpa.config" and not any(within(imp.target, ok)
                                                    for ok in CONFIG_MAY_IMPORT):
             report(imp, "the configuration imports only the rules it validates")
@@ -194,6 +213,38 @@ def test_every_package_says_what_it_holds(package: str) -> None:
     assert len(doc.split()) >= 12, f"{init} needs a docstring saying what lives there"
 
 
+def _modules_in(package: str) -> set[str]:
+    """The modules and subpackages directly inside ``package``."""
+    folder = ROOT / package.replace(".", "/")
+    return ({p.stem for p in folder.glob("*.py") if p.stem != "__init__"}
+            | {p.parent.name for p in folder.glob("*/__init__.py")})
+
+
+@pytest.mark.parametrize("package", ["rpa", *SUBPACKAGES, "rpa.practice.sandbox",
+                                     "rpa.practice.dovecot"])
+def test_every_package_names_each_of_its_modules(package: str) -> None:
+    init = ROOT / package.replace(".", "/") / "__init__.py"
+    doc = ast.get_docstring(ast.parse(init.read_text())) or ""
+    unnamed = sorted(m for m in _modules_in(package) if f"``{m}``" not in doc)
+    assert unnamed == [], f"{init}'s docstring does not say what these hold: {unnamed}"
+
+
+def test_the_readme_code_map_names_every_folder_and_module() -> None:
+    readme = (ROOT / "README.md").read_text()
+    assert "\n## Code map\n" in readme
+    section = readme.split("\n## Code map\n", 1)[1].split("\n## ", 1)[0]
+    words = set(re.findall(r"[A-Za-z_]+", section))
+    missing = sorted(f"rpa/{p.name}" for p in (ROOT / "rpa").glob("*.py")
+                     if p.stem != "__init__" and p.name not in section)
+    for package in SUBPACKAGES:
+        folder = package.replace(".", "/") + "/"
+        if folder not in section:
+            missing.append(folder)
+        missing += sorted(f"{folder}{m}" for m in _modules_in(package) if m not in words)
+    missing += sorted(f"flows/{m}.py" for m in _modules_in("flows") if m not in words)
+    assert missing == [], f"the README's code map does not name {missing}"
+
+
 def test_no_module_left_at_the_top_but_the_entry_points() -> None:
     top = {p.stem for p in (ROOT / "rpa").glob("*.py")}
     assert top == {"__init__", "cli", "config", "errors", "logs", "patterns", "redact", "smtp",
@@ -218,6 +269,26 @@ def _imp(source: str, target: str, at_load: bool = True) -> Import:
     ("rpa.practice.sandbox.app", "rpa.seller_central.pages", True),
     ("rpa.practice.dovecot.server", "rpa.errors", True),
     ("rpa.owner.notify", "rpa.seller_central.pages", False),
+    # the packages added since: the console, the scheduler and sending mail
+    ("rpa.mail.replying", "rpa.console.web", False),
+    ("rpa.mail.rules", "rpa.scheduling.cron", True),
+    ("rpa.mail.imap", "rpa.config", False),
+    ("rpa.seller_central.home", "rpa.console.web", False),
+    ("rpa.seller_central.messages", "rpa.scheduling.cron", True),
+    ("rpa.seller_central.home", "rpa.run.ledger", True),  # of the run, only its context
+    ("rpa.seller_central.pages", "rpa.run.orchestrator", False),
+    ("rpa.owner.answers", "rpa.console.escalations", False),
+    ("rpa.owner.escalate", "rpa.scheduling.scheduler", True),
+    ("flows.followups", "rpa.console.runnow", True),
+    ("flows.dashboard", "rpa.scheduling.cron", False),
+    ("rpa.scheduling.scheduler", "rpa.owner.notify", True),
+    ("rpa.scheduling.scheduler", "rpa.console.app", False),
+    ("rpa.console.runs", "rpa.practice.demo", False),
+    ("rpa.console.app", "rpa.mail.imap", False),
+    ("rpa.run.orchestrator", "rpa.console.runnow", False),
+    ("rpa.run.evidence", "rpa.scheduling.retention", True),
+    ("rpa.smtp", "rpa.owner.notify", False),
+    ("rpa.practice.smtpserver", "rpa.smtp", True),
 ])
 def test_a_forbidden_import_is_reported(source: str, target: str, at_load: bool) -> None:
     assert len(layout_violations([_imp(source, target, at_load)])) >= 1
@@ -230,6 +301,17 @@ def test_a_forbidden_import_is_reported(source: str, target: str, at_load: bool)
     ("rpa.config", "rpa.mail.rules", False),
     ("flows.mailbox", "rpa.mail.imap", True),
     ("rpa.practice.sandbox.app", "rpa.practice.sandbox.state", True),
+    ("rpa.mail.replying", "rpa.smtp", True),
+    ("rpa.mail.summary", "rpa.mail.headers", True),
+    ("rpa.seller_central.pages", "rpa.run.context", False),
+    ("rpa.seller_central.selectcheck", "rpa.run.orchestrator", False),
+    ("rpa.seller_central.selectcheck", "rpa.run.registry", True),
+    ("rpa.console.runs", "rpa.scheduling.cron", False),
+    ("rpa.console.escalations", "rpa.seller_central.messaging", True),
+    ("rpa.console.runnow", "rpa.run.orchestrator", True),
+    ("rpa.scheduling.scheduler", "rpa.run.orchestrator", True),
+    ("rpa.owner.answers", "rpa.seller_central.messaging", True),
+    ("flows.email_answers", "rpa.smtp", True),
 ])
 def test_an_allowed_import_is_not_reported(source: str, target: str, at_load: bool) -> None:
     assert layout_violations([_imp(source, target, at_load)]) == []

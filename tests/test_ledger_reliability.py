@@ -297,3 +297,69 @@ def test_rpa_run_exits_6_on_a_corrupt_ledger(make_config: Any, tmp_path: Path) -
                           env={**os.environ, "NO_COLOR": "1", "COLUMNS": "300"})
     assert proc.returncode == 6, proc.stdout + proc.stderr
     assert "corrupt" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_a_run_continues_the_code_count_of_the_last_run_json(make_config: Any) -> None:
+    """run.json's escalation_counter is the floor of the next run's codes: a ledger that
+    knows fewer codes (a new one, an older one) never hands out one a run already named."""
+    cfg = make_config(flows=["mailbox"])  # no mailbox configured: a run without a browser
+    state = Path(cfg.paths.state_dir)
+    Ledger(state / "ledger.sqlite").close()  # a sound ledger that has never seen a code
+    earlier = Path(cfg.paths.recordings_dir) / "20250101T000000Z-test-aaaaaa"
+    earlier.mkdir(parents=True)
+    (earlier / "run.json").write_text(json.dumps({"status": "ok", "escalation_counter": 7}))
+    (earlier.parent / "latest").symlink_to(earlier.name, target_is_directory=True)
+    result = run(cfg)
+    assert result.exit_code == 0, result.data["errors"]
+    assert result.data["escalation_counter"] == 7
+    saved = json.loads((result.folder / "run.json").read_text())
+    assert saved["escalation_counter"] == 7
+
+
+@pytest.mark.parametrize("loss", ["state folder lost", "corrupt, no backup"])
+def test_without_a_backup_rpa_ledger_new_starts_afresh_and_codes_go_on(
+        loss: str, make_config: Any, receiver: Receiver, tmp_path: Path) -> None:
+    """With the ledger, its counter and its backups gone (or a corrupt ledger and no backup),
+    runs stop (exit 6) and `rpa ledger restore` has nothing to restore; `rpa ledger new`
+    starts an empty ledger whose codes go on after the last run.json's count."""
+    from typer.testing import CliRunner
+
+    from rpa.cli import app
+
+    cfg = make_config(flows=["mailbox"])  # no mailbox configured: a run without a browser
+    state = Path(cfg.paths.state_dir)
+    path = state / "ledger.sqlite"
+    ledger = Ledger(path)
+    for i in range(5):
+        ledger.escalate("test", "email", f"<m{i}@x>", summary="{code}: x", details="d")
+    ledger.close()
+    assert run(cfg).exit_code == 0
+    if loss == "state folder lost":
+        for p in sorted(state.rglob("*"), reverse=True):
+            p.rmdir() if p.is_dir() else p.unlink()
+    else:
+        for p in backups(state):
+            p.unlink()
+        path.write_bytes(b"garbage" * 1000)
+    with pytest.raises(LedgerBroken):
+        run(cfg)
+
+    config = str(write_config(cfg, tmp_path))
+    cli = CliRunner()
+    restored = cli.invoke(app, ["ledger", "restore", "--config", config])
+    assert restored.exit_code == 1 and "no ledger backup" in restored.output
+    made = cli.invoke(app, ["ledger", "new", "--config", config])
+    assert made.exit_code == 0, made.output
+    assert "codes go on after number 5" in " ".join(made.output.split())
+    if loss != "state folder lost":
+        assert [p.read_bytes() for p in state.glob("ledger.sqlite.broken-*")] == [
+            b"garbage" * 1000], "the broken file is kept"
+    assert cli.invoke(app, ["ledger", "new", "--config", config]).exit_code == 1, \
+        "a sound ledger is never replaced"
+
+    assert run(cfg).exit_code == 0
+    ledger = Ledger(path)
+    assert ledger.escalate("test", "email", "<new@x>", summary="s", details="d")[0] == "E006"
+    ledger.close()
+    assert cli.invoke(app, ["ledger", "new", "--config", config]).exit_code == 1, \
+        "with a backup, restore is the way"

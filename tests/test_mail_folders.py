@@ -4,11 +4,16 @@ no Spam folder, each triaged by a mailbox-only run without Seller Central secret
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import unicodedata
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from rpa.errors import ApplicationError, ConfigError
 from rpa.mail.folders import Folders, FoldersNotFound, Listed, find_folders, relative_path
@@ -267,6 +272,10 @@ def test_no_spam_folder_fails_once_with_the_folder_list_and_moves_nothing(
     texts = receiver.messages("sms")
     assert len(texts) == 1 and "mailbox" in texts[0], texts
     assert result.data["run_alert"]["sent"] is True
+    # the same cause on the next run the same day fails again but texts the owner no more
+    rerun = run(cfg, flows=["mailbox"])
+    assert (rerun.status, rerun.exit_code) == ("failed", 1)
+    assert receiver.messages("sms") == texts
 
     # naming the folder in the configuration is the fix the message points to
     fixed = mailbox_only_config(make_config, no_spam, monkeypatch,
@@ -294,3 +303,48 @@ def test_mailbox_run_needs_only_the_mailbox_secret(
             run(cfg, flows=["dashboard"])
         assert "T_SC_PASSWORD" in str(err.value)
         assert "accounts[0].password_env" in str(err.value)
+
+
+@needs_dovecot
+def test_rpa_run_flow_mailbox_with_only_the_mailbox_secret(
+        tmp_path: Path, receiver: Receiver) -> None:
+    """The command a VA types, in its own process, with no Seller Central secret set."""
+    with dovecot.DovecotServer(layout="courier") as server:
+        server.start()
+        server.append("INBOX", SOLD, flags=(SEEN,))
+        server.append("INBOX.Junk", SUPPLIER, flags=(SEEN,))
+        data = yaml.safe_load(Path("rpa.example.yaml").read_text())
+        acc = data["accounts"][0]
+        data.update(
+            flows=["mailbox"],
+            mailbox={"host": server.host, "port": server.port, "tls": False,
+                     "user": server.user, "password_env": "T_MAIL_PW"},
+            paths={"state_dir": str(tmp_path / "state"),
+                   "recordings_dir": str(tmp_path / "recordings")})
+        data.pop("smtp", None)
+        path = tmp_path / "rpa.yaml"
+        path.write_text(yaml.safe_dump(data))
+        env = {k: v for k, v in os.environ.items()
+               if k not in (acc["password_env"], acc["totp_secret_env"])}
+        env.update({"NO_COLOR": "1", "COLUMNS": "200", "T_MAIL_PW": server.password,
+                    data["notify"]["sms"]["url_env"]: receiver.url("sms"),
+                    data["notify"]["details"]["url_env"]: receiver.url("details")})
+
+        def rpa_run(flow: str) -> subprocess.CompletedProcess[str]:
+            return subprocess.run([sys.executable, "-m", "rpa.cli", "run", "--flow", flow,
+                                   "--config", str(path)], cwd=tmp_path, env=env,
+                                  capture_output=True, text=True, timeout=180, check=False)
+
+        proc = rpa_run("mailbox")
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        after = snapshot(server)
+        # the same environment cannot run a Seller Central flow: it is the secrets' absence
+        # that the mailbox run did without
+        seller = rpa_run("dashboard")
+        assert seller.returncode == 2, seller.stdout + seller.stderr
+        assert acc["password_env"] in seller.stdout + seller.stderr
+    assert set(after["INBOX.Trash"]) == {"<sold@folders.test>"}
+    assert set(after["INBOX.Junk"]) == {"<supplier@folders.test>"}  # escalated, kept
+    texts = receiver.messages("sms")
+    assert len(texts) == 1 and texts[0].startswith("E001: "), texts
+    assert acc["password_env"] not in proc.stdout + proc.stderr

@@ -24,6 +24,7 @@ from rpa.mail.rules import (
 from rpa.mail.summary import MIN_GIST, BounceSummary, build, cut_at_clause, summarize
 from rpa.owner.notify import Notifier
 from rpa.practice import mailcorpus as corpus
+from rpa.text import has_hidden
 
 POINTER = len(" Check Upwork for details.")
 
@@ -81,6 +82,18 @@ def test_a_question_stays_a_question() -> None:
     assert [c for c, _ in sent] == ["sms"]
     assert sent[0][1] == ('E007: FastFreight Pickups wrote about "Pickup tomorrow": Can we pick '
                           "up the 40 parcels tomorrow at 9 am instead of 2:30 pm? -MS")
+
+
+def test_a_hidden_character_in_an_address_is_shown_not_carried() -> None:
+    raw = ("From: <ann\u200b@shop.example>\r\nSubject: Order\r\nMessage-ID: <z@shop.example>"
+           "\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"
+           "Could you send the invoice again?\r\n").encode()
+    item = parse_headers(raw)
+    assert "hidden characters in the address" in item.from_problems
+    assert build(item, body_text(raw)).who == "ann\ufffd@shop.example"
+    sms = [text for channel, text in send(raw) if channel == "sms"]
+    assert len(sms) == 1 and not has_hidden(sms[0]), sms
+    assert "@shop.example" in sms[0]
 
 
 @pytest.mark.parametrize("body, end", [
@@ -338,3 +351,36 @@ def test_bad_kind_fields_name_the_key(entry: dict[str, object], key: str, words:
         parse_rules([entry], "rpa.yaml")
     assert f"rpa.yaml: {key}:" in str(err.value)
     assert words in str(err.value)
+
+
+def test_a_text_in_ucs2_is_cut_at_a_word_break() -> None:
+    """A name outside GSM-7 (Łukasz) makes the text UCS-2, 70 units a text: the mailbox
+    sizes the owner's text for that, and whatever the notifier still has to cut ends at a
+    word, never mid-word."""
+    from rpa.owner.notify import sms_room, sms_units
+
+    raw = (b"From: =?utf-8?q?=C5=81ukasz_W=C3=B3jcik?= <lukasz@pallets.example>\r\n"
+           b"Subject: Delivery of the new pallets next week\r\nMessage-ID: <l@p.example>\r\n"
+           b"\r\n")
+    item = parse_headers(raw)
+    text = ("Could you confirm the delivery address for the new pallets next week, and "
+            "whether the loading dock is open on Saturday morning?")
+    notifier = Notifier(initials="MS", urls={"sms": ["json://x"], "details": ["json://y"]},
+                        details_label="Upwork")
+    room = sms_room(160, "ucs2") - len(notifier.initials) - 2
+    full, short, _ = escalation_texts(item, classify(item, [], trusted_domains=[],
+                                                     owner_addresses=[]),
+                                      build(item, text), text, room=room,
+                                      pointer=len(" Check Upwork for details."))
+    sent = notifier.sms_text(short.replace("{code}", "E001"), has_details=True)
+    assert sms_units(sent) <= 70, sent
+    assert sent.endswith(" Check Upwork for details. -MS"), sent
+    body = sent[:-len(" Check Upwork for details. -MS")]
+    if body.endswith("…"):
+        cut = body[:-1]
+        assert cut.split()[-1] in short, sent  # a whole word of the summary
+        assert short.replace("{code}", "E001").startswith(cut.rstrip()), sent
+    long = "Ładny " * 30
+    cut_text = notifier.sms_text(long, has_details=True)
+    assert "Ładny…" in cut_text or cut_text.startswith("Ładny Ładny"), cut_text
+    assert not re.search(r"\bŁad…|\bŁadn…|\bŁa…", cut_text), cut_text

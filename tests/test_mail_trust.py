@@ -306,6 +306,21 @@ def test_empty_address_claiming_amazon_is_escalated_with_a_warning() -> None:
     assert dec.sender == "'Amazon Seller Central' from no address"
 
 
+@pytest.mark.parametrize(("from_value", "sender"), [
+    # Amazon's address is the second of several, not the first
+    ("<billing@pay-verify.example>, Amazon Seller Central <seller-notification@amazon.com>",
+     "pay-verify.example and amazon.com"),
+    # Amazon's domain inside a malformed address that really ends elsewhere
+    ("Billing <seller-notification@amazon.com@pay-verify.example>",
+     "'Billing' from pay-verify.example"),
+    ("seller-notification@amazon.com@pay-verify.example", "pay-verify.example"),
+])
+def test_amazon_anywhere_in_an_unsound_from_is_a_warning(from_value: str, sender: str) -> None:
+    dec = decide(mail(from_value, "Sold, ship now: boards", authentication_results()))
+    assert (dec.rule, dec.action, dec.warning) == ("suspicious_from", "escalate", PHISHING)
+    assert dec.sender == sender
+
+
 def test_an_unsound_from_that_does_not_claim_amazon_is_unknown_with_a_note() -> None:
     dec = decide(mail("Ann <ann@one.example>, Bob <bob@two.example>", "Lunch?"))
     assert (dec.rule, dec.action, dec.warning) == ("unknown", "escalate", "")
@@ -389,6 +404,7 @@ def test_trusted_domains_extend_the_list_unless_replaced() -> None:
                                                                      "required")
     assert _config().mailbox.authentication == "when-present"
     assert _config().mailbox.authserv_id is None
+    assert _config().mailbox.max_texts_per_run == 10  # the default for a backlog
 
 
 @pytest.mark.parametrize("mailbox, key, words", [

@@ -54,7 +54,7 @@ def texts_by_code(receiver: Receiver) -> list[str]:
 TRASHED = {"authenticated", "no_header"}
 PHISHING = {"spoofed_sold", "spoofed_disbursement", "foreign_pass_under_fail",
             "address_in_name", "reversed_name", "zero_width_name", "several_from",
-            "empty_address"}
+            "empty_address", "amazon_second_from", "amazon_inside_address"}
 UNVERIFIED = {"foreign_header_only"}
 IN_JUNK = {"spoofed_disbursement", "zero_width_name"}
 
@@ -67,7 +67,9 @@ def test_only_authenticated_amazon_mail_is_trusted(make_config: Any, receiver: R
     ids = {case: _mid(raw) for case, raw in cases.items()}
     for case, raw in cases.items():
         mail.append("Junk" if case in IN_JUNK else "INBOX", raw, flags=(SEEN,))
-    cfg = mailbox_config(make_config, mail, monkeypatch, authserv_id=AUTHSERV_ID)
+    # every case texted on its own (the backlog limit is another test's matter)
+    cfg = mailbox_config(make_config, mail, monkeypatch, authserv_id=AUTHSERV_ID,
+                         max_texts_per_run=len(cases))
     result = run(cfg, flows=["mailbox"])
     assert result.status == "ok", result.data["errors"]
 
@@ -84,7 +86,8 @@ def test_only_authenticated_amazon_mail_is_trusted(make_config: Any, receiver: R
     assert rules["foreign_pass_under_fail"] == "spoofed_amazon"
     assert rules["foreign_header_only"] == "unverified_amazon"
     assert {rules[c] for c in ("address_in_name", "reversed_name", "zero_width_name",
-                               "several_from", "empty_address")} == {"suspicious_from"}
+                               "several_from", "empty_address", "amazon_second_from",
+                               "amazon_inside_address")} == {"suspicious_from"}
     assert "when-present" in entries[ids["no_header"]]["note"]
     assert "authenticated" in entries[ids["authenticated"]]["note"]
 
@@ -101,6 +104,9 @@ def test_only_authenticated_amazon_mail_is_trusted(make_config: Any, receiver: R
                for t in texts)
     assert any("'Amazon Seller Central' from amazon.com and pay-verify.example" in t
                for t in texts)
+    assert any("Possible phishing: pay-verify.example and amazon.com about" in t
+               for t in texts)
+    assert any("'Amazon Seller Central' from pay-verify.example about" in t for t in texts)
     assert not any("from amazon.com about" in t for t in texts), "no spoof named as Amazon"
 
     # A second run escalates nothing again and moves nothing.

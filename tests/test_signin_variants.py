@@ -179,6 +179,7 @@ def assert_stopped(result: RunResult, receiver: Receiver, reason: str,
     assert "[url: " in stop["error"] and path in stop["error"]
     assert stop["screenshot"] and (result.folder / stop["screenshot"]).is_file()
     assert receiver.wait_for(1) and receiver.items
+    assert len(receiver.messages("sms")) == 1, receiver.messages()  # one owner text
     return stop
 
 
@@ -265,3 +266,40 @@ def test_hang_after_the_password_is_not_retried(sandbox: Sandbox, make_config: A
     assert result.data["flows"]["dashboard"]["status"] == "skipped"
     password_step = next(s for s in login_steps(result) if s["name"] == "sign in: password")
     assert password_step["outcome"] == "failed" and "Timeout" in password_step["error"]
+
+
+def test_bundled_scenario_whose_code_page_never_loads(sandbox: Sandbox, make_config: Any,
+                                                      receiver: Receiver) -> None:
+    """`rpa sandbox --scenario signin-never-loads`: what a VA practises on is what the bot
+    meets: the page after the password never finishes loading; stopped, not retried."""
+    sandbox.reset("signin-never-loads")
+    try:
+        result = run(make_config(browser__navigation_timeout_ms=3000),
+                     flows=["login", "dashboard"])
+        c = counters(sandbox)
+    finally:
+        sandbox.reset("healthy")  # lets the held request go
+    assert_stopped(result, receiver, "signin_failed", "/ap/")
+    assert (c["password_posts"], c["signins"]) == (1, 0) and c["hangs_started"] >= 1
+    assert result.data["flows"]["dashboard"]["status"] == "skipped"
+    # The text names the cause; the run id reaches the owner with it (on the details
+    # channel when the full sentence does not fit one text).
+    assert "signin_failed" in receiver.messages("sms")[0]
+    assert result.data["run_id"] in " ".join(receiver.messages())
+
+
+def test_hang_before_the_password_is_retried_and_signs_in_once(
+        sandbox: Sandbox, make_config: Any, receiver: Receiver) -> None:
+    """Nothing secret was sent yet: a sign-in page that never loads is a technical error,
+    retried by the orchestrator; the retry signs in, typing the password once."""
+    sandbox.fault(hang="/ap/signin", times=1)
+    try:
+        result = run(make_config(browser__navigation_timeout_ms=3000), flows=["login"])
+        c = counters(sandbox)
+    finally:
+        sandbox.reset("healthy")  # lets the held request go
+    assert result.status == "ok", result.data["errors"]
+    assert result.data["flows"]["login"]["attempts"] == 2
+    assert [e["kind"] for e in result.data["errors"]] == ["application"]
+    assert (c["hangs_started"], c["password_posts"], c["signins"]) == (1, 1, 1)
+    assert receiver.items == []

@@ -160,6 +160,21 @@ def test_unwritable_state_folder_is_exit_2_naming_it(make_config: Any, tmp_path:
     assert "paths.state_dir" in result.output
 
 
+def test_recordings_folder_that_cannot_be_created_is_exit_2_naming_it(
+        make_config: Any, tmp_path: Path) -> None:
+    """Also as root (who writes anywhere): a file where the recordings folder must go."""
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    cfg = make_config(paths={"state_dir": str(tmp_path / "state"),
+                             "recordings_dir": str(blocker / "rec")})
+    with pytest.raises(ConfigError, match=r"paths\.recordings_dir: .*a-file is not a folder"):
+        run(cfg)
+    result = CliRunner().invoke(app, ["run", "--config",
+                                      str(_config_file(cfg, tmp_path / "rpa.yaml"))])
+    assert result.exit_code == EXIT_CONFIG and "Traceback" not in result.output
+    assert "paths.recordings_dir" in result.output
+
+
 @pytest.mark.skipif(__import__("os").geteuid() == 0, reason="root writes anywhere")
 def test_read_only_recordings_folder_is_refused(make_config: Any, tmp_path: Path) -> None:
     ro = tmp_path / "ro"

@@ -1,9 +1,11 @@
 """The console: a small web app for the VA, the owner and reviewers.
 
-``web`` (the app's state, sign-in sessions, roles, CSRF tokens, rendering), the pages
-(runs, a run, escalations with the answer form, run now, health) and the files of the
-recordings folder, served only to signed-in users. Runs start through the orchestrator and
-answers through ``rpa.owner.answers``, as from the command line. May import the run
-machinery, the owner, the configuration and the cross-cutting pieces; never ``practice``,
-the CLI, or Seller Central's pages and mail directly.
+``web`` (the app's state, sign-in sessions, roles, CSRF tokens, rendering), ``app`` (the
+routes, sign-in, the files of the recordings folder served only to signed-in users),
+``runs`` (Runs, a run, Health), ``escalations`` (with the answer form) and ``runnow``.
+Runs start through the orchestrator and answers through ``rpa.owner.answers``, as from the
+command line. May import the run machinery, the owner, the configuration, the
+cross-cutting pieces, Amazon's messaging rules (to preview an answer) and the scheduler's
+``cron`` (the next slots); never ``practice``, the CLI, or Seller Central's pages and mail
+directly.
 """

@@ -139,6 +139,8 @@ def row_of(run_id: str, data: dict[str, Any]) -> RunRow:
     decisions = Counter(str(_dict(t).get("decision") or "?").split(":", 1)[0]
                         for t in _list(data.get("threads")))
     emails = Counter(str(_dict(e).get("action") or "?") for e in _list(data.get("emails")))
+    if _dict(data.get("email_actions")):  # a big mailbox: run.json lists only the first
+        emails = Counter({str(k): _int(v) or 0 for k, v in _dict(data["email_actions"]).items()})
     opened = [str(c) for c in _list(_dict(data.get("escalations")).get("opened"))]
     return RunRow(
         run_id=run_id, account=str(data.get("account") or "?"),
@@ -305,7 +307,8 @@ def run_detail(recordings: Path, run_id: str) -> dict[str, Any] | None:
     downloads = sorted(p.name for p in folder.iterdir()
                        if p.is_file() and not p.is_symlink()
                        and (p.name.startswith("trace") and p.suffix == ".zip"
-                            or p.name in ("run.json", "run.log", "report.html")))
+                            or p.name in ("run.json", "run.log", "report.html",
+                                          "emails.jsonl")))
     escalations = _dict(data.get("escalations"))
     return {
         "id": run_id, "row": row, "data": data, "flows": flows, "failures": failures,

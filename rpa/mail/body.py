@@ -284,6 +284,42 @@ def _fallback(raw: bytes) -> str:
     return html_to_text(body) if _HTMLISH.search(body) else body
 
 
+_HEADER_END = re.compile(rb"\r?\n\r?\n")
+_PLAIN_TYPE = re.compile(r'^\s*text/plain\s*(?:;\s*charset\s*=\s*"?([A-Za-z0-9._:-]+)"?\s*)?;?\s*$',
+                         re.I)
+
+
+def _plain_only(raw: bytes) -> str | None:
+    """The text of a mail that is one plain-text part, not transfer-encoded (most mail
+    people write), read without the MIME parser; None for anything else, which the
+    parser then reads."""
+    end = _HEADER_END.search(raw)
+    if end is None:
+        return None
+    ctype = cte = None
+    for line in re.split(rb"\r?\n", raw[:end.start()]):
+        if line[:1] in (b" ", b"\t"):
+            if ctype is not None and cte is None and line.strip():
+                return None  # a folded Content-Type: parameters the parser reads better
+            continue
+        name, _, value = line.partition(b":")
+        key = name.strip().lower()
+        if key == b"content-type":
+            if ctype is not None:
+                return None
+            ctype = value.decode("ascii", "replace")
+        elif key == b"content-transfer-encoding":
+            cte = value.strip().lower()
+        elif key == b"content-disposition":
+            return None
+    if ctype is None or cte not in (None, b"7bit", b"8bit"):
+        return None
+    m = _PLAIN_TYPE.match(ctype)
+    if m is None:
+        return None
+    return decode_bytes(raw[end.end():], m.group(1) or None)
+
+
 def body_text(raw_message_bytes: bytes, *, max_chars: int = 20000) -> str:
     """The text a person would read in an email, without quotes and signatures.
 
@@ -294,11 +330,13 @@ def body_text(raw_message_bytes: bytes, *, max_chars: int = 20000) -> str:
     Never raises.
     """
     raw = raw_message_bytes or b""
-    try:
-        msg = email.message_from_bytes(raw, policy=email.policy.compat32)
-        text = _readable(msg)
-    except Exception:  # noqa: BLE001 - malformed MIME: read the raw bytes instead
-        text = _fallback(raw)
+    text = _plain_only(raw)
+    if text is None:
+        try:
+            msg = email.message_from_bytes(raw, policy=email.policy.compat32)
+            text = _readable(msg)
+        except Exception:  # noqa: BLE001 - malformed MIME: read the raw bytes instead
+            text = _fallback(raw)
     try:
         return clean_text(text, max_chars)
     except Exception:  # noqa: BLE001

@@ -15,6 +15,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
+from functools import lru_cache
 
 from rpa.mail.decoding import CONTROL_CHARS, decode_bytes
 from rpa.text import clean_line, has_hidden, show_hidden
@@ -228,6 +229,7 @@ def _segment(tokens: list[tuple[str, str]]) -> tuple[str, str | None, list[str]]
     return name, addr, problems
 
 
+@lru_cache(maxsize=8192)  # a mailbox's notices come from a few senders (Sender is frozen)
 def parse_sender(value: str) -> Sender:
     """The From header read by RFC 5322, never raising.
 
@@ -352,6 +354,13 @@ class MailItem:
         return [value for hname, value in self.headers if hname == key]
 
 
+@lru_cache(maxsize=8192)
+def _subject(raw: str) -> tuple[str, str]:
+    """(decoded, cleaned) Subject; many mails of a mailbox share theirs."""
+    decoded = decode_words(raw)
+    return decoded, clean_line(decoded)
+
+
 def parse_headers(raw_header_bytes: bytes, *, uid: int = 0, folder: str = "", size: int = 0,
                   flags: Iterable[str | bytes] = ()) -> MailItem:
     """A :class:`MailItem` from a message's header bytes (a whole message works too).
@@ -370,8 +379,7 @@ def parse_headers(raw_header_bytes: bytes, *, uid: int = 0, folder: str = "", si
     for name, value in headers:
         first.setdefault(name, value)
     raw_from = first.get("from", "")
-    decoded_subject = decode_words(first.get("subject", ""))
-    subject = clean_line(decoded_subject)
+    decoded_subject, subject = _subject(first.get("subject", ""))
     sender = parse_sender(raw_from)
     problems = sender.problems
     from_headers = sum(1 for name, _ in headers if name == "from")

@@ -10,6 +10,7 @@ where the server has it, else COPY + \\Deleted + UID EXPUNGE of exactly those UI
 from __future__ import annotations
 
 import imaplib
+import re
 import ssl
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
@@ -64,6 +65,68 @@ def chunks(uids: Iterable[int], limit: int = 500,
         yield group
 
 
+def uid_sets(uids: Iterable[int], limit: int = 500,
+             max_bytes: int = MAX_SET_BYTES) -> Iterator[tuple[str, list[int]]]:
+    """Split UIDs into IMAP sets written as ranges ("1:480,482,484:990"), each of at most
+    ``limit`` UIDs and ``max_bytes`` characters; yields (the set, its UIDs)."""
+    group: list[int] = []
+    parts: list[str] = []
+    size = 0
+    ordered = sorted(set(uids))
+    i = 0
+    while i < len(ordered):
+        # The longest run of consecutive UIDs from here that the group still has room for.
+        j = i
+        room = limit - len(group)
+        while j + 1 < len(ordered) and ordered[j + 1] == ordered[j] + 1 and j + 1 - i < room:
+            j += 1
+        part = str(ordered[i]) if i == j else f"{ordered[i]}:{ordered[j]}"
+        extra = len(part) + (1 if parts else 0)
+        if group and (len(group) >= limit or size + extra > max_bytes):
+            yield ",".join(parts), group
+            group, parts, size = [], [], 0
+            continue  # the same run again, into the new group
+        parts.append(part)
+        group.extend(ordered[i:j + 1])
+        size += extra
+        i = j + 1
+    if group:
+        yield ",".join(parts), group
+
+
+# One message of a FETCH response: its data items before the header's literal, and after.
+_UID = re.compile(rb"\bUID (\d+)")
+_SIZE = re.compile(rb"\bRFC822\.SIZE (\d+)")
+_FLAGS = re.compile(rb"\bFLAGS \(([^)]*)\)")
+
+
+def _fetched(data: list[Any]) -> Iterator[tuple[int, bytes, tuple[bytes, ...], int]]:
+    """(uid, header bytes, flags, size) from a raw ``UID FETCH`` answer as imaplib gives it:
+    a (prefix, literal) pair for each message, then the rest of its line; or, for a header
+    the server sent as an empty string, the whole line alone."""
+    i = 0
+    while i < len(data):
+        part = data[i]
+        i += 1
+        if isinstance(part, tuple):
+            meta, header = part[0], part[1]
+            if i < len(data) and isinstance(data[i], bytes):
+                meta += b" " + data[i]
+                i += 1
+        elif isinstance(part, bytes):
+            meta, header = part, b""
+        else:
+            continue
+        uid = _UID.search(meta)
+        if uid is None or b"BODY[HEADER" not in meta:
+            continue  # an unsolicited FETCH (flags changed elsewhere), not an answer
+        size = _SIZE.search(meta)
+        flags = _FLAGS.search(meta)
+        yield (int(uid.group(1)), header or b"",
+               tuple(flags.group(1).split()) if flags else (),
+               int(size.group(1)) if size else 0)
+
+
 def _text(value: str | bytes) -> str:
     """An IMAP string as text (imapclient gives folder names as str, flags as bytes)."""
     return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
@@ -109,7 +172,10 @@ class Mailbox:
             self.client = IMAPClient(self.host, port=self.port, ssl=self.tls, ssl_context=ctx,
                                      timeout=self.timeout)
             self._count_commands(self.client)
-            self.client.login(self.user, self._password)
+            if (self.user + self._password).isascii():
+                self.client.login(self.user, self._password)
+            else:  # LOGIN is ASCII only; AUTHENTICATE PLAIN carries UTF-8
+                self.client.plain_login(self.user, self._password)
         except LoginError as err:
             raise MailLoginRefused(f"the mail server refused the login for {self.user}: "
                                    f"{err}") from err
@@ -191,17 +257,21 @@ class Mailbox:
         return sorted(self._call("UID SEARCH", self.c.search, ["ALL"]))
 
     def headers(self, uids: list[int]) -> Iterator[tuple[int, bytes, tuple[bytes, ...], int]]:
-        """(uid, header bytes, flags, size) for every UID: one FETCH per chunk, mail stays
-        unread."""
-        for group in chunks(uids, self.chunk):
-            data = self._call("UID FETCH headers", self.c.fetch, group,
-                              [HEADER_FETCH, "FLAGS", "RFC822.SIZE"])
-            for uid in group:
-                item = data.get(uid)
-                if item is None:
-                    continue  # gone since the search (moved by someone else)
-                raw = item.get(HEADER_FIELDS) or b""
-                yield uid, raw, tuple(item.get(b"FLAGS", ())), int(item.get(b"RFC822.SIZE", 0))
+        """(uid, header bytes, flags, size) for every UID: one FETCH per chunk of UID
+        ranges, mail stays unread. The answer is read straight from imaplib (a big
+        mailbox's headers are megabytes; a general parser costs more than the rest of the
+        triage)."""
+        imap = self.c._imap  # noqa: SLF001 - the raw answer, parsed below
+        items = f"(UID FLAGS RFC822.SIZE {HEADER_FETCH})"
+        for uid_set, group in uid_sets(uids, self.chunk):
+            typ, data = self._call("UID FETCH headers", imap.uid, "FETCH", uid_set, items)
+            if typ != "OK":
+                raise MailError(f"mail server: UID FETCH headers failed: {typ} {data!r:.200}")
+            wanted = set(group)
+            for found in _fetched(data):
+                if found[0] in wanted:  # gone since the search (moved elsewhere): absent
+                    wanted.discard(found[0])
+                    yield found
 
     def bodies(self, uids: list[int], max_bytes: int) -> dict[int, bytes]:
         """The first ``max_bytes`` of each message, one FETCH per chunk, without marking read."""
@@ -224,7 +294,7 @@ class Mailbox:
             return 0
         has_move = self.c.has_capability("MOVE")
         has_uidplus = self.c.has_capability("UIDPLUS")
-        for ids in chunks(uids, self.chunk):
+        for ids, _ in uid_sets(uids, self.chunk):
             if has_move:
                 self._call("UID MOVE", self.c.move, ids, target)
                 continue
@@ -244,12 +314,12 @@ class Mailbox:
         return sorted(int(uid) for uid in found)
 
     def mark_read(self, uids: list[int]) -> None:
-        for group in chunks(uids, self.chunk):
-            self._call("UID STORE +FLAGS \\Seen", self.c.add_flags, group, [SEEN],
+        for ids, _ in uid_sets(uids, self.chunk):
+            self._call("UID STORE +FLAGS \\Seen", self.c.add_flags, ids, [SEEN],
                        silent=True)
 
     def mark_unread(self, uids: list[int]) -> None:
-        for group in chunks(uids, self.chunk):
-            self._call("UID STORE -FLAGS \\Seen", self.c.remove_flags, group, [SEEN],
+        for ids, _ in uid_sets(uids, self.chunk):
+            self._call("UID STORE -FLAGS \\Seen", self.c.remove_flags, ids, [SEEN],
                        silent=True)
 

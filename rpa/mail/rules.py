@@ -305,8 +305,10 @@ def _aligned(trusted_domains: list[str]) -> Any:
 def _claims_amazon(item: MailItem, trusted_domains: list[str]) -> bool:
     if is_trusted(item.from_domain, trusted_domains) or _lookalike_where(item):
         return True
-    # an address shown in the display name, or a second From address, on Amazon's domains
-    shown = re.findall(r"@([\w.-]+)", item.from_name)
+    # An address shown in the display name, a further From address, or a second "@domain"
+    # in a malformed address, on Amazon's domains or spelling Amazon.
+    shown = re.findall(r"@([\w.-]+)", " ".join((item.from_name, item.from_addr,
+                                                *item.from_others)))
     return any(is_trusted(d, trusted_domains) or mentions_amazon(d, symbols=False)
                for d in shown)
 

@@ -14,6 +14,7 @@ import re
 
 from rpa.mail.headers import MailItem
 from rpa.mail.kinds import Bounce, status_words
+from rpa.text import show_hidden
 
 _GREETING_LINE = re.compile(
     r"^(hi|hello|hey|hiya|dear|good\s+(morning|afternoon|evening|day)|greetings|hallo|"
@@ -241,7 +242,9 @@ class Summary:
 def build(item: MailItem, text: str) -> Summary:
     """The summary parts of an email: sender, subject, the first two meaningful
     sentences."""
-    who = item.from_name or item.from_addr or "An unknown sender"
+    # the name is clean already; an address shows a hidden character as U+FFFD, as in
+    # the warnings (rpa.mail.rules), instead of carrying it into the owner's text
+    who = item.from_name or show_hidden(item.from_addr) or "An unknown sender"
     who = _shorten_words(who, 60) or who[:60]
     subject = " ".join(item.subject.split())
     return Summary(who, subject, key_sentences(text or "", 2))

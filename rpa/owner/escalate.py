@@ -134,8 +134,7 @@ def digest(ctx: RunContext, escalations: list[dict[str, Any]], *,
             else f"{span}: {what} you; {without_details}.")
     delivered = notifier.sms(text, title=f"Escalations {span}", key=key)
     if delivered:
-        for code in codes:
-            ctx.ledger.mark_notified(code, ctx.run_id)
+        ctx.ledger.mark_notified_many(codes, ctx.run_id)
     return delivered, text
 
 

@@ -178,7 +178,10 @@ class Notifier:
         cut = max(room - sms_units(mark + pointer + sign), 0)
         while cut and sms_units(text[:cut].rstrip() + mark + pointer + sign) > room:
             cut -= 1
-        return text[:cut].rstrip() + mark + pointer + sign
+        space = text.rfind(" ", 0, cut + 1)
+        if space > cut * 0.6:  # at a word break, not mid-word
+            cut = space
+        return text[:cut].rstrip(" ,;:-\"'") + mark + pointer + sign
 
     def fits(self, text: str) -> bool:
         """Whether ``text``, signed, fits one owner text as it will be encoded."""

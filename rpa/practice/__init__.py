@@ -1,8 +1,9 @@
 """Practice and test infrastructure that ships with the product; never used on a real account.
 
 ``sandbox`` (a stateful Seller Central to practise on), ``dovecot`` (a throwaway IMAP
-server), ``mailcorpus`` (sample mail), ``receiver`` (a loopback HTTP receiver for the
-owner's texts) and ``demo`` (the routine against all of them). Only the CLI (inside the
-commands that need it), the demo, tests and scripts import it; the sandbox, the mail server,
-the corpus and the receiver import nothing else of ``rpa``.
+server), ``smtpserver`` (a throwaway SMTP server that keeps what it receives),
+``mailcorpus`` (sample mail), ``receiver`` (a loopback HTTP receiver for the owner's texts)
+and ``demo`` (the routine against all of them). Only the CLI (inside the commands that need
+it), the demo, tests and scripts import it; the sandbox, the mail servers, the corpus and
+the receiver import nothing else of ``rpa``.
 """

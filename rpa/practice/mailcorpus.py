@@ -614,7 +614,8 @@ def trust_mails() -> dict[str, bytes]:
     """Mail that claims to come from Amazon, by case name: authenticated, spoofed (failing
     DMARC), carrying only a forged header from another server, and From headers that lie
     (an address in the display name, a reversed or invisible-character name, several
-    addresses, an empty one). Each has its own Message-ID ``<trust.<case>@...>``."""
+    addresses, Amazon's only as the second, an empty one, Amazon's domain inside a
+    malformed address). Each has its own Message-ID ``<trust.<case>@...>``."""
     sold = _sold_body("Bamboo Cutting Board Set (3 pieces)", DEMO_BUYERS[1][1], "March 11, 2025")
     hold = ("Dear Seller,\n\nYour disbursements are on hold because your bank details could "
             "not be verified. Confirm them within 24 hours at http://pay-verify.example/sc "
@@ -651,6 +652,12 @@ def trust_mails() -> dict[str, bytes]:
             results=(authentication_results(),)),
         "empty_address": _raw_mail("Amazon Seller Central <>", _SOLD,
                                    "<trust.empty-address@pay-verify.example>", sold),
+        "amazon_second_from": _raw_mail(
+            f"<billing@pay-verify.example>, {_NOTICE}", _SOLD,
+            "<trust.amazon-second-from@pay-verify.example>", sold),
+        "amazon_inside_address": _raw_mail(
+            "Amazon Seller Central <seller-notification@amazon.com@pay-verify.example>",
+            _SOLD, "<trust.amazon-inside-address@pay-verify.example>", sold),
     }
 
 

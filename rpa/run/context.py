@@ -150,11 +150,18 @@ class RunContext:
     # --- findings --------------------------------------------------------------------
     def observe(self, key: str, value: Any) -> None:
         self.observations[key] = value
+        if isinstance(value, list) and len(value) > OBSERVED_ITEMS:
+            # A big mailbox's emails: the ledger keeps the first ones and the count; every
+            # one of them is in the run's emails.jsonl and in the emails table.
+            value = {"first": value[:OBSERVED_ITEMS], "total": len(value)}
         self.ledger.observe(self.run_id, key, value)
 
     def alert(self, text: str, *, details: str | None = None) -> bool:
         """Text the owner (signed, short); ``details`` go to the details channel."""
         return self.notifier.sms(text, details=details)
+
+
+OBSERVED_ITEMS = 500
 
 
 def _now() -> str:

@@ -40,6 +40,30 @@ MAX_SHOT_WIDTH = 4000
 DIR_MODE, FILE_MODE = 0o700, 0o600
 
 
+# run.json and report.html list the emails of a run up to this many (those that need a
+# person first); a bigger mailbox's are all in emails.jsonl beside them, one per line.
+EMAILS_SHOWN = 500
+EMAILS_FILE = "emails.jsonl"
+ALL_EMAILS_KEY = "_all_emails"
+
+
+def emails_summary(entries: list[dict[str, Any]]) -> dict[str, Any]:
+    """run.json's emails: all of them when few; else the first ``EMAILS_SHOWN`` of those
+    that need a person (escalated, or not done), then the rest, with counts by action and
+    the file that holds every one."""
+    actions: dict[str, int] = {}
+    for e in entries:
+        actions[str(e.get("action"))] = actions.get(str(e.get("action")), 0) + 1
+    out: dict[str, Any] = {"emails": entries, "emails_total": len(entries),
+                           "email_actions": actions}
+    if len(entries) > EMAILS_SHOWN:
+        first = sorted(entries, key=lambda e: not (e.get("escalation") or not e.get("done")))
+        out["emails"] = first[:EMAILS_SHOWN]
+        out["emails_file"] = EMAILS_FILE
+        out[ALL_EMAILS_KEY] = entries
+    return out
+
+
 def _owner_only(path: Path) -> None:
     """Make ``path`` readable by its owner only (a folder 0700, a file 0600)."""
     try:
@@ -229,6 +253,10 @@ class Evidence:
     # --- summaries ---------------------------------------------------------------------
     def write_json(self, data: dict[str, Any]) -> Path:
         path = self.folder / "run.json"
+        every = data.pop(ALL_EMAILS_KEY, None)
+        if every is not None:  # a big mailbox: each email one line of emails.jsonl
+            _write_private(self.folder / EMAILS_FILE, "".join(
+                json.dumps(scrub_data(e), ensure_ascii=False) + "\n" for e in every))
         _write_private(path, json.dumps(scrub_data(data), indent=2, ensure_ascii=False) + "\n")
         return path
 

@@ -243,8 +243,9 @@ def restore_hint(state_dir: Path, config: str | None = None) -> str:
     if last:
         return (f"restore the last backup ({last[-1].name}) with `rpa ledger restore{where}`"
                 " (the broken file is kept beside it)")
-    return ("no backup exists: restore the file from your own backups, or move it aside to"
-            " start a new ledger (earlier escalation codes are then unknown to the bot)")
+    return ("no backup exists: restore the file from your own backups, or start a new ledger"
+            f" with `rpa ledger new{where}` (codes go on after the last run's; earlier"
+            " escalations are then unknown to the bot)")
 
 
 def check_ledger(path: Path, recordings_dir: Path | None = None,
@@ -551,35 +552,75 @@ class Ledger:
         The texts may hold ``{code}``, filled with the code once it is known. The row, its
         code and its texts are written in one transaction: a crash leaves all or nothing.
         """
+        return self.escalate_many(account, kind, [dict(
+            source_key=source_key, summary=summary, details=details, short=short,
+            buyer=buyer, order_id=order_id, url=url)], run_id=run_id)[0]
+
+    def escalate_many(self, account: str, kind: str, items: list[dict[str, str]], *,
+                      run_id: str | None = None) -> list[tuple[str, bool]]:
+        """:meth:`escalate` for many matters of one kind in one transaction (a big mailbox's
+        hundreds of escalations): each item has ``source_key``, ``summary``, ``details``
+        and optionally ``short``, ``buyer``, ``order_id``, ``url``. Returns (code, new) for
+        each, in order. All are written or none."""
+        out: list[tuple[str, bool]] = []
+        if not items:
+            return out
         self.db.execute("BEGIN IMMEDIATE")
         try:
-            existing = self.db.execute(
-                "SELECT code FROM escalations WHERE account=? AND kind=? AND source_key=?",
-                (account, kind, source_key)).fetchone()
-            if existing:
-                self.db.execute("COMMIT")
-                return str(existing["code"]), False
-            number = self.escalation_counter() + 1
-            code = f"{self.PREFIXES.get(kind, 'X')}{number:03d}"
-            # The file first: a crash after it only skips a number, never reuses one.
-            self._write_counter(number)
-            self.db.execute(
-                "INSERT INTO escalations (id, code, account, kind, source_key, buyer, order_id,"
-                " summary, short, details, url, run_id, created_at)"
-                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                (number, code, account, kind, source_key, buyer, order_id,
-                 scrub(summary.replace("{code}", code)), scrub(short.replace("{code}", code)),
-                 scrub(details.replace("{code}", code)), url, run_id, now_iso()))
-            self._event(code, "opened", kind, run_id)
-            self._after_insert(code)
-            self.db.execute(
-                "INSERT INTO meta (name, value) VALUES ('escalation_counter', ?)"
-                " ON CONFLICT(name) DO UPDATE SET value=excluded.value", (str(number),))
+            keys = [it["source_key"] for it in items]
+            existing: dict[str, str] = {}
+            for start in range(0, len(keys), 500):
+                part = keys[start:start + 500]
+                for row in self.db.execute(
+                        "SELECT source_key, code FROM escalations WHERE account=? AND kind=?"
+                        f" AND source_key IN ({','.join('?' * len(part))})",
+                        (account, kind, *part)):
+                    existing[row["source_key"]] = str(row["code"])
+            fresh = [it for it in items if it["source_key"] not in existing]
+            first = self.escalation_counter() + 1
+            # Numbers are handed out in order, each source key once (a key twice in items
+            # is one matter).
+            numbers: dict[str, int] = {}
+            for it in fresh:
+                numbers.setdefault(it["source_key"], first + len(numbers))
+            if numbers:
+                # The file first: a crash after it only skips numbers, never reuses one.
+                self._write_counter(first + len(numbers) - 1)
+            now = now_iso()
+            made: set[str] = set()
+            for it in items:
+                key = it["source_key"]
+                if key in existing:
+                    out.append((existing[key], False))
+                    continue
+                number = numbers[key]
+                code = f"{self.PREFIXES.get(kind, 'X')}{number:03d}"
+                if key in made:
+                    out.append((code, False))
+                    continue
+                made.add(key)
+                self.db.execute(
+                    "INSERT INTO escalations (id, code, account, kind, source_key, buyer,"
+                    " order_id, summary, short, details, url, run_id, created_at)"
+                    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    (number, code, account, kind, key, it.get("buyer", ""),
+                     it.get("order_id", ""), scrub(it["summary"].replace("{code}", code)),
+                     scrub(it.get("short", "").replace("{code}", code)),
+                     scrub(it["details"].replace("{code}", code)), it.get("url", ""),
+                     run_id, now))
+                self._event(code, "opened", kind, run_id)
+                self._after_insert(code)
+                out.append((code, True))
+            if numbers:
+                self.db.execute(
+                    "INSERT INTO meta (name, value) VALUES ('escalation_counter', ?)"
+                    " ON CONFLICT(name) DO UPDATE SET value=excluded.value",
+                    (str(first + len(numbers) - 1),))
             self.db.execute("COMMIT")
         except BaseException:
             self.db.execute("ROLLBACK")
             raise
-        return code, True
+        return out
 
     def _after_insert(self, code: str) -> None:
         """A seam for tests: runs between the insert and the commit of a new escalation."""
@@ -614,6 +655,17 @@ class Ledger:
                               " AND notified_at IS NULL", (now_iso(), code))
         if cur.rowcount == 1:
             self._event(code, "notified", "", run_id)
+
+    def mark_notified_many(self, codes: list[str], run_id: str | None = None) -> None:
+        """:meth:`mark_notified` for many codes (a digest text) in one transaction."""
+        self.db.execute("BEGIN")
+        try:
+            for code in codes:
+                self.mark_notified(code, run_id)
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
 
     def mark_reminded(self, code: str, at: str, run_id: str | None = None) -> bool:
         """The reminder reached the owner at ``at``: notified -> reminded (once)."""
@@ -767,6 +819,18 @@ class Ledger:
         row = self.db.execute("SELECT * FROM emails WHERE account=? AND message_id=?",
                               (account, message_id)).fetchone()
         return dict(row) if row else None
+
+    def emails_known(self, account: str, message_ids: list[str]) -> dict[str, dict[str, Any]]:
+        """:meth:`email` for many Message-IDs at once: the rows found, by Message-ID."""
+        found: dict[str, dict[str, Any]] = {}
+        ids = list(dict.fromkeys(message_ids))
+        for start in range(0, len(ids), 500):
+            part = ids[start:start + 500]
+            for row in self.db.execute(
+                    "SELECT * FROM emails WHERE account=?"
+                    f" AND message_id IN ({','.join('?' * len(part))})", (account, *part)):
+                found[row["message_id"]] = dict(row)
+        return found
 
     def record_emails(self, account: str, rows: list[dict[str, Any]],
                       run_id: str | None = None) -> None:

@@ -29,7 +29,7 @@ from rpa.logs import add_run_log
 from rpa.owner import escalate
 from rpa.owner.notify import EMAIL_SCHEME, Notifier
 from rpa.run.context import RunContext, utc_now
-from rpa.run.evidence import Evidence, new_run_id
+from rpa.run.evidence import Evidence, emails_summary, new_run_id
 from rpa.run.ledger import Ledger, LedgerBroken, check_ledger
 from rpa.run.registry import plan
 from rpa.seller_central.selectors import Selectors, declared_keys
@@ -138,9 +138,10 @@ def run(cfg: Config, *, account: str | None = None, flows: list[str] | None = No
         recordings = Path(cfg.paths.recordings_dir)
         _check_ledger(cfg, state_dir / "ledger.sqlite", recordings, secrets)
         run_id = new_run_id(acc.name)
+        floor = _last_counter(recordings)  # before this run's folder becomes "latest"
         evidence = Evidence(recordings, run_id)
         sink = add_run_log(evidence.folder / "run.log")
-        ledger = Ledger(state_dir / "ledger.sqlite", code_floor=_last_counter(recordings))
+        ledger = Ledger(state_dir / "ledger.sqlite", code_floor=floor)
         ledger.start_run(run_id, acc.name, dry_run)
         sms_cfg = cfg.notify.sms
         details_cfg = cfg.notify.details
@@ -276,10 +277,10 @@ def _alert_owner(ctx: RunContext, status: str, results: dict[str, dict[str, Any]
     if status == "needs_person":
         where = "The mailbox" if err["flow"] == "mailbox" else "Seller Central"
         text = f"{where} needs a person: {message}. Run {ctx.run_id}."
-        short = f"{where} needs a person ({err.get('reason') or err['type']})."
+        short = f"{where} needs a person ({err.get('reason') or err['type']}). Run {ctx.run_id}."
     else:
         text = f"The {err['flow']} step failed: {message}. Run {ctx.run_id}."
-        short = f"The {err['flow']} step failed ({err['type']})."
+        short = f"The {err['flow']} step failed ({err['type']}). Run {ctx.run_id}."
     details = "\n".join([text, *(f"- {e['flow']} (attempt {e['attempt']}): {e['message']}"
                                  + (f" at {e['url']}" if e.get("url") else "")
                                  for e in errors),
@@ -328,7 +329,8 @@ def _check_ledger(cfg: Config, path: Path, recordings: Path, secrets: dict[str, 
                                        and cfg.notify.sms.max_chars else 160))
         try:
             notifier.sms(f"Bot stopped: its ledger is {what}; nothing was done. "
-                         "The VA restores it with: rpa ledger restore",
+                         "The VA restores it with: rpa ledger restore (or rpa ledger new when no "
+                         "backup is left)",
                          details=str(err), title="Seller Central bot stopped")
         except Exception as err2:  # noqa: BLE001 - the stop itself must still be reported
             logger.error("could not tell the owner the ledger is {}: {}", what, err2)
@@ -366,7 +368,7 @@ def _summary(ctx: RunContext, started: str, status: str, results: dict[str, dict
                             "email_folders")},
         },
         "threads": obs.get("threads", []),
-        "emails": obs.get("emails", []),
+        **emails_summary(obs.get("emails", [])),
         "email_folders": obs.get("email_folders", {}),
         "alerts": [s.__dict__ for s in ctx.notifier.sent],
         "errors": errors,

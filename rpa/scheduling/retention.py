@@ -195,7 +195,9 @@ def _row(run: RunFolder) -> dict[str, Any]:
         "unshipped": "not read" if unshipped is None else str(unshipped),
         "performance": performance,
         "messages": _tally(data.get("threads"), "decision"),
-        "emails": _tally(data.get("emails"), "action"),
+        "emails": (", ".join(f"{k} {v}" for k, v in sorted(data["email_actions"].items()))
+                   if isinstance(data.get("email_actions"), dict)
+                   else _tally(data.get("emails"), "action")),
         "escalations": ", ".join(str(c) for c in opened) if isinstance(opened, list) else "",
     }
 

@@ -3,6 +3,12 @@
 It serves the same URLs, element ids, names and wording as the real site (see the shared
 notes on Seller Central), with scenario data from YAML, a JSON control API under
 ``/__sandbox/`` and injectable faults (captcha, intrusion check, slow pages, errors).
+
+``app`` (the Starlette app: the gate, the signed-in pages), ``auth`` (the sign-in pages),
+``picker`` (the account picker), ``control`` (the control API), ``scenario`` (the YAML
+scenarios), ``state`` (sessions, threads, counters, faults), ``wording`` (the pages' words
+per locale), ``web`` (shared helpers) and ``server`` (a loopback server in a thread).
+Imports nothing else of ``rpa``: it stands apart from the bot it exercises.
 """
 
 from rpa.practice.sandbox.app import create_app

@@ -74,7 +74,7 @@ class Gate:
             await asyncio.sleep(slow_ms / 1000)
         # A request let go after a hang belongs to faults that are gone: it must not take
         # the one-shot faults set since (a CAPTCHA meant for the next sign-in, say).
-        held = state.take_hang(path)
+        held = state.take_hang(path) or state.never_loads(path)
         if held:
             await _hold(state)
         if not held and state.take_http500(path):

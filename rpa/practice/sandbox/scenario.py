@@ -190,6 +190,18 @@ class Scenario(_Strict):
     # Words the home page shows for Seller Performance instead of the usual ones (a wording
     # the bot may not know); Account Health keeps the usual words.
     performance_label: str | None = Field(default=None, min_length=1)
+    # Paths whose requests are never answered, every time (a page that never finishes
+    # loading); ``*`` matches any part, as in the control API's ``hang`` fault. A held
+    # request is let go when the sandbox is reset.
+    never_loads: list[str] = []
+
+    @field_validator("never_loads")
+    @classmethod
+    def _paths(cls, value: list[str]) -> list[str]:
+        for path in value:
+            if not path.startswith("/"):
+                raise ValueError(f"{path!r}: expected a path starting with '/'")
+        return value
 
     @model_validator(mode="after")
     def _consistent(self) -> Scenario:

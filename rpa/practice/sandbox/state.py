@@ -311,6 +311,13 @@ class SandboxState:
         """Whether this request is to hang (never answered while the fault stands)."""
         return self._take_path(self.faults.hang, path, "hangs_started")
 
+    def never_loads(self, path: str) -> bool:
+        """Whether the scenario holds every request to this path (a page that never loads)."""
+        if not any(fnmatch.fnmatchcase(path, p) for p in self.scenario.never_loads):
+            return False
+        self.bump("hangs_started")
+        return True
+
     def _take_path(self, table: dict[str, int], path: str, counter: str) -> bool:
         with self.lock:
             key = path if path in table else next(
