@@ -14,7 +14,7 @@ test: setup-test
 
 # Timings on this machine (not a test): the buyer-messages flow on fifty threads.
 bench: setup
-	$(BIN)/python scripts/bench_buyer_messages.py
+	$(BIN)/python bench/buyer_messages.py
 
 setup:
 	@bash scripts/setup.sh

@@ -5,7 +5,7 @@ in once, then runs the buyer_messages flow and prints the median, mean and slowe
 per thread (every step of a thread: read, decide, send, confirm, screenshots, owner text),
 and whether every thread was handled exactly once (exit 1 if not).
 
-    .venv/bin/python scripts/bench_buyer_messages.py [--scenario busy] [--no-trace]
+    .venv/bin/python bench/buyer_messages.py [--scenario busy] [--no-trace]
         [--snapshots] [--in-process]
 """
 
