@@ -2,7 +2,7 @@
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test bench setup setup-test lint sandbox clean
+.PHONY: demo test bench setup setup-test setup-bench lint sandbox clean
 
 demo: setup
 	$(BIN)/rpa demo
@@ -12,8 +12,10 @@ test: setup-test
 	$(BIN)/mypy rpa flows
 	$(BIN)/pytest -q
 
-# Timings on this machine (not a test): the buyer-messages flow on fifty threads.
-bench: setup
+# Timings on this machine (not tests): the mailbox triage against imapfilter at 1k, 10k and
+# 50k messages, then the buyer-messages flow on fifty threads and the routine's memory.
+bench: setup-bench
+	$(BIN)/python bench/mailbox.py
 	$(BIN)/python bench/buyer_messages.py
 
 setup:
@@ -21,6 +23,9 @@ setup:
 
 setup-test:
 	@bash scripts/setup.sh --test
+
+setup-bench:
+	@bash scripts/setup.sh --bench
 
 sandbox: setup
 	$(BIN)/rpa sandbox

@@ -279,6 +279,14 @@ def config_check(config: Path = ConfigOpt) -> None:
                     stopped.setdefault(problem, []).append(name)
         blocked += [f"account '{acc.name}': {problem} (stops {', '.join(names)} and the "
                     "flows that need it)" for problem, names in stopped.items()]
+    mb = cfg.mailbox
+    if mb is not None and mb.authentication == "required" and not mb.authserv_id:
+        # Without the id, the topmost Authentication-Results header is believed; on a server
+        # that adds none, that is whatever the sender wrote ("dmarc=pass").
+        err_console.print("[yellow]warning:[/yellow] mailbox.authentication is 'required' "
+                          "but mailbox.authserv_id is not set: set it to the id your mail "
+                          "server writes in Authentication-Results, or a sender's own "
+                          "forged header could be believed", soft_wrap=True)
     if blocked:
         for line in blocked:
             err_console.print(f"[red]configuration error:[/red] {escape(line)}",

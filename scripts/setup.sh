@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Idempotent set-up: virtualenv, the package (with --test, its test tools), a Chromium
-# and Dovecot.
+# and Dovecot (with --bench also imapfilter, which the mailbox benchmark compares with).
 # Safe to run again and again; it only does what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 want_test=0
+want_bench=0
 [ "${1:-}" = "--test" ] && want_test=1
+[ "${1:-}" = "--bench" ] && want_bench=1
 VENV=${VENV:-.venv}
 PYTHON=${PYTHON:-python3}
 
@@ -57,5 +59,14 @@ if ! command -v dovecot >/dev/null 2>&1 && [ ! -x /usr/sbin/dovecot ]; then
     apt_install dovecot-imapd
   else
     echo "note: Dovecot is not installed; the demo skips the mailbox and its tests are skipped" >&2
+  fi
+fi
+
+# 5. imapfilter, for the benchmark only (bench/mailbox.py runs it beside our triage)
+if [ $want_bench = 1 ] && ! command -v imapfilter >/dev/null 2>&1; then
+  if is_root && have_apt; then
+    apt_install imapfilter
+  else
+    echo "note: imapfilter is not installed (Debian: apt-get install imapfilter); the mailbox benchmark needs it" >&2
   fi
 fi

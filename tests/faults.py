@@ -42,6 +42,10 @@ FAULTS: list[Fault] = [
     Fault("page hangs after the password", "login",
           "exit 3 `signin_failed`, password once, no retry",
           "tests/test_signin_variants.py::test_hang_after_the_password_is_not_retried"),
+    Fault("sign-in page hangs before the password", "login",
+          "retried, signed in, password typed once",
+          "tests/test_signin_variants.py::"
+          "test_hang_before_the_password_is_retried_and_signs_in_once"),
     Fault("account name shared by a prefix; saved state in another account", "login",
           "the exact account, read back; switched or exit 3",
           "tests/test_account_picker.py::"
@@ -59,6 +63,9 @@ FAULTS: list[Fault] = [
           "exit 1 in attempts × timeout, screenshots, one text a day",
           "tests/test_failures.py::"
           "test_a_page_that_never_loads_ends_the_run_with_evidence_and_one_text"),
+    Fault("home page never loads (scenario home-never-loads)", "dashboard",
+          "retried, exit 1, one text with the run id",
+          "tests/test_failures.py::test_bundled_scenario_whose_home_page_never_loads"),
     Fault("Seller Performance widget missing", "dashboard",
           "other figures kept, not read with why, one text",
           "tests/test_home_variants.py::test_missing_performance_widget_keeps_the_other_figures"),

@@ -215,3 +215,24 @@ def test_selectors_check_resolves_every_key_on_the_sandbox(tmp_path: Path) -> No
                     "inbox.row_order_id", "home.unshipped_count", "health.metric_value"):
             assert key in out
         assert "nothing" not in out
+
+
+def test_config_check_warns_when_authentication_is_required_without_authserv_id(
+        tmp_path: Path) -> None:
+    """'required' without the server's id believes the topmost Authentication-Results
+    header, which on a server that adds none is the sender's own: config check says so."""
+    data = yaml.safe_load(Path("rpa.example.yaml").read_text())
+    acc = data["accounts"][0]
+    env = {acc["password_env"]: "Very-Secret-Password-123",
+           acc["totp_secret_env"]: "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP",
+           data["mailbox"]["password_env"]: "Mailbox-Secret-987",
+           **{data["notify"][ch]["url_env"]: "json://127.0.0.1:9/x" for ch in ("sms", "details")}}
+    outputs = {}
+    for case, extra in (("bare", {}), ("with id", {"authserv_id": "mx.example.com"})):
+        mailbox = {**data["mailbox"], "authentication": "required", **extra}
+        path = _write_config(tmp_path, mailbox=mailbox)
+        proc = rpa("config", "check", "--config", str(path), cwd=tmp_path, env=env)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        outputs[case] = " ".join((proc.stdout + proc.stderr).split())
+    assert "authserv_id is not set" in outputs["bare"]
+    assert "authserv_id is not set" not in outputs["with id"]

@@ -110,11 +110,18 @@ def _decode_header_line(line: bytes) -> str:
         return line.decode("cp1252", "replace")
 
 
+_LINE_BREAK = re.compile(r"\r?\n|\r")
+
+
 def raw_headers(raw: bytes) -> list[tuple[str, str]]:
     """(lower-case name, unfolded value) pairs in order; malformed lines are skipped."""
     pairs: list[tuple[str, str]] = []
-    for rawline in re.split(rb"\r?\n|\r", _header_block(raw or b"")):
-        line = _decode_header_line(rawline)
+    block = _header_block(raw or b"")
+    try:  # most header blocks are UTF-8 (or ASCII) as a whole
+        lines = _LINE_BREAK.split(block.decode("utf-8"))
+    except UnicodeDecodeError:
+        lines = [_decode_header_line(b) for b in re.split(rb"\r?\n|\r", block)]
+    for line in lines:
         if not line.strip():
             continue
         if line[0] in " \t":
@@ -350,8 +357,13 @@ class MailItem:
 
     def header_values(self, name: str) -> list[str]:
         """Every value of header ``name`` (any case), topmost first."""
-        key = name.lower()
-        return [value for hname, value in self.headers if hname == key]
+        index = self.__dict__.get("_by_name")
+        if index is None or index[0] is not self.headers:  # built once per headers tuple
+            by_name: dict[str, list[str]] = {}
+            for hname, value in self.headers:
+                by_name.setdefault(hname, []).append(value)
+            index = self.__dict__["_by_name"] = (self.headers, by_name)
+        return list(index[1].get(name.lower(), ()))
 
 
 @lru_cache(maxsize=8192)
