@@ -19,7 +19,7 @@ from loguru import logger
 
 from rpa.errors import ApplicationError, PageError
 from rpa.owner import answers, escalate
-from rpa.run.context import RunContext
+from rpa.run.context import RunContext, StepRecord
 from rpa.run.registry import flow
 from rpa.seller_central import messaging
 from rpa.seller_central.messages import InboxRow, ThreadPage, needs_response, same_text
@@ -162,12 +162,20 @@ class Handler:
 
     def _handle(self, row: InboxRow) -> None:
         tid = row.thread_id
-        with self.ctx.step(f"thread {tid}: read") as step:
+        # One screenshot per thread, after its decisive action: the page after the reply or
+        # "No response needed", or, when nothing on the page changes (answered already,
+        # handled before, blocked, a dry run), the page as read.
+        with self.ctx.step(f"thread {tid}: read", screenshot=False) as step:
             page = self.sc.thread(tid)
             view = page.read()
+            key = view.message_key()
+            prior = self.ledger.thread(self.account, tid, key)
+            done = (view.answered or not needs_response(view)
+                    or bool(prior and prior["state"] in ("sent", "no_response")))
+            decision, stopped = (None, None) if done else self.decide(view)
+            if decision is None or self.ctx.dry_run or decision.kind == "blocked":
+                self._screenshot(step)
         entry = self._entry(view, step.screenshot)
-        key = view.message_key()
-        prior = self.ledger.thread(self.account, tid, key)
 
         if view.answered or not needs_response(view):
             if prior and prior["state"] == "sending":
@@ -182,8 +190,7 @@ class Handler:
                             "still lists it; not sent again")
             logger.warning("thread {}: {}", tid, entry.reason)
             return
-
-        decision, stopped = self.decide(view)
+        assert decision is not None
         entry.decision, entry.reason = decision.label, decision.reason
 
         if self.ctx.dry_run:
@@ -197,6 +204,12 @@ class Handler:
             self._blocked(view, key, decision, entry)
         else:
             self._reply(page, view, key, decision, entry, stopped)
+
+    def _screenshot(self, step: StepRecord) -> None:
+        """The step's screenshot, taken now (masked as every step's is)."""
+        page = self.sc.page
+        step.screenshot = self.ctx.evidence.screenshot(
+            page, f"{self.ctx.flow_name}-{step.name}", self.ctx.masks(page))
 
     def decide(self, view: ThreadView) -> tuple[Decision, Decision | None]:
         """What to send, and the template the messaging rules stopped (if one was).

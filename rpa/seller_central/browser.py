@@ -27,6 +27,22 @@ from rpa import redact
 from rpa.config import BrowserConfig
 from rpa.errors import ConfigError
 
+# Chromium takes the last --disable-features it is given: Playwright's own list (1.65) is
+# repeated here, so that adding to it keeps its entries.
+PLAYWRIGHT_DISABLED_FEATURES = (
+    "AvoidUnnecessaryBeforeUnloadCheckSync", "DestroyProfileOnBrowserClose", "HttpsUpgrades",
+    "HttpsFirstBalancedModeAutoEnable", "LensOverlay", "MediaRouter", "PaintHolding",
+    "ThirdPartyStoragePartitioning", "AvoidCorsURLLoaderRestartOnRedirect",
+    "TcpPortRandomizationWin", "OptimizationHints", "NetworkTimeServiceQuerying", "AimEnabled",
+    "PreconnectToSearch", "msForceBrowserSignIn", "msEdgeUpdateLaunchServicesPreferredVersion",
+)
+# Features a bot never uses, each measured to cost memory (bench/routine_memory.py): the
+# address bar's popups are web pages of their own (a renderer of ~75 MB) in a browser that
+# has no address bar to show them.
+UNUSED_FEATURES = (
+    "WebUIOmniboxPopup", "WebUIOmniboxAimPopup", "WebUIOmniboxFullPopup",
+    "PreloadTopChromeWebUI",
+)
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -35,7 +51,19 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--disable-quic",
     "--no-first-run",
+    # one site, one tab: one renderer process, not a spare one besides; the GPU thread in
+    # the browser process (software drawing only: --disable-gpu), not a process of its own
+    "--renderer-process-limit=1",
+    "--in-process-gpu",
+    # the page's JavaScript with a small young generation, as the driver's below: the
+    # routine's peak 453-573 MB with it, 478-630 MB without (bench/routine_memory.py)
+    "--js-flags=--max-semi-space-size=1",
+    "--disable-extensions",
+    "--disable-features=" + ",".join((*PLAYWRIGHT_DISABLED_FEATURES, *UNUSED_FEATURES)),
 ]
+# The Playwright driver (Node.js) with a small young generation: its peak 95-127 MB, was
+# 125-150 MB (bench/routine_memory.py). The user's own NODE_OPTIONS win.
+DRIVER_NODE_OPTIONS = "--max-semi-space-size=1"
 SYSTEM_CHROMIUM = ("/usr/bin/chromium", "/usr/bin/chromium-browser")
 
 
@@ -133,6 +161,18 @@ def move_aside(state_file: Path, problem: str) -> str:
     return warning
 
 
+def _start_playwright() -> Playwright:
+    """Start the Playwright driver, with ``DRIVER_NODE_OPTIONS`` unless NODE_OPTIONS is set
+    (the driver takes this process's environment when it starts; it is put back after)."""
+    if "NODE_OPTIONS" in os.environ:
+        return sync_playwright().start()
+    os.environ["NODE_OPTIONS"] = DRIVER_NODE_OPTIONS
+    try:
+        return sync_playwright().start()
+    finally:
+        os.environ.pop("NODE_OPTIONS", None)
+
+
 def launch(cfg: BrowserConfig, state_file: Path, *, headed: bool = False) -> BrowserSession:
     """Start Chromium and open a context with the saved state, if any.
 
@@ -140,7 +180,7 @@ def launch(cfg: BrowserConfig, state_file: Path, *, headed: bool = False) -> Bro
     the next attempt fail with "Sync API inside the asyncio loop").
     """
     executable = find_chromium(cfg.executable_path)
-    pw = sync_playwright().start()
+    pw = _start_playwright()
     try:
         browser = pw.chromium.launch(
             executable_path=executable,

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
+from loguru import logger
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Page
 
@@ -106,11 +107,68 @@ def _text(sel: Any, scope: Any, key: str) -> str:
     """The first text ``key`` matches right now, on one line, without hidden characters
     and bounded in length (a buyer's name or subject goes into the owner's texts and the
     buyer's reply): "" when none."""
+    return _first(sel.texts(scope, key), key)
+
+
+def _first(texts: list[str], key: str) -> str:
+    """The first of ``texts`` (those ``key`` matched) that is not blank, cleaned as
+    :func:`_text` says."""
     limit = NAME_LIMIT if key.endswith("buyer") else LINE_LIMIT
-    for text in sel.texts(scope, key):
+    for text in texts:
         if text.strip():
             return clean_line(text, limit)
     return ""
+
+
+# The thread page's fields read at once (ThreadPage._read_at_once), by their thread.* key.
+THREAD_FIELDS = ("detail", "message", "message_text", "message_time", "from_seller", "buyer",
+                 "order_id", "subject", "status")
+# Each key's candidates resolved as Playwright resolves them: css by querySelectorAll from
+# the scope, "xpath=" from the scope node, the union in page order; texts are innerText
+# (Playwright's all_inner_texts); null while the thread (its first match) is not visible,
+# as Playwright sees it. A selector the page cannot take throws: read key by key.
+READ_THREAD_JS = """
+(keys) => {
+  const visible = (el) => {
+    if (!el) return false;
+    if (el.checkVisibility && !el.checkVisibility()) return false;
+    if (getComputedStyle(el).visibility !== 'visible') return false;
+    const box = el.getBoundingClientRect();
+    return box.width > 0 && box.height > 0;
+  };
+  const find = (root, sels) => {
+    const found = new Set();
+    for (let sel of sels) {
+      if (sel.startsWith('xpath=')) {
+        const doc = root.ownerDocument || root;
+        const res = doc.evaluate(sel.slice(6), root, null,
+                                 XPathResult.ORDERED_NODE_SNAPSHOT_TYPE, null);
+        for (let i = 0; i < res.snapshotLength; i++) {
+          if (res.snapshotItem(i).nodeType === 1) found.add(res.snapshotItem(i));
+        }
+        continue;
+      }
+      if (sel.startsWith('css=')) sel = sel.slice(4);
+      root.querySelectorAll(sel).forEach((el) => found.add(el));
+    }
+    return [...found].sort((a, b) => (a === b ? 0
+      : (a.compareDocumentPosition(b) & Node.DOCUMENT_POSITION_FOLLOWING ? -1 : 1)));
+  };
+  const texts = (root, sels) => find(root, sels).map((el) => el.innerText);
+  if (!visible(find(document, keys.detail)[0])) return null;
+  const nodes = find(document, keys.message);
+  const within = (sels) => {
+    const found = new Set();
+    for (const node of nodes) find(node, sels).forEach((el) => found.add(el));
+    return [...found].map((el) => el.innerText);
+  };
+  return {seller: nodes.map((node) => find(node, keys.from_seller).length > 0),
+          bodies: within(keys.message_text), times: within(keys.message_time),
+          buyer: texts(document, keys.buyer),
+          order_id: texts(document, keys.order_id), subject: texts(document, keys.subject),
+          status: texts(document, keys.status)};
+}
+"""
 
 
 def same_text(a: str, b: str) -> bool:
@@ -139,41 +197,74 @@ class ThreadPage:
     def read(self, *, header: bool = True) -> ThreadView:
         """The thread as shown: header fields and every message with its sender.
 
-        Few round trips on purpose: all bodies and all times are read in one call each;
+        One round trip once the thread shows: every field is read by one evaluate call
+        when selectors.yaml gives the thread's keys as CSS (else key by key, as before);
         with ``header=False`` the buyer, order and subject of the last read are kept.
         """
-        page = self.page
-        self.sel.wait(page, "thread.detail")
-        nodes = self.sel.any_of(page, "thread.message").all()
-        bodies = self.sel.texts(self.sel.any_of(page, "thread.message"), "thread.message_text")
-        times = self.sel.texts(self.sel.any_of(page, "thread.message"), "thread.message_time")
-        if len(bodies) != len(nodes):
-            raise PageError(f"thread {self.thread_id}: {len(nodes)} messages but "
+        shown = self._read_at_once(header)
+        if shown is None:  # not showing yet (or not plain CSS): wait for it, read again
+            self.sel.wait(self.page, "thread.detail")
+            shown = self._read_at_once(header) or self._read_by_key(header)
+        senders, bodies, times = shown["seller"], shown["bodies"], shown["times"]
+        if len(bodies) != len(senders):
+            raise PageError(f"thread {self.thread_id}: {len(senders)} messages but "
                             f"{len(bodies)} message texts")
-        if len(times) != len(nodes):
-            times = [""] * len(nodes)
+        if len(times) != len(senders):
+            times = [""] * len(senders)
         messages = []
-        for node, body, at in zip(nodes, bodies, times, strict=True):
-            sender = "seller" if self.sel.any_of(node, "thread.from_seller").count() else "buyer"
+        for seller, body, at in zip(senders, bodies, times, strict=True):
+            sender = "seller" if seller else "buyer"
             # the buyer's words reach the owner; the seller's stay as sent, to compare
             text = clean_text(body) if sender == "buyer" else body
             messages.append(Message(sender, text, " ".join(at.split())))
         prev = self.last if not header else None
         self.last = ThreadView(
             thread_id=self.thread_id,
-            buyer=prev.buyer if prev else _text(self.sel, page, "thread.buyer"),
-            order_id=prev.order_id if prev else _text(self.sel, page, "thread.order_id"),
-            subject=prev.subject if prev else _text(self.sel, page, "thread.subject"),
-            messages=messages, status=_text(self.sel, page, "thread.status"),
+            buyer=prev.buyer if prev else _first(shown["buyer"], "thread.buyer"),
+            order_id=prev.order_id if prev else _first(shown["order_id"], "thread.order_id"),
+            subject=prev.subject if prev else _first(shown["subject"], "thread.subject"),
+            messages=messages, status=_first(shown["status"], "thread.status"),
             url=self.sc.base + self.path)
         return self.last
 
+    def _read_at_once(self, header: bool) -> dict[str, Any] | None:
+        """Every field of the thread page in one evaluate call, when the thread shows;
+        None when it does not (yet), a key is not plain CSS or the page cannot take a
+        selector."""
+        keys = {name: self.sel.plain(f"thread.{name}") for name in THREAD_FIELDS}
+        if not header:
+            for name in ("buyer", "order_id", "subject"):
+                keys[name] = []
+        if any(sels is None for sels in keys.values()):
+            return None
+        try:
+            shown = self.page.evaluate(READ_THREAD_JS, keys)
+        except PlaywrightError as err:
+            logger.debug("thread page read key by key: {}", str(err).splitlines()[0])
+            return None
+        return dict(shown) if isinstance(shown, dict) else None
+
+    def _read_by_key(self, header: bool) -> dict[str, Any]:
+        """The same fields through Playwright's locators, a few round trips per field."""
+        page = self.page
+        nodes = self.sel.any_of(page, "thread.message").all()
+        out: dict[str, Any] = {
+            "seller": [bool(self.sel.any_of(node, "thread.from_seller").count())
+                       for node in nodes],
+            "bodies": self.sel.texts(self.sel.any_of(page, "thread.message"),
+                                     "thread.message_text"),
+            "times": self.sel.texts(self.sel.any_of(page, "thread.message"),
+                                    "thread.message_time")}
+        for name in ("buyer", "order_id", "subject", "status"):
+            out[name] = (self.sel.texts(page, f"thread.{name}")
+                         if header or name == "status" else [])
+        return out
+
     def _act(self, key: str) -> str:
         """Click an action and wait for the page that follows; returns where the browser is."""
-        button = self.sel.wait(self.page, key)
         try:
             with self.page.expect_navigation(wait_until="domcontentloaded"):
-                button.click()
+                self.sel.click(self.page, key)  # waits for the button, as a person would
         except PlaywrightError as err:
             raise PageError(f"{key}: the page did not answer ({str(err).splitlines()[0]})"
                             ) from err
@@ -194,7 +285,7 @@ class ThreadPage:
 
         The caller checks that the reply is there; this method never sends twice.
         """
-        self.sel.wait(self.page, "thread.reply_box").fill(text)
+        self.sel.fill(self.page, "thread.reply_box", text)
         return self._back_on_thread(self._act("thread.send"), "sending")
 
     def mark_no_response(self) -> ThreadView:

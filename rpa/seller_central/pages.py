@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
+from loguru import logger
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Page
 
@@ -28,6 +29,29 @@ if TYPE_CHECKING:
 SELECTOR_KEYS: tuple[str, ...] = (
     "app.signed_in",
 )
+
+
+# Playwright's visibility (a box with a size, not hidden by style) of the first element in
+# page order; ``els`` are the look-alikes' matches, ``css`` the signed-in frame's selectors.
+SIGNED_IN_JS = """
+(els, css) => {
+  const visible = (el) => {
+    if (!el) return false;
+    if (el.checkVisibility && !el.checkVisibility()) return false;
+    if (getComputedStyle(el).visibility !== 'visible') return false;
+    const box = el.getBoundingClientRect();
+    return box.width > 0 && box.height > 0;
+  };
+  const frames = new Set();
+  for (let sel of css) {
+    if (sel.startsWith('css=')) sel = sel.slice(4);
+    document.querySelectorAll(sel).forEach((el) => frames.add(el));
+  }
+  const first = [...frames].sort((a, b) => (a === b ? 0
+    : (a.compareDocumentPosition(b) & Node.DOCUMENT_POSITION_FOLLOWING ? -1 : 1)))[0];
+  return visible(first) && !visible(els[0]);
+}
+"""
 
 
 class SellerCentral:
@@ -53,14 +77,31 @@ class SellerCentral:
 
     def where(self, timeout_ms: int | None = None) -> str:
         """Which known page the browser shows now."""
-        if (self.sel.present(self.page, "app.signed_in")
-                and not self.sel.present_any(self.page, SIGNED_IN_LOOKALIKES)):
-            return "app.signed_in"  # the common case, in a few round trips
+        if self._signed_in_now():
+            return "app.signed_in"  # the common case, in one round trip
         try:
             return self.sel.which(self.page, SIGNIN_STATES, timeout_ms=timeout_ms)
         except SelectorNotFound as err:
             raise NeedsPerson(f"an unknown page is shown at {self.page.url}",
                               reason="unknown_page", url=self.page.url) from err
+
+    def _signed_in_now(self) -> bool:
+        """Whether the signed-in frame shows and none of the pages that look like it
+        (the first match of each visible, as ``Selectors.present`` asks): one evaluate
+        call on the look-alikes' locator when ``app.signed_in`` is plain CSS."""
+        css = self.sel.plain("app.signed_in")
+        if css is not None:
+            combined = None
+            for key in SIGNED_IN_LOOKALIKES:
+                loc = self.sel.any_of(self.page, key)
+                combined = loc if combined is None else combined.or_(loc)
+            if combined is not None:
+                try:
+                    return bool(combined.evaluate_all(SIGNED_IN_JS, css))
+                except PlaywrightError as err:  # e.g. a selector the page cannot take
+                    logger.debug("where: checked key by key ({})", str(err).splitlines()[0])
+        return (self.sel.present(self.page, "app.signed_in")
+                and not self.sel.present_any(self.page, SIGNED_IN_LOOKALIKES))
 
     def open(self, path: str) -> None:
         """Open ``path`` signed in: sign in first if Seller Central asks, then come back."""

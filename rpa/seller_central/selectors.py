@@ -187,6 +187,27 @@ class Selectors:
             raise SelectorNotFound(key, _url(scope), len(self._cands(key))) from err
         return loc
 
+    def fill(self, scope: Scope, key: str, text: str, *, timeout_ms: int | None = None,
+             **params: Any) -> Locator:
+        """Type ``text`` into the first candidate of ``key`` once it can take it: one round
+        trip (Playwright waits for it to show); SelectorNotFound when it never does."""
+        loc = self.any_of(scope, key, **params).first
+        try:
+            loc.fill(text, timeout=self.timeout_ms if timeout_ms is None else timeout_ms)
+        except PlaywrightTimeout as err:
+            raise SelectorNotFound(key, _url(scope), len(self._cands(key))) from err
+        return loc
+
+    def click(self, scope: Scope, key: str, *, timeout_ms: int | None = None,
+              **params: Any) -> None:
+        """Click the first candidate of ``key`` once it can be clicked: one round trip
+        (Playwright waits for it to show); SelectorNotFound when it never does."""
+        loc = self.any_of(scope, key, **params).first
+        try:
+            loc.click(timeout=self.timeout_ms if timeout_ms is None else timeout_ms)
+        except PlaywrightTimeout as err:
+            raise SelectorNotFound(key, _url(scope), len(self._cands(key))) from err
+
     def present_any(self, scope: Scope, keys: tuple[str, ...] | list[str]) -> bool:
         """Whether any candidate of any of ``keys`` is visible right now (one round trip)."""
         combined: Locator | None = None
@@ -233,6 +254,17 @@ class Selectors:
             if self.present(scope, key):
                 return key
         raise SelectorNotFound(" | ".join(keys), _url(scope), len(keys))
+
+    def plain(self, key: str) -> list[str] | None:
+        """The candidates of ``key`` as selectors the page itself can resolve (``css``, and
+        ``xpath=…`` inside one), for reading many keys in one evaluate call; None when one
+        needs Playwright's own engines (role, label, text, url, placeholders)."""
+        out = []
+        for cand in self._cands(key):
+            if cand.strategy != "css" or "{" in cand.value:
+                return None
+            out.append(cand.value)
+        return out
 
     def check(self, scope: Scope, key: str) -> str | None:
         """Which candidate of ``key`` resolves on the current page right now, if any."""
