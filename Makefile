@@ -8,7 +8,7 @@ demo: setup
 	$(BIN)/rpa demo
 
 test: setup-test
-	$(BIN)/ruff check rpa flows tests
+	$(BIN)/ruff check rpa flows tests bench
 	$(BIN)/mypy rpa flows
 	$(BIN)/pytest -q
 
@@ -17,6 +17,7 @@ test: setup-test
 bench: setup-bench
 	$(BIN)/python bench/mailbox.py
 	$(BIN)/python bench/buyer_messages.py
+	$(BIN)/python bench/routine_memory.py
 
 setup:
 	@bash scripts/setup.sh

@@ -166,8 +166,8 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     out = os.environ.get("RPA_RELIABILITY_OUT")
-    if not out:
-        return
+    if not out or hasattr(session.config, "workerinput"):
+        return  # with pytest-xdist the controller, which hears every worker, writes it
     from tests.faults import render
 
     Path(out).parent.mkdir(parents=True, exist_ok=True)

@@ -281,7 +281,7 @@ def test_a_100_kb_message_gives_screenshots_of_bounded_height(
     thread = {**data["threads"][0], "thread_id": "T-LONG", "messages": [
         {**data["threads"][0]["messages"][0], "text": text}]}
     sandbox.reset(scenario_file(tmp_path, threads=[thread]))
-    cfg = make_config(flows=["buyer_messages"])
+    cfg = make_config(signed_in=True, flows=["buyer_messages"])
     result = run(cfg, dry_run=True)
     assert result.status == "ok", result.data["errors"]
     shots = sorted((result.folder / "screenshots").glob("*.png"))
