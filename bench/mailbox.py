@@ -77,6 +77,15 @@ class Figures:
 
 # --------------------------------------------------------------------------- counting proxy
 
+def _shut(*socks: socket.socket) -> None:
+    """End both directions of each socket (the other side's relay then ends too)."""
+    for sock in socks:
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+
 class CountingProxy:
     """A TCP relay in front of Dovecot that counts the client's IMAP commands.
 
@@ -115,11 +124,7 @@ class CountingProxy:
         except OSError:
             pass
         finally:
-            for s in (src, dst):
-                try:
-                    s.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
+            _shut(src, dst)
 
     def _count(self, src: socket.socket, dst: socket.socket) -> None:
         buf = b""
@@ -145,11 +150,7 @@ class CountingProxy:
         except OSError:
             pass
         finally:
-            for s in (src, dst):
-                try:
-                    s.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
+            _shut(src, dst)
 
     def close(self) -> None:
         self.sock.close()

@@ -120,6 +120,17 @@ def _first(texts: list[str], key: str) -> str:
     return ""
 
 
+# Playwright's idea of visible, shared by the page scripts here and in pages.py.
+VISIBLE_JS = """
+  const visible = (el) => {
+    if (!el) return false;
+    if (el.checkVisibility && !el.checkVisibility()) return false;
+    if (getComputedStyle(el).visibility !== 'visible') return false;
+    const box = el.getBoundingClientRect();
+    return box.width > 0 && box.height > 0;
+  };
+"""
+
 # The thread page's fields read at once (ThreadPage._read_at_once), by their thread.* key.
 THREAD_FIELDS = ("detail", "message", "message_text", "message_time", "from_seller", "buyer",
                  "order_id", "subject", "status")
@@ -128,15 +139,7 @@ THREAD_FIELDS = ("detail", "message", "message_text", "message_time", "from_sell
 # (Playwright's all_inner_texts); null while the thread (its first match) is not visible,
 # as Playwright sees it. A selector the page cannot take throws: read key by key.
 READ_THREAD_JS = """
-(keys) => {
-  const visible = (el) => {
-    if (!el) return false;
-    if (el.checkVisibility && !el.checkVisibility()) return false;
-    if (getComputedStyle(el).visibility !== 'visible') return false;
-    const box = el.getBoundingClientRect();
-    return box.width > 0 && box.height > 0;
-  };
-  const find = (root, sels) => {
+(keys) => {""" + VISIBLE_JS + """  const find = (root, sels) => {
     const found = new Set();
     for (let sel of sels) {
       if (sel.startsWith('xpath=')) {

@@ -17,7 +17,7 @@ from playwright.sync_api import Page
 
 from rpa.errors import NeedsPerson, PageError, SelectorNotFound
 from rpa.seller_central.home import Home
-from rpa.seller_central.messages import Inbox, ThreadPage
+from rpa.seller_central.messages import VISIBLE_JS, Inbox, ThreadPage
 from rpa.seller_central.signin import SIGNED_IN_LOOKALIKES, SIGNIN_STATES, SignIn
 
 if TYPE_CHECKING:
@@ -34,15 +34,7 @@ SELECTOR_KEYS: tuple[str, ...] = (
 # Playwright's visibility (a box with a size, not hidden by style) of the first element in
 # page order; ``els`` are the look-alikes' matches, ``css`` the signed-in frame's selectors.
 SIGNED_IN_JS = """
-(els, css) => {
-  const visible = (el) => {
-    if (!el) return false;
-    if (el.checkVisibility && !el.checkVisibility()) return false;
-    if (getComputedStyle(el).visibility !== 'visible') return false;
-    const box = el.getBoundingClientRect();
-    return box.width > 0 && box.height > 0;
-  };
-  const frames = new Set();
+(els, css) => {""" + VISIBLE_JS + """  const frames = new Set();
   for (let sel of css) {
     if (sel.startsWith('css=')) sel = sel.slice(4);
     document.querySelectorAll(sel).forEach((el) => frames.add(el));
