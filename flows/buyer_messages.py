@@ -19,7 +19,7 @@ from loguru import logger
 
 from rpa.errors import ApplicationError, PageError
 from rpa.owner import answers, escalate
-from rpa.run.context import RunContext, StepRecord
+from rpa.run.context import RunContext
 from rpa.run.registry import flow
 from rpa.seller_central import messaging
 from rpa.seller_central.messages import InboxRow, ThreadPage, needs_response, same_text
@@ -174,7 +174,7 @@ class Handler:
                     or bool(prior and prior["state"] in ("sent", "no_response")))
             decision, stopped = (None, None) if done else self.decide(view)
             if decision is None or self.ctx.dry_run or decision.kind == "blocked":
-                self._screenshot(step)
+                self.ctx.screenshot(step)
         entry = self._entry(view, step.screenshot)
 
         if view.answered or not needs_response(view):
@@ -204,12 +204,6 @@ class Handler:
             self._blocked(view, key, decision, entry)
         else:
             self._reply(page, view, key, decision, entry, stopped)
-
-    def _screenshot(self, step: StepRecord) -> None:
-        """The step's screenshot, taken now (masked as every step's is)."""
-        page = self.sc.page
-        step.screenshot = self.ctx.evidence.screenshot(
-            page, f"{self.ctx.flow_name}-{step.name}", self.ctx.masks(page))
 
     def decide(self, view: ThreadView) -> tuple[Decision, Decision | None]:
         """What to send, and the template the messaging rules stopped (if one was).

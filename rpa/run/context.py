@@ -95,6 +95,14 @@ class RunContext:
         return self.secrets[name]
 
     # --- steps -----------------------------------------------------------------------
+    def screenshot(self, rec: StepRecord) -> None:
+        """The step's screenshot of the page as it is now (secret fields masked); a step
+        taken with ``screenshot=False`` calls this at its decisive moment instead."""
+        if self.session is not None:
+            rec.screenshot = self.evidence.screenshot(
+                self.session.page, f"{self.flow_name}-{rec.name}",
+                self.masks(self.session.page))
+
     @contextmanager
     def step(self, name: str, *, screenshot: bool = True) -> Iterator[StepRecord]:
         """Record a step: timing, outcome, a screenshot after it, every page when it fails."""
@@ -124,9 +132,8 @@ class RunContext:
         else:
             if rec.outcome == "running":
                 rec.outcome = "ok"
-            if screenshot and self.session is not None:
-                rec.screenshot = self.evidence.screenshot(
-                    self.session.page, f"{self.flow_name}-{name}", self.masks(self.session.page))
+            if screenshot:
+                self.screenshot(rec)
         finally:
             rec.finished_at = _now()
             rec.seconds = round(time.monotonic() - t0, 3)
