@@ -16,6 +16,7 @@ from rpa.config import Config, parse_config
 from rpa.practice.demo import scenario_login
 from rpa.practice.receiver import Receiver
 from rpa.practice.sandbox import SandboxServer
+from rpa.seller_central.browser import KeptBrowser, kept_open
 
 
 class Sandbox:
@@ -58,6 +59,16 @@ class Sandbox:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(state))
         path.chmod(0o600)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def kept_browser() -> Iterator[KeptBrowser]:
+    """The runs of a test worker share one driver and Chromium, a context each (as the demo's
+    runs do): a run's launch costs a context instead of a start, over a second of CPU.
+    Tests that start browsers of their own take its driver (``kept_browser.playwright()``),
+    since a thread has one; a test of the launch itself sets it aside."""
+    with kept_open() as kept:
+        yield kept
 
 
 @pytest.fixture(scope="session")

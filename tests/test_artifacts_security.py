@@ -6,6 +6,7 @@ Real servers throughout: the sandbox with Chromium, Dovecot for the IMAP login.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import stat
 import struct
@@ -24,7 +25,7 @@ from rpa.config import BrowserConfig
 from rpa.practice import dovecot
 from rpa.practice.sandbox.scenario import SCENARIO_DIR
 from rpa.run.orchestrator import run
-from rpa.seller_central.browser import launch, state_problem
+from rpa.seller_central.browser import KeptBrowser, launch, state_problem
 from tests.conftest import Sandbox, all_text_files
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -244,23 +245,32 @@ def test_an_unusable_state_file_says_why(tmp_path: Path, content: str, words: st
     assert state_problem(path) is None
 
 
+@pytest.mark.parametrize("kept", [False, True], ids=["own-browser", "kept-browser"])
 def test_a_failed_context_stops_playwright_so_a_retry_can_launch(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Without the stop, the retry fails with "Sync API inside the asyncio loop"."""
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kept_browser: KeptBrowser,
+        kept: bool) -> None:
+    """Without the stop, the retry fails with "Sync API inside the asyncio loop". A kept
+    browser (several runs in one thread) stays up for the retry instead."""
     real = Browser.new_context
 
     def broken(self: Browser, **kwargs: Any) -> Any:
         raise PlaywrightError("context refused")
 
-    monkeypatch.setattr(Browser, "new_context", broken)
-    with pytest.raises(PlaywrightError, match="context refused"):
-        launch(BrowserConfig(), tmp_path / "acct.json")
-    monkeypatch.setattr(Browser, "new_context", real)
-    again = launch(BrowserConfig(), tmp_path / "acct.json")  # the retry of the same run
-    try:
-        again.page.set_content("<p>ok</p>")
-    finally:
-        again.close()
+    with contextlib.ExitStack() as stack:
+        if not kept:
+            stack.enter_context(kept_browser.set_aside())
+        monkeypatch.setattr(Browser, "new_context", broken)
+        with pytest.raises(PlaywrightError, match="context refused"):
+            launch(BrowserConfig(), tmp_path / "acct.json")
+        monkeypatch.setattr(Browser, "new_context", real)
+        again = launch(BrowserConfig(), tmp_path / "acct.json")  # the retry of the same run
+        try:
+            again.page.set_content("<p>ok</p>")
+            assert again.owned is not kept
+        finally:
+            again.close()
+        if kept:  # the run's close left the kept browser for the next run
+            assert again.browser.is_connected()
 
 
 # --- finding 10 (screenshots): a very long page gives bounded screenshots ----------------

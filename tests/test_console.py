@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 import yaml
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page
 
 from rpa.config import Config, parse_config
 from rpa.practice.receiver import Receiver
@@ -28,6 +28,7 @@ from rpa.practice.sandbox import SandboxServer
 from rpa.practice.sandbox.scenario import scenario_path
 from rpa.run.ledger import Ledger
 from rpa.run.orchestrator import run
+from rpa.seller_central.browser import KeptBrowser
 from tests.conftest import Sandbox
 from tests.console_server import (
     ConsoleServer,
@@ -139,12 +140,11 @@ def _hostile_copy(recordings: Path, real: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def browser(site: Site) -> Iterator[Browser]:
-    # Started after the runs: run() drives its own Playwright in this thread.
-    with sync_playwright() as pw:
-        b = launch_browser(pw)
-        yield b
-        b.close()
+def browser(site: Site, kept_browser: KeptBrowser) -> Iterator[Browser]:
+    # Through the runs' driver: a thread has one.
+    b = launch_browser(kept_browser.playwright())
+    yield b
+    b.close()
 
 
 @pytest.fixture()

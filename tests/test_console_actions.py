@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page
 
 from rpa import logs
 from rpa.config import Config, parse_config
@@ -25,6 +25,7 @@ from rpa.practice.receiver import Receiver
 from rpa.practice.sandbox import SandboxServer
 from rpa.run.ledger import Ledger
 from rpa.run.orchestrator import account_lock, run
+from rpa.seller_central.browser import KeptBrowser
 from tests.conftest import Sandbox
 from tests.console_server import (
     ConsoleServer,
@@ -89,7 +90,7 @@ class Scene:
 
 @pytest.fixture(scope="module")
 def scene(sandbox_server: SandboxServer, console_server: ConsoleServer,
-          tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scene]:
+          tmp_path_factory: pytest.TempPathFactory, kept_browser: KeptBrowser) -> Iterator[Scene]:
     logs.setup(False)
     sandbox = Sandbox(sandbox_server)
     sandbox.reset("healthy")
@@ -131,14 +132,13 @@ def scene(sandbox_server: SandboxServer, console_server: ConsoleServer,
         finally:
             ledger.close()
         console_server.start(cfg)
-        with sync_playwright() as pw:
-            browser = launch_browser(pw)
-            try:
-                yield Scene(cfg, console_server, sandbox, code, hostile, browser)
-            finally:
-                browser.close()
-                sandbox.fault(slow_ms=0)
-                receiver.stop()
+        browser = launch_browser(kept_browser.playwright())
+        try:
+            yield Scene(cfg, console_server, sandbox, code, hostile, browser)
+        finally:
+            browser.close()
+            sandbox.fault(slow_ms=0)
+            receiver.stop()
 
 
 def _post(page: Page, url: str, form: dict[str, str]) -> Any:

@@ -136,13 +136,16 @@ def test_cvf_verification_needs_a_person(sandbox: Sandbox, make_config: Any) -> 
 
 def test_otp_rejected_once_then_next_code(sandbox: Sandbox, make_config: Any) -> None:
     sandbox.fault(otp_reject_once=True)
-    # The run's clock is half a minute ahead from its second reading on: the next code
-    # is there at once (the sandbox, like Amazon, takes the neighbouring window's code)
-    # instead of after up to 30 s of waiting on the real clock.
+    # Once the sandbox has refused a code, the run's clock is half a minute ahead: the next
+    # code is there at once (the sandbox, like Amazon, takes the neighbouring window's
+    # code) instead of after up to 30 s of waiting on the real clock. Jumping only after the
+    # refusal keeps the refused code and the next one in different windows whatever the
+    # real time within a window.
     readings: list[datetime] = []
 
     def clock() -> datetime:
-        now = datetime.now(timezone.utc) + timedelta(seconds=30 if readings else 0)
+        ahead = counters(sandbox)["otp_failures"] > 0
+        now = datetime.now(timezone.utc) + timedelta(seconds=30 if ahead else 0)
         readings.append(now)
         return now
 

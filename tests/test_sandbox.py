@@ -21,6 +21,7 @@ import yaml
 
 from rpa.practice.sandbox import SandboxServer, list_scenarios, load_scenario
 from rpa.practice.sandbox.scenario import SCENARIO_DIR
+from rpa.seller_central.browser import KeptBrowser
 
 SIGNIN_QUERY = ("openid.assoc_handle=sc_na_amazon_v2&openid.mode=checkid_setup"
                 "&pageId=sc_na_amazon_v2")
@@ -458,48 +459,46 @@ def test_control_api_reset_clear_and_secret_hint(client: Client, server: Sandbox
 
 
 def test_browser_signs_in_picks_through_shadow_dom_and_reads_tiles(
-        server: SandboxServer) -> None:
-    from playwright.sync_api import sync_playwright
-
+        server: SandboxServer, kept_browser: KeptBrowser) -> None:
     control(server, "POST", "reset", {"scenario": "at-risk"})
     seller = server.scenario.seller
     chromium = Path("/usr/bin/chromium")
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=str(chromium) if chromium.exists() else None,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync"])
-        try:
-            page = browser.new_page()
-            page.set_default_timeout(10_000)
-            page.goto(server.url + "/home")
-            page.get_by_label("Email or mobile phone number").fill(seller.email)
-            page.locator("#continue").click()
-            page.get_by_label("Password", exact=True).fill(seller.password)
-            page.locator("#signInSubmit").click()
-            page.locator("#auth-mfa-otpcode").fill(pyotp.TOTP(seller.totp_secret).now())
-            page.locator("#auth-signin-button").click()
-            page.get_by_role("heading", name="Select an account").wait_for()
-            confirm = page.locator("kat-button[data-test='confirm-selection'] button")
-            assert confirm.is_disabled()
-            page.locator("button.full-page-account-switcher-account-details",
-                         has_text="Birchwood Home").click()
-            page.locator("button.full-page-account-switcher-marketplace",
-                         has_text="Canada").click()
-            confirm.click()
-            page.wait_for_url("**/home")
-            count = page.locator(
-                'kat-card[data-tile="open-orders"] [data-test="open-orders-count"]')
-            assert count.inner_text() == "5"
-            status = page.locator("kat-card[data-tile='account-health'] "
-                                  "[data-test='account-health-status']")
-            assert status.inner_text() == "At Risk"
-            assert "Open Orders" not in page.evaluate("document.body.innerText")
-            page.locator("kat-button[data-test='go-to-account-health'] button").click()
-            page.wait_for_url("**/performance/account/health")
-            failing = page.locator("tr.metric-row", has=page.locator(".metric-status",
-                                                                     has_text="Fair"))
-            assert sorted(failing.locator(".metric-name").all_inner_texts()) == [
-                "Late Shipment Rate", "Valid Tracking Rate"]
-        finally:
-            browser.close()
+    # The worker's driver: a thread has one.
+    browser = kept_browser.playwright().chromium.launch(
+        executable_path=str(chromium) if chromium.exists() else None,
+        args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+              "--disable-component-update", "--disable-sync"])
+    try:
+        page = browser.new_page()
+        page.set_default_timeout(10_000)
+        page.goto(server.url + "/home")
+        page.get_by_label("Email or mobile phone number").fill(seller.email)
+        page.locator("#continue").click()
+        page.get_by_label("Password", exact=True).fill(seller.password)
+        page.locator("#signInSubmit").click()
+        page.locator("#auth-mfa-otpcode").fill(pyotp.TOTP(seller.totp_secret).now())
+        page.locator("#auth-signin-button").click()
+        page.get_by_role("heading", name="Select an account").wait_for()
+        confirm = page.locator("kat-button[data-test='confirm-selection'] button")
+        assert confirm.is_disabled()
+        page.locator("button.full-page-account-switcher-account-details",
+                     has_text="Birchwood Home").click()
+        page.locator("button.full-page-account-switcher-marketplace",
+                     has_text="Canada").click()
+        confirm.click()
+        page.wait_for_url("**/home")
+        count = page.locator(
+            'kat-card[data-tile="open-orders"] [data-test="open-orders-count"]')
+        assert count.inner_text() == "5"
+        status = page.locator("kat-card[data-tile='account-health'] "
+                              "[data-test='account-health-status']")
+        assert status.inner_text() == "At Risk"
+        assert "Open Orders" not in page.evaluate("document.body.innerText")
+        page.locator("kat-button[data-test='go-to-account-health'] button").click()
+        page.wait_for_url("**/performance/account/health")
+        failing = page.locator("tr.metric-row", has=page.locator(".metric-status",
+                                                                 has_text="Fair"))
+        assert sorted(failing.locator(".metric-name").all_inner_texts()) == [
+            "Late Shipment Rate", "Valid Tracking Rate"]
+    finally:
+        browser.close()

@@ -17,6 +17,7 @@ from rpa.config import parse_config
 from rpa.practice.receiver import Receiver
 from rpa.practice.sandbox import SandboxServer
 from rpa.run.orchestrator import RunResult, run
+from rpa.seller_central.browser import kept_open
 from rpa.seller_central.replies import DEFAULT_REPLIES
 
 
@@ -190,7 +191,8 @@ def run_demo(scenario: str = "at-risk", *, headed: bool = False,
         os.environ["RPA_DEMO_SC_TOTP"] = login["totp_secret"]
         os.environ["RPA_DEMO_SMS_URL"] = receiver.url("sms")
         os.environ["RPA_DEMO_DETAILS_URL"] = receiver.url("details")
-        with tempfile.TemporaryDirectory(prefix="rpa-demo-") as tmp:
+        # The routine and the loop's answers run one after the other: one Chromium for both.
+        with tempfile.TemporaryDirectory(prefix="rpa-demo-") as tmp, kept_open():
             data = demo_config_data(server.url, login, Path(tmp) / "state",
                                     recordings.resolve(), mail, smtp.port)
             cfg = parse_config(data, f"demo:{scenario}")
