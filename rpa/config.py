@@ -748,13 +748,26 @@ def parse_config(data: Any, source: str = "<config>") -> Config:
     return cfg
 
 
+# libyaml's loader when PyYAML was built with it: the same data, about ten times faster.
+_FAST_YAML = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def load_yaml(text: str) -> Any:
+    """Parse a YAML document (safe types only). A document the fast parser refuses is
+    parsed again by the pure-Python one, whose error shows the line with a caret."""
+    try:
+        return yaml.load(text, Loader=_FAST_YAML)  # noqa: S506 - a safe loader
+    except yaml.YAMLError:
+        return yaml.safe_load(text)
+
+
 def load_config(path: str | Path | None = None) -> Config:
     """Load and validate the YAML configuration file (default ``rpa.yaml``)."""
     cfg_path = Path(path or DEFAULT_CONFIG)
     if not cfg_path.is_file():
         raise ConfigError("file not found (create it from rpa.example.yaml)", file=str(cfg_path))
     try:
-        data = yaml.safe_load(cfg_path.read_text(encoding="utf-8"))
+        data = load_yaml(cfg_path.read_text(encoding="utf-8"))
     except yaml.YAMLError as err:
         raise ConfigError(f"not valid YAML: {err}", file=str(cfg_path)) from err
     load_dotenv(cfg_path.resolve().parent, Path.cwd())

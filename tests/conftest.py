@@ -136,6 +136,9 @@ def make_config(tmp_path: Path, sandbox: Sandbox, receiver: Receiver,
                 data.setdefault(section, {})[field] = value
             else:
                 data[key] = value
+        # No Playwright trace unless a test asks (``browser__trace=True``): the trace's
+        # own tests look at it, and it costs a run about a tenth of its CPU.
+        data["browser"].setdefault("trace", False)
         cfg = parse_config(data, "test-config")
         if signed_in:
             sandbox.saved_state(Path(cfg.paths.state_dir) / "browser" / "test.json")

@@ -69,7 +69,7 @@ def test_a_corrupt_state_is_replaced_and_no_session_or_secret_is_in_any_artifact
     unzipped) nor on the console; recordings are owner-only. A second run uses the new
     state."""
     # With DOM snapshots the trace also records the network, Cookie headers included.
-    cfg = make_config(browser={"timeout_ms": 8000, "trace_snapshots": True})
+    cfg = make_config(browser={"timeout_ms": 8000, "trace": True, "trace_snapshots": True})
     browser_dir = Path(cfg.paths.state_dir) / "browser"
     browser_dir.mkdir(parents=True)
     state_file = browser_dir / "test.json"
@@ -155,9 +155,10 @@ def test_a_failing_password_fill_leaves_the_password_nowhere(
     selectors["signin"]["password"] = [{"css": "#signInSubmit"}]  # a button: fill fails
     sel_file = tmp_path / "selectors.yaml"
     sel_file.write_text(yaml.safe_dump(selectors, allow_unicode=True), encoding="utf-8")
-    cfg = make_config(flows=["login"], paths={"state_dir": str(tmp_path / "state"),
-                                              "recordings_dir": str(tmp_path / "rec"),
-                                              "selectors_file": str(sel_file)})
+    cfg = make_config(flows=["login"], browser__trace=True,  # the trace is scanned too
+                      paths={"state_dir": str(tmp_path / "state"),
+                             "recordings_dir": str(tmp_path / "rec"),
+                             "selectors_file": str(sel_file)})
     logs.setup(True)  # the console at its most talkative
     result = run(cfg)
     assert result.status != "ok"

@@ -196,9 +196,10 @@ def test_slow_pages_still_read_right(sandbox: Sandbox, make_config: Any) -> None
 
 def test_no_secret_in_recordings_or_log(sandbox: Sandbox, make_config: Any,
                                         capfd: pytest.CaptureFixture[str]) -> None:
-    cfg = make_config()
+    cfg = make_config(browser__trace=True)  # the trace is scanned too
     result = run(cfg)
     assert result.status == "ok"
+    assert list(result.folder.glob("trace-*.zip")), "the run leaves a trace"
     login = sandbox.login()
     secrets = [login["password"].encode(), login["totp_secret"].encode()]
     checked = 0

@@ -31,6 +31,7 @@ from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Locator, Page
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
+from rpa.config import load_yaml
 from rpa.errors import ConfigError, SelectorNotFound
 
 STRATEGIES = {"role", "label", "text", "placeholder", "title", "test_id", "css", "url"}
@@ -116,7 +117,7 @@ class Selectors:
         if not file.is_file():
             raise ConfigError("selectors file not found", file=str(file))
         try:
-            data = yaml.safe_load(file.read_text(encoding="utf-8"))
+            data = load_yaml(file.read_text(encoding="utf-8"))
         except yaml.YAMLError as err:
             raise ConfigError(f"not valid YAML: {err}", file=str(file)) from err
         return cls(parse_selectors(data, str(file)), str(file), timeout_ms)
