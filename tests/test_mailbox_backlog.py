@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,7 +15,7 @@ from rpa.practice import dovecot
 from rpa.practice import mailcorpus as corpus
 from rpa.practice.receiver import Receiver
 from rpa.run.ledger import Ledger
-from rpa.run.orchestrator import run
+from rpa.run.orchestrator import RunResult, run
 
 ok, why = dovecot.available()
 pytestmark = pytest.mark.skipif(not ok, reason=f"Dovecot is not available: {why}")
@@ -189,3 +190,32 @@ def test_a_warning_behind_a_backlog_is_texted_on_its_own(
     assert "Possible phishing" in sms[0] and "bulk-mailer.example" in sms[0], sms[0]
     assert not any("phishing" in t for t in sms[1:])
     assert sms[-1].startswith("E") and "18 more emails need you" in sms[-1]
+
+
+@pytest.mark.parametrize(("total", "listed"), [(12, 12), (120, 50), (10_000, 50)])
+def test_a_dry_run_lists_at_most_fifty_emails_in_the_terminal_and_says_where_the_rest_are(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], total: int, listed: int) -> None:
+    """Laying out a table of 500 emails took the terminal longer than triaging 10,000;
+    the terminal shows those that need a person first and names the file with all."""
+    from rpa.cli import TERMINAL_EMAILS, print_summary
+
+    assert listed <= TERMINAL_EMAILS
+    in_run_json = min(total, 500)
+    emails = [{"folder": "INBOX", "from": f"sender{i}@example.com", "subject": f"S-{i:05d}",
+               "rule": "unknown", "action": "escalate", "note": ""}
+              for i in range(in_run_json)]
+    data: dict[str, Any] = {"run_id": "r1", "observations": {}, "flows": {}, "dry_run": True,
+                            "emails": emails, "emails_total": total}
+    if total > 500:
+        data["emails_file"] = "emails.jsonl"
+    print_summary(RunResult("ok", 0, tmp_path, data))
+    out = capsys.readouterr().out
+    shown = sorted(set(re.findall(r"S-\d{5}", out)))
+    assert shown == [f"S-{i:05d}" for i in range(listed)]
+    pointer = [line for line in out.splitlines() if "emails listed here" in line]
+    if total > listed:
+        assert len(pointer) == 1 and f"{listed} of {total} emails" in pointer[0]
+        expected = tmp_path / ("emails.jsonl" if total > 500 else "report.html")
+        assert str(expected) in out.replace("\n", "")
+    else:
+        assert not pointer
