@@ -22,7 +22,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, PackageLoader, Template, select_autoescape
+from jinja2 import (
+    Environment,
+    FileSystemBytecodeCache,
+    PackageLoader,
+    Template,
+    select_autoescape,
+)
 from loguru import logger
 from playwright.sync_api import BrowserContext, FloatRect, Locator, Page
 from playwright.sync_api import Error as PlaywrightError
@@ -289,12 +295,23 @@ class Evidence:
             logger.debug("could not point recordings/latest: {}", err)
 
 
+# Compiled templates kept between runs (Jinja2 checks them against the template's time).
+TEMPLATE_CACHE = (Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+                  / "rpa" / "templates")
+
+
 @functools.cache
 def _report_template() -> Template:
-    """report.html's template, compiled once a process (0.1 s; a console or a scheduler makes
-    many reports)."""
+    """report.html's template: compiled once a process (a console or a scheduler makes many
+    reports) and kept compiled for the next process (0.1 s of every run's start)."""
+    cache = None
+    try:
+        TEMPLATE_CACHE.mkdir(parents=True, exist_ok=True)
+        cache = FileSystemBytecodeCache(str(TEMPLATE_CACHE))
+    except OSError as err:  # a read-only home: compiled in each process
+        logger.debug("no template cache: {}", err)
     env = Environment(loader=PackageLoader("rpa.run", "templates"),
-                      autoescape=select_autoescape(["html"]))
+                      autoescape=select_autoescape(["html"]), bytecode_cache=cache)
     return env.get_template("report.html")
 
 
