@@ -748,6 +748,19 @@ def parse_config(data: Any, source: str = "<config>") -> Config:
     return cfg
 
 
+def cache_dir(name: str) -> Path | None:
+    """``~/.cache/rpa/<name>`` (or under ``$XDG_CACHE_HOME``), made if need be: compiled code
+    kept between runs so that a run starts sooner, never a run's data. None when it cannot
+    be made (a read-only home): the caller then does without."""
+    root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    path = root / "rpa" / name
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return None
+    return path
+
+
 # libyaml's loader when PyYAML was built with it: the same data, about ten times faster.
 _FAST_YAML = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 

@@ -34,6 +34,7 @@ from playwright.sync_api import BrowserContext, FloatRect, Locator, Page
 from playwright.sync_api import Error as PlaywrightError
 
 from rpa import redact
+from rpa.config import cache_dir
 from rpa.redact import scrub, scrub_data
 
 SHOT_TIMEOUT_MS = 10000
@@ -295,23 +296,15 @@ class Evidence:
             logger.debug("could not point recordings/latest: {}", err)
 
 
-# Compiled templates kept between runs (Jinja2 checks them against the template's time).
-TEMPLATE_CACHE = (Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-                  / "rpa" / "templates")
-
-
 @functools.cache
 def _report_template() -> Template:
     """report.html's template: compiled once a process (a console or a scheduler makes many
-    reports) and kept compiled for the next process (0.1 s of every run's start)."""
-    cache = None
-    try:
-        TEMPLATE_CACHE.mkdir(parents=True, exist_ok=True)
-        cache = FileSystemBytecodeCache(str(TEMPLATE_CACHE))
-    except OSError as err:  # a read-only home: compiled in each process
-        logger.debug("no template cache: {}", err)
+    reports) and kept compiled for the next process (``cache_dir("templates")``; Jinja2
+    checks it against the template's time)."""
+    folder = cache_dir("templates")
     env = Environment(loader=PackageLoader("rpa.run", "templates"),
-                      autoescape=select_autoescape(["html"]), bytecode_cache=cache)
+                      autoescape=select_autoescape(["html"]),
+                      bytecode_cache=FileSystemBytecodeCache(str(folder)) if folder else None)
     return env.get_template("report.html")
 
 
