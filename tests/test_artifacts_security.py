@@ -274,6 +274,23 @@ def test_a_failed_context_stops_playwright_so_a_retry_can_launch(
             assert again.browser.is_connected()
 
 
+def test_a_kept_browser_that_went_away_is_started_again_for_the_next_run(
+        tmp_path: Path, kept_browser: KeptBrowser) -> None:
+    """Runs in a row share a Chromium; one that crashed or was closed between two runs is
+    replaced, not handed on dead."""
+    first = launch(BrowserConfig(), tmp_path / "acct.json")
+    first.close()  # the run's end: its context only
+    assert first.browser.is_connected()
+    first.browser.close()  # Chromium goes away between runs
+    second = launch(BrowserConfig(), tmp_path / "acct.json")
+    try:
+        assert second.browser is not first.browser and second.browser.is_connected()
+        second.page.set_content("<p>ok</p>")
+        assert second.page.inner_text("p") == "ok"
+    finally:
+        second.close()
+
+
 # --- finding 10 (screenshots): a very long page gives bounded screenshots ----------------
 def png_size(path: Path) -> tuple[int, int]:
     with path.open("rb") as fh:
