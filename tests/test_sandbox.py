@@ -22,6 +22,7 @@ import yaml
 from rpa.practice.sandbox import SandboxServer, list_scenarios, load_scenario
 from rpa.practice.sandbox.scenario import SCENARIO_DIR
 from rpa.seller_central.browser import KeptBrowser
+from tests.console_server import launch_browser
 
 SIGNIN_QUERY = ("openid.assoc_handle=sc_na_amazon_v2&openid.mode=checkid_setup"
                 "&pageId=sc_na_amazon_v2")
@@ -462,12 +463,7 @@ def test_browser_signs_in_picks_through_shadow_dom_and_reads_tiles(
         server: SandboxServer, kept_browser: KeptBrowser) -> None:
     control(server, "POST", "reset", {"scenario": "at-risk"})
     seller = server.scenario.seller
-    chromium = Path("/usr/bin/chromium")
-    # The worker's driver: a thread has one.
-    browser = kept_browser.playwright().chromium.launch(
-        executable_path=str(chromium) if chromium.exists() else None,
-        args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-              "--disable-component-update", "--disable-sync"])
+    browser = launch_browser(kept_browser.playwright())  # the worker's driver: one a thread
     try:
         page = browser.new_page()
         page.set_default_timeout(10_000)
