@@ -157,26 +157,38 @@ def test_scenario_never_loads_holds_every_request_to_its_paths(sandbox: Sandbox,
 
 def test_a_full_page_shot_that_cannot_be_made_falls_back_to_the_viewport(
         tmp_path: Path) -> None:
-    """The failure screenshot has deadlines of its own: full page, then full page briefly
-    after the loading was stopped, then the visible part only."""
+    """The failure screenshot has deadlines of its own: the full page (encoded for speed),
+    then, after the loading was stopped, Playwright's full page briefly, then the visible
+    part only."""
     from playwright.sync_api import Error as PlaywrightError
 
     from rpa.run.evidence import FAILURE_SHOT_TIMEOUT_MS, VIEWPORT_SHOT_TIMEOUT_MS, Evidence
 
     png = (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + (800).to_bytes(4, "big")
            + (600).to_bytes(4, "big") + b"\x08\x02\x00\x00\x00")
-    calls: list[tuple[bool, int]] = []
+    calls: list[tuple[Any, ...]] = []
+
+    class Session:
+        def send(self, method: str, *_: Any, **__: Any) -> dict[str, Any]:
+            calls.append(("cdp", method))
+            return {}
+
+        def detach(self) -> None:
+            pass
 
     class Context:
-        def new_cdp_session(self, page: Any) -> Any:
-            calls.append((False, -1))  # the loading is stopped once, after the first try
-            raise PlaywrightError("no CDP here")
+        def new_cdp_session(self, page: Any) -> Session:
+            return Session()
 
     class StuckPage:
         context = Context()
 
+        def wait_for_function(self, expression: str, *, timeout: int, **_: Any) -> None:
+            calls.append(("ready", timeout))
+            raise PlaywrightError(f"Timeout {timeout}ms exceeded.")
+
         def screenshot(self, *, path: str, full_page: bool, timeout: int, **_: Any) -> None:
-            calls.append((full_page, timeout))
+            calls.append(("shot", full_page, timeout))
             if full_page:
                 raise PlaywrightError(f"Timeout {timeout}ms exceeded.")
             Path(path).write_bytes(png)
@@ -184,8 +196,9 @@ def test_a_full_page_shot_that_cannot_be_made_falls_back_to_the_viewport(
     evidence = Evidence(tmp_path, "run-1")
     shot = evidence.screenshot(StuckPage(), "stuck", timeout_ms=FAILURE_SHOT_TIMEOUT_MS)  # type: ignore[arg-type]
     assert shot is not None and (evidence.folder / shot).read_bytes() == png
-    assert calls == [(True, FAILURE_SHOT_TIMEOUT_MS), (False, -1),
-                     (True, VIEWPORT_SHOT_TIMEOUT_MS), (False, VIEWPORT_SHOT_TIMEOUT_MS)]
+    assert calls == [("ready", FAILURE_SHOT_TIMEOUT_MS), ("cdp", "Page.stopLoading"),
+                     ("shot", True, VIEWPORT_SHOT_TIMEOUT_MS),
+                     ("shot", False, VIEWPORT_SHOT_TIMEOUT_MS)]
 
 
 def test_hang_fault_holds_a_request_until_cleared(sandbox: Sandbox) -> None:

@@ -2,7 +2,8 @@
 
 ``orchestrator`` (lock, browser, flows in order, summary), ``context`` (what a flow is
 handed), ``registry`` (flows by name; the one module that loads ``flows``), ``ledger``
-(SQLite memory across runs) and ``evidence`` (screenshots, trace, run.json, report.html).
+(SQLite memory across runs), ``evidence`` (screenshots, trace, run.json, report.html) and
+``capture`` (the full-page screenshot, encoded for speed).
 May import the top-level pieces, ``seller_central`` and ``owner``; never ``mail``,
 ``practice`` or the CLI.
 """

@@ -30,12 +30,13 @@ from jinja2 import (
     select_autoescape,
 )
 from loguru import logger
-from playwright.sync_api import BrowserContext, FloatRect, Locator, Page
+from playwright.sync_api import BrowserContext, CDPSession, FloatRect, Locator, Page
 from playwright.sync_api import Error as PlaywrightError
 
 from rpa import redact
 from rpa.config import cache_dir
 from rpa.redact import scrub, scrub_data
+from rpa.run import capture
 
 SHOT_TIMEOUT_MS = 10000
 # A failing step is often a stuck page: its screenshots get short deadlines of their own.
@@ -45,6 +46,8 @@ VIEWPORT_SHOT_TIMEOUT_MS = 3000
 # the top of the page is the evidence that matters (the rest is in the report and trace).
 MAX_SHOT_HEIGHT = 6000
 MAX_SHOT_WIDTH = 4000
+# Secret fields are painted over in this colour on every screenshot.
+MASK_COLOUR = "#222222"
 DIR_MODE, FILE_MODE = 0o700, 0o600
 
 
@@ -80,12 +83,16 @@ def _owner_only(path: Path) -> None:
         logger.warning("could not make {} owner-only: {}", path, err)
 
 
-def _write_private(path: Path, text: str) -> None:
-    """Write a text file that only its owner can read, from the first byte on."""
+def _write_private_bytes(path: Path, data: bytes) -> None:
+    """Write a file that only its owner can read, from the first byte on."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(text)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
     _owner_only(path)
+
+
+def _write_private(path: Path, text: str) -> None:
+    _write_private_bytes(path, text.encode("utf-8"))
 
 
 def png_height(path: Path) -> int:
@@ -134,6 +141,7 @@ class Evidence:
         # What a reader of the evidence should know about it (e.g. a screenshot cut short).
         self.notes: list[str] = []
         self._n = 0
+        self._cdp: dict[int, tuple[Page, CDPSession]] = {}
         self._trace_ctx: BrowserContext | None = None
         self._trace_chunks = 0
         self._tracing = False
@@ -147,34 +155,63 @@ class Evidence:
         """Save a screenshot of ``page``; returns its path inside the run folder.
 
         Full page first, at most ``MAX_SHOT_HEIGHT`` pixels high (a longer page is cut and
-        a note says so); when that cannot be made in time (a page still loading, a huge
-        page) the visible part instead, with a short deadline of its own, so a stuck page
-        still leaves evidence.
+        a note says so), encoded for speed (``capture``); when that cannot be made in time
+        (a page still loading, a huge page) Playwright's full page with a short deadline,
+        then the visible part only, so a stuck page still leaves evidence.
         """
         self._n += 1
         path = self.shots / f"{self._n:03d}-{_slug(name)}.png"
         short = min(timeout_ms, VIEWPORT_SHOT_TIMEOUT_MS)
+        shot = self._fast_shot(page, mask or [], timeout_ms, name)
+        if shot is not None:
+            _write_private_bytes(path, shot.png)
+            self._note_cut(path, shot.height)
+            return self.rel(path)
+        _stop_loading(page)
         # For a full page Playwright trims the clip to the page, so short pages are whole.
         cap: FloatRect = {"x": 0, "y": 0, "width": MAX_SHOT_WIDTH, "height": MAX_SHOT_HEIGHT}
-        for full_page, deadline in ((True, timeout_ms), (True, short), (False, short)):
+        for full_page in (True, False):
             try:
                 page.screenshot(path=str(path), full_page=full_page, mask=mask or [],
-                                mask_color="#222222", timeout=deadline,
+                                mask_color=MASK_COLOUR, timeout=short,
                                 animations="disabled", clip=cap if full_page else None)
                 _owner_only(path)
-                if full_page and png_height(path) >= MAX_SHOT_HEIGHT:
-                    note = (f"screenshot {self.rel(path)} cut at {MAX_SHOT_HEIGHT} px: "
-                            "the page is longer")
-                    logger.info(note)
-                    self.notes.append(note)
+                if full_page:
+                    self._note_cut(path, png_height(path))
                 return self.rel(path)
             except PlaywrightError as err:
                 logger.warning("{} screenshot '{}' failed: {}",
                                "full-page" if full_page else "viewport", name,
                                str(err).splitlines()[0])
-                if deadline == timeout_ms:
-                    _stop_loading(page)
         return None
+
+    def _fast_shot(self, page: Page, mask: list[Locator], timeout_ms: int,
+                   name: str) -> capture.Shot | None:
+        if not capture.supported():
+            return None
+        try:
+            return capture.full_page_png(page, self._cdp_session(page), mask,
+                                         colour=MASK_COLOUR, timeout_ms=timeout_ms,
+                                         max_width=MAX_SHOT_WIDTH, max_height=MAX_SHOT_HEIGHT)
+        except (capture.CaptureUnavailable, PlaywrightError) as err:
+            self._cdp.pop(id(page), None)
+            logger.warning("full-page screenshot '{}' failed: {}", name,
+                           str(err).splitlines()[0] if str(err) else type(err).__name__)
+            return None
+
+    def _cdp_session(self, page: Page) -> CDPSession:
+        """One protocol session per page for its screenshots."""
+        kept = self._cdp.get(id(page))
+        if kept is None or kept[0] is not page:
+            kept = (page, page.context.new_cdp_session(page))
+            self._cdp[id(page)] = kept
+        return kept[1]
+
+    def _note_cut(self, path: Path, height: int) -> None:
+        if height >= MAX_SHOT_HEIGHT:
+            note = f"screenshot {self.rel(path)} cut at {MAX_SHOT_HEIGHT} px: the page is longer"
+            logger.info(note)
+            self.notes.append(note)
 
     def screenshot_all(self, context: BrowserContext | None, name: str,
                        mask_for: Any = None) -> list[str]:
