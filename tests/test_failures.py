@@ -169,7 +169,10 @@ def test_a_full_page_shot_that_cannot_be_made_falls_back_to_the_viewport(
     calls: list[tuple[Any, ...]] = []
 
     class Session:
-        def send(self, method: str, *_: Any, **__: Any) -> dict[str, Any]:
+        def send(self, method: str, params: Any = None, *, timeout: int = 0) -> dict[str, Any]:
+            if method == "Runtime.evaluate":  # the page is asked to get ready: no answer
+                calls.append(("ready", timeout))
+                raise PlaywrightError(f"Timeout {timeout}ms exceeded.")
             calls.append(("cdp", method))
             return {}
 
@@ -182,10 +185,6 @@ def test_a_full_page_shot_that_cannot_be_made_falls_back_to_the_viewport(
 
     class StuckPage:
         context = Context()
-
-        def wait_for_function(self, expression: str, *, timeout: int, **_: Any) -> None:
-            calls.append(("ready", timeout))
-            raise PlaywrightError(f"Timeout {timeout}ms exceeded.")
 
         def screenshot(self, *, path: str, full_page: bool, timeout: int, **_: Any) -> None:
             calls.append(("shot", full_page, timeout))

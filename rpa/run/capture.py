@@ -18,16 +18,22 @@ import inspect
 import math
 import time
 from dataclasses import dataclass
+from typing import Any
 
-from playwright.sync_api import CDPSession, JSHandle, Locator, Page
+from playwright.sync_api import CDPSession, Locator, Page
 from playwright.sync_api import Error as PlaywrightError
 
-# Runs in the page until it can say how big the document is: then hides carets, settles
-# animations, adds an empty layer for the masks, and hands back what undoes all of it.
-_PREPARE = """() => {
+# Run in the page's own world through the protocol (no Playwright script is set up there
+# for it): once fonts are loaded, hides carets, settles animations, adds an empty layer for
+# the masks, and hands back what paints them and what undoes all of it. Null without a
+# body. ``until`` is the caller's deadline (epoch ms, the same clock): a page that gets to
+# this only after it does nothing, and whatever was done is undone at it in any case, so a
+# capture given up on leaves nothing behind on the page.
+_PREPARE = """async (until) => {
   const doc = document, root = doc.documentElement, body = doc.body;
-  if (!root || !body) return null;
-  if (doc.fonts && doc.fonts.status !== 'loaded') return null;
+  if (!root || !body || Date.now() >= until) return null;
+  if (doc.fonts) await doc.fonts.ready;
+  if (Date.now() >= until) return null;
   const undo = [];
   const trees = [doc];
   for (let i = 0; i < trees.length; i++) {
@@ -54,12 +60,15 @@ _PREPARE = """() => {
     + 'padding:0;border:0;overflow:visible;z-index:2147483647;pointer-events:none';
   root.appendChild(layer);
   undo.push(() => layer.remove());
+  const undoAll = () => { while (undo.length) undo.pop()(); return true; };
+  setTimeout(undoAll, Math.max(0, until - Date.now()));
   return {
     paint(boxes, colour) {
-      for (const [x, y, w, h] of boxes) {
+      for (const b of boxes) {
         const box = doc.createElement('div');
-        box.style.cssText = `position:absolute;left:${x}px;top:${y}px;width:${w}px;`
-          + `height:${h}px;background:${colour}`;
+        box.style.cssText = `position:absolute;left:${b.x + window.scrollX}px;`
+          + `top:${b.y + window.scrollY}px;width:${b.width}px;height:${b.height}px;`
+          + `background:${colour}`;
         layer.appendChild(box);
       }
       return [
@@ -70,15 +79,13 @@ _PREPARE = """() => {
         window.innerWidth, window.innerHeight,
       ];
     },
-    undo() { while (undo.length) undo.pop()(); return true; },
+    undo: undoAll,
   };
 }"""
 
-# Where each matched element is, in the document's coordinates.
-_BOXES = """(elements) => elements.map((el) => {
-  const r = el.getBoundingClientRect();
-  return [r.left + window.scrollX, r.top + window.scrollY, r.width, r.height];
-}).filter(([, , w, h]) => w > 0 && h > 0)"""
+
+UNDO_MS = 5000
+UNDO_QUICK_MS = 1000
 
 
 class CaptureUnavailable(Exception):
@@ -99,6 +106,7 @@ def supported() -> bool:
 class _Deadline:
     def __init__(self, ms: int) -> None:
         self.end = time.monotonic() + ms / 1000
+        self.epoch_ms = int(time.time() * 1000) + ms
 
     def left(self) -> int:
         ms = math.ceil((self.end - time.monotonic()) * 1000)
@@ -109,43 +117,70 @@ class _Deadline:
 
 def full_page_png(page: Page, session: CDPSession, masks: list[Locator], *, colour: str,
                   timeout_ms: int, max_width: int, max_height: int) -> Shot:
-    """The whole page as PNG (cut at ``max_width`` × ``max_height``), secret fields masked."""
+    """The whole page as PNG (cut at ``max_width`` × ``max_height``), secret fields masked.
+
+    The masks' boxes come from Playwright (its selector engines, in its own script world,
+    which the run's waits and clicks have set up on this page already).
+    """
     deadline = _Deadline(timeout_ms)
     try:
-        state = page.wait_for_function(_PREPARE, timeout=deadline.left())
+        ready = session.send("Runtime.evaluate",
+                             {"expression": f"({_PREPARE})({deadline.epoch_ms})",
+                              "awaitPromise": True},
+                             timeout=deadline.left())
     except PlaywrightError as err:
         raise CaptureUnavailable(f"page not ready: {str(err).splitlines()[0]}") from err
+    if "exceptionDetails" in ready:
+        raise CaptureUnavailable("the page refused to be prepared: "
+                                 f"{ready['exceptionDetails'].get('text', '')}")
+    state = ready.get("result", {}).get("objectId")
+    if not state:
+        raise CaptureUnavailable("the page has no document body yet")
     captured = False
     try:
-        boxes: list[list[float]] = []
-        for mask in masks:
-            boxes += mask.evaluate_all(_BOXES)
-        deadline.left()
-        width, height, view_w, view_h = state.evaluate("(s, a) => s.paint(a[0], a[1])",
-                                                       [boxes, colour])
+        boxes = []
+        if masks:
+            every = masks[0]
+            for mask in masks[1:]:
+                every = every.or_(mask)  # one query for all of them
+            for i in range(every.count()):
+                box = every.nth(i).bounding_box(timeout=deadline.left())
+                if box and box["width"] > 0 and box["height"] > 0:
+                    boxes.append(box)
+        width, height, view_w, view_h = _call(session, state, "paint", [boxes, colour],
+                                              deadline.left())
         clip = {"x": 0, "y": 0, "width": min(width, max_width),
                 "height": min(height, max_height), "scale": 1}
-        fits = width <= view_w and height <= view_h
         shot = session.send("Page.captureScreenshot",
                             {"format": "png", "clip": clip, "optimizeForSpeed": True,
-                             "captureBeyondViewport": not fits},
+                             "captureBeyondViewport": not (width <= view_w and height <= view_h)},
                             timeout=deadline.left())
         captured = True
     except PlaywrightError as err:
         raise CaptureUnavailable(str(err).splitlines()[0]) from err
     finally:
-        _undo(page, state, quick=not captured)
+        _undo(session, state, quick=not captured)
     return Shot(base64.b64decode(shot["data"]), int(clip["height"]))
 
 
-def _undo(page: Page, state: JSHandle, *, quick: bool) -> None:
+def _call(session: CDPSession, state: str, method: str, args: list[Any], timeout_ms: int) -> Any:
+    """Call one of the prepared page's methods; its answer by value."""
+    answer = session.send("Runtime.callFunctionOn", {
+        "objectId": state, "returnByValue": True,
+        "functionDeclaration": f"function (...args) {{ return this.{method}(...args); }}",
+        "arguments": [{"value": a} for a in args]}, timeout=timeout_ms)
+    if "exceptionDetails" in answer:
+        raise CaptureUnavailable(f"{method} failed in the page: "
+                                 f"{answer['exceptionDetails'].get('text', '')}")
+    return answer["result"].get("value")
+
+
+def _undo(session: CDPSession, state: str, *, quick: bool) -> None:
     """Put the page back as it was. After a capture that did not come back the page may
-    not answer: the undo then gets a short deadline of its own and may be left."""
+    not answer: the undo then gets a short deadline (the page undoes it all by itself at
+    the caller's deadline anyway)."""
     try:
-        if quick:
-            page.wait_for_function("s => s.undo()", arg=state, timeout=1000)
-        else:
-            state.evaluate("s => s.undo()")
-        state.dispose()
-    except PlaywrightError:
+        _call(session, state, "undo", [], UNDO_QUICK_MS if quick else UNDO_MS)
+        session.send("Runtime.releaseObject", {"objectId": state}, timeout=UNDO_QUICK_MS)
+    except (PlaywrightError, CaptureUnavailable):
         pass

@@ -120,7 +120,7 @@ def _first(texts: list[str], key: str) -> str:
     return ""
 
 
-# Playwright's idea of visible, shared by the page scripts here and in pages.py.
+# Playwright's idea of visible, for the page script below.
 VISIBLE_JS = """
   const visible = (el) => {
     if (!el) return false;

@@ -11,13 +11,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
-from loguru import logger
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Page
 
 from rpa.errors import NeedsPerson, PageError, SelectorNotFound
 from rpa.seller_central.home import Home
-from rpa.seller_central.messages import VISIBLE_JS, Inbox, ThreadPage
+from rpa.seller_central.messages import Inbox, ThreadPage
 from rpa.seller_central.signin import SIGNED_IN_LOOKALIKES, SIGNIN_STATES, SignIn
 
 if TYPE_CHECKING:
@@ -29,21 +28,6 @@ if TYPE_CHECKING:
 SELECTOR_KEYS: tuple[str, ...] = (
     "app.signed_in",
 )
-
-
-# Playwright's visibility (a box with a size, not hidden by style) of the first element in
-# page order; ``els`` are the look-alikes' matches, ``css`` the signed-in frame's selectors.
-SIGNED_IN_JS = """
-(els, css) => {""" + VISIBLE_JS + """  const frames = new Set();
-  for (let sel of css) {
-    if (sel.startsWith('css=')) sel = sel.slice(4);
-    document.querySelectorAll(sel).forEach((el) => frames.add(el));
-  }
-  const first = [...frames].sort((a, b) => (a === b ? 0
-    : (a.compareDocumentPosition(b) & Node.DOCUMENT_POSITION_FOLLOWING ? -1 : 1)))[0];
-  return visible(first) && !visible(els[0]);
-}
-"""
 
 
 class SellerCentral:
@@ -78,20 +62,13 @@ class SellerCentral:
                               reason="unknown_page", url=self.page.url) from err
 
     def _signed_in_now(self) -> bool:
-        """Whether the signed-in frame shows and none of the pages that look like it
-        (the first match of each visible, as ``Selectors.present`` asks): one evaluate
-        call on the look-alikes' locator when ``app.signed_in`` is plain CSS."""
-        css = self.sel.plain("app.signed_in")
-        if css is not None:
-            combined = None
-            for key in SIGNED_IN_LOOKALIKES:
-                loc = self.sel.any_of(self.page, key)
-                combined = loc if combined is None else combined.or_(loc)
-            if combined is not None:
-                try:
-                    return bool(combined.evaluate_all(SIGNED_IN_JS, css))
-                except PlaywrightError as err:  # e.g. a selector the page cannot take
-                    logger.debug("where: checked key by key ({})", str(err).splitlines()[0])
+        """Whether the signed-in frame shows and none of the pages that look like it (the
+        first match of each visible, as ``Selectors.present`` asks): two round trips.
+
+        Both run in Playwright's own script world, as waits and clicks do. A check in the
+        page's world (``evaluate_all``) would set Playwright's selector script up a second
+        time on every page load, about 40 ms of the page's CPU each time.
+        """
         return (self.sel.present(self.page, "app.signed_in")
                 and not self.sel.present_any(self.page, SIGNED_IN_LOOKALIKES))
 
