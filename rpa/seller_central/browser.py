@@ -33,8 +33,8 @@ from rpa import redact
 from rpa.config import BrowserConfig, cache_dir
 from rpa.errors import ConfigError
 
-# Chromium takes the last --disable-features it is given: Playwright's own list (1.65) is
-# repeated here, so that adding to it keeps its entries.
+# Chromium takes the last --disable-features (and --enable-features) it is given:
+# Playwright's own lists (1.65) are repeated here, so that adding to them keeps their entries.
 PLAYWRIGHT_DISABLED_FEATURES = (
     "AvoidUnnecessaryBeforeUnloadCheckSync", "DestroyProfileOnBrowserClose", "HttpsUpgrades",
     "HttpsFirstBalancedModeAutoEnable", "LensOverlay", "MediaRouter", "PaintHolding",
@@ -49,6 +49,10 @@ UNUSED_FEATURES = (
     "WebUIOmniboxPopup", "WebUIOmniboxAimPopup", "WebUIOmniboxFullPopup",
     "PreloadTopChromeWebUI",
 )
+PLAYWRIGHT_ENABLED_FEATURES = ("CDPScreenshotNewSurface", "SkipListAccountsWithoutGaiaCookies")
+# The network service inside the browser process rather than a process of its own: the
+# routine's peak 579-597 MB instead of 599-605 (bench/routine_memory.py, 28 Nov).
+IN_PROCESS_FEATURES = ("NetworkServiceInProcess2",)
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -70,6 +74,7 @@ CHROMIUM_ARGS = [
     "--enable-low-end-device-mode",
     "--disable-extensions",
     "--disable-features=" + ",".join((*PLAYWRIGHT_DISABLED_FEATURES, *UNUSED_FEATURES)),
+    "--enable-features=" + ",".join((*PLAYWRIGHT_ENABLED_FEATURES, *IN_PROCESS_FEATURES)),
 ]
 # The Playwright driver (Node.js) with a small young generation: its peak 95-127 MB, was
 # 125-150 MB (bench/routine_memory.py). The user's own NODE_OPTIONS win.
