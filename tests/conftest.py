@@ -157,6 +157,10 @@ def make_config(tmp_path: Path, sandbox: Sandbox, receiver: Receiver,
         # No Playwright trace unless a test asks (``browser__trace=True``): the trace's
         # own tests look at it, and it costs a run about a tenth of its CPU.
         data["browser"].setdefault("trace", False)
+        # Screenshots encoded for speed unless a test asks: the same pixels for half the
+        # encoding CPU. The product's default ("compact") is taken by the `rpa` commands the
+        # tests run and by tests/test_screenshots.py.
+        data["browser"].setdefault("screenshots", "fast")
         cfg = parse_config(data, "test-config")
         if signed_in:
             sandbox.saved_state(Path(cfg.paths.state_dir) / "browser" / "test.json")

@@ -1,6 +1,7 @@
-"""Step screenshots on real Chromium: the fast full-page capture masks secret fields (also
-inside shadow roots), leaves the page as it was, is cut at the height limit, and gives way
-to Playwright's screenshot when the page does not answer in time."""
+"""Step screenshots on real Chromium: the full-page capture (both encodings) masks secret
+fields (also inside shadow roots), leaves the page as it was, gives the pixels Playwright's
+screenshot gives, is cut at the height limit, and gives way to Playwright's screenshot when
+the page does not answer in time."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from PIL import Image
+from PIL import Image, ImageChops
 
 from rpa.config import BrowserConfig
 from rpa.run import capture
@@ -65,17 +66,18 @@ def _page_state(page: Any) -> Any:
         running: document.getAnimations().map(a => a.playState)})""")
 
 
-def test_fast_capture_masks_secret_fields_and_puts_the_page_back(
-        session: BrowserSession, tmp_path: Path) -> None:
+@pytest.mark.parametrize("fast", [False, True], ids=["compact", "fast"])
+def test_capture_masks_secret_fields_and_puts_the_page_back(
+        session: BrowserSession, tmp_path: Path, fast: bool) -> None:
     page = session.page
     page.set_content(FORM)
     before = _page_state(page)
     assert before["running"] == ["running"]
-    evidence = Evidence(tmp_path / "rec", "run-1")
+    evidence = Evidence(tmp_path / "rec", "run-1", fast_screenshots=fast)
     masks = [page.locator("#ap_password"), page.locator("input[name='otpCode']")]
 
     def no_playwright_shot(*_: Any, **__: Any) -> None:
-        raise AssertionError("the fast capture should have been used")
+        raise AssertionError("the capture through the protocol should have been used")
 
     page.screenshot = no_playwright_shot  # type: ignore[method-assign]
     shot = evidence.screenshot(page, "form", masks)
@@ -132,3 +134,24 @@ def test_a_page_busy_past_the_deadline_gets_playwrights_screenshot(
     assert shot is not None and (evidence.folder / shot).stat().st_size > 0
     assert shots == [True], "the fast capture gave up; Playwright's full page was taken"
     assert _page_state(page) == before, "nothing of the capture is left on the page"
+
+
+def test_both_encodings_give_the_pixels_of_playwrights_screenshot(
+        session: BrowserSession, tmp_path: Path) -> None:
+    page = session.page
+    page.set_content(FORM)
+    masks = [page.locator("#ap_password"), page.locator("input[name='otpCode']")]
+    page.screenshot(path=str(tmp_path / "playwright.png"), full_page=True, mask=masks,
+                    mask_color=MASK_COLOUR, animations="disabled")
+    sizes = {}
+    for fast in (False, True):
+        evidence = Evidence(tmp_path / f"rec-{fast}", "run-1", fast_screenshots=fast)
+        shot = evidence.screenshot(page, "form", masks)
+        assert shot is not None
+        path = evidence.folder / shot
+        sizes[fast] = path.stat().st_size
+        with Image.open(path) as ours, Image.open(tmp_path / "playwright.png") as theirs:
+            assert ours.size == theirs.size
+            assert ImageChops.difference(ours.convert("RGB"),
+                                         theirs.convert("RGB")).getbbox() is None, fast
+    assert sizes[True] > sizes[False], "the fast encoding trades file size for time"

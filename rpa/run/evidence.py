@@ -130,8 +130,9 @@ def _stop_loading(page: Page) -> None:
 class Evidence:
     """Writes one run's evidence into ``root/<run_id>``."""
 
-    def __init__(self, root: Path, run_id: str) -> None:
+    def __init__(self, root: Path, run_id: str, *, fast_screenshots: bool = False) -> None:
         self.root = root
+        self.fast_screenshots = fast_screenshots
         self.run_id = run_id
         self.folder = root / run_id
         self.shots = self.folder / "screenshots"
@@ -155,7 +156,7 @@ class Evidence:
         """Save a screenshot of ``page``; returns its path inside the run folder.
 
         Full page first, at most ``MAX_SHOT_HEIGHT`` pixels high (a longer page is cut and
-        a note says so), encoded for speed (``capture``); when that cannot be made in time
+        a note says so), through ``capture``; when that cannot be made in time
         (a page still loading, a huge page) Playwright's full page with a short deadline,
         then the visible part only, so a stuck page still leaves evidence.
         """
@@ -192,6 +193,7 @@ class Evidence:
         try:
             return capture.full_page_png(page, self._cdp_session(page), mask,
                                          colour=MASK_COLOUR, timeout_ms=timeout_ms,
+                                         fast=self.fast_screenshots,
                                          max_width=MAX_SHOT_WIDTH, max_height=MAX_SHOT_HEIGHT)
         except (capture.CaptureUnavailable, PlaywrightError) as err:
             self._cdp.pop(id(page), None)

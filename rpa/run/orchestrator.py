@@ -139,7 +139,8 @@ def run(cfg: Config, *, account: str | None = None, flows: list[str] | None = No
         _check_ledger(cfg, state_dir / "ledger.sqlite", recordings, secrets)
         run_id = new_run_id(acc.name)
         floor = _last_counter(recordings)  # before this run's folder becomes "latest"
-        evidence = Evidence(recordings, run_id)
+        evidence = Evidence(recordings, run_id,
+                            fast_screenshots=cfg.browser.screenshots == "fast")
         sink = add_run_log(evidence.folder / "run.log")
         ledger = Ledger(state_dir / "ledger.sqlite", code_floor=floor)
         ledger.start_run(run_id, acc.name, dry_run)
