@@ -155,3 +155,25 @@ def test_both_encodings_give_the_pixels_of_playwrights_screenshot(
             assert ImageChops.difference(ours.convert("RGB"),
                                          theirs.convert("RGB")).getbbox() is None, fast
     assert sizes[True] > sizes[False], "the fast encoding trades file size for time"
+
+
+def test_the_sign_in_pages_secret_fields_are_masked_as_selectors_yaml_finds_them(
+        session: BrowserSession, sandbox: Any, tmp_path: Path) -> None:
+    """The run's masks are selectors.yaml's (labels first, then ids): on the sandbox's
+    password page, with the password typed, the field is the mask colour only."""
+    from rpa.run.context import MASK_KEYS
+    from rpa.seller_central.selectors import Selectors
+
+    sandbox.reset("healthy")
+    login = sandbox.login()
+    page = session.page
+    page.goto(sandbox.url + "/ap/signin")
+    page.locator("#ap_email").fill(login["email"])
+    page.locator("#continue").click()
+    page.locator("#ap_password").fill("not-the-password-but-visible-if-unmasked")
+    sel = Selectors.load()
+    masks = [sel.any_of(page, key) for key in MASK_KEYS]
+    evidence = Evidence(tmp_path / "rec", "run-1")
+    shot = evidence.screenshot(page, "password", masks)
+    assert shot is not None
+    assert _pixels(evidence.folder / shot, _box(page, "#ap_password")) == {COLOUR}
