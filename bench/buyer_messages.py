@@ -8,7 +8,7 @@ is met, and the screenshots taken (one per thread, after its decisive action).
 The process tree's memory is measured by bench/routine_memory.py.
 
     .venv/bin/python bench/buyer_messages.py [--scenario busy] [--no-trace]
-        [--snapshots] [--in-process]
+        [--snapshots] [--screenshots fast] [--in-process]
 """
 
 from __future__ import annotations
@@ -87,6 +87,8 @@ def main() -> int:
     ap.add_argument("--no-trace", action="store_true", help="run without the browser trace")
     ap.add_argument("--snapshots", action="store_true",
                     help="trace with DOM snapshots (browser.trace_snapshots: true)")
+    ap.add_argument("--screenshots", choices=("compact", "fast"), default="compact",
+                    help="PNG encoding of the screenshots (browser.screenshots; default compact)")
     ap.add_argument("--in-process", action="store_true",
                     help="serve the sandbox from this process (it then competes with the bot "
                          "for the interpreter); by default it runs as its own process, as "
@@ -110,7 +112,8 @@ def main() -> int:
         with tempfile.TemporaryDirectory(prefix="rpa-bench-") as tmp:
             data = demo_config_data(server.url, login, Path(tmp) / "state", Path(tmp) / "rec")
             data["browser"] = {"trace": not args.no_trace,
-                               "trace_snapshots": args.snapshots}
+                               "trace_snapshots": args.snapshots,
+                               "screenshots": args.screenshots}
             cfg = parse_config(data, "bench")
             first = run(cfg, flows=["login"])
             if first.status != "ok":
@@ -140,7 +143,7 @@ def main() -> int:
         print(f"scenario {args.scenario}: {len(times)} threads, {handled} handled, "
               f"run status {result.status}, trace "
               f"{'off' if args.no_trace else 'with' if args.snapshots else 'without'}"
-              f"{'' if args.no_trace else ' DOM snapshots'}")
+              f"{'' if args.no_trace else ' DOM snapshots'}, {args.screenshots} screenshots")
         if not times:
             return 1
         median = statistics.median(times)
