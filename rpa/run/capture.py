@@ -15,6 +15,7 @@ answer in time, or this Playwright cannot give a protocol call a deadline (an ol
 from __future__ import annotations
 
 import base64
+import functools
 import inspect
 import math
 import time
@@ -99,6 +100,7 @@ class Shot:
     height: int
 
 
+@functools.cache
 def supported() -> bool:
     """Whether this Playwright can give a protocol call a deadline (1.65 can)."""
     return "timeout" in inspect.signature(CDPSession.send).parameters

@@ -163,7 +163,7 @@ class Evidence:
         self._n += 1
         path = self.shots / f"{self._n:03d}-{_slug(name)}.png"
         short = min(timeout_ms, VIEWPORT_SHOT_TIMEOUT_MS)
-        shot = self._fast_shot(page, mask or [], timeout_ms, name)
+        shot = self._captured(page, mask or [], timeout_ms, name)
         if shot is not None:
             _write_private_bytes(path, shot.png)
             self._note_cut(path, shot.height)
@@ -186,7 +186,7 @@ class Evidence:
                                str(err).splitlines()[0])
         return None
 
-    def _fast_shot(self, page: Page, mask: list[Locator], timeout_ms: int,
+    def _captured(self, page: Page, mask: list[Locator], timeout_ms: int,
                    name: str) -> capture.Shot | None:
         if not capture.supported():
             return None
