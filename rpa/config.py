@@ -178,8 +178,8 @@ class BrowserConfig(_Strict):
     # step screenshots are the reviewers' evidence; off unless asked for.
     trace_snapshots: bool = False
     # PNG encoding of the screenshots: "compact" is Chromium's smallest file; "fast" the same
-    # pixels in about half the encoding time and ~40 % more disk (~35 ms a buyer thread on a
-    # 2-core machine).
+    # pixels in about half the encoding time and ~40 % more disk (up to ~35 ms a buyer thread
+    # on a 2-core machine; docs/benchmarks.md).
     screenshots: Literal["compact", "fast"] = "compact"
 
 
