@@ -28,7 +28,7 @@ from rpa.config import (
     redacted_summary,
 )
 from rpa.errors import ConfigError, RunLocked
-from rpa.run.ledger import LedgerBroken
+from rpa.ledger import LedgerBroken
 from rpa.run.orchestrator import EXIT_CONFIG, EXIT_LEDGER, EXIT_LOCKED, RunResult, run
 
 HELP = __doc__
@@ -358,7 +358,7 @@ def ledger_restore(config: Path = ConfigOpt,
                        None, "--from", help="a backup file (default: the newest)")) -> None:
     """Put the newest ledger backup (or --from FILE) in place of the ledger; the file it
     replaces is kept beside it as ledger.sqlite.broken-<time>."""
-    from rpa.run.ledger import restore
+    from rpa.ledger import restore
 
     cfg = _load(config)
     path = Path(cfg.paths.state_dir) / "ledger.sqlite"
@@ -381,7 +381,7 @@ def ledger_new(config: Path = ConfigOpt) -> None:
     `rpa ledger restore`."""
     from datetime import datetime, timezone
 
-    from rpa.run.ledger import Ledger, backups, quick_check
+    from rpa.ledger import Ledger, backups, quick_check
 
     cfg = _load(config)
     path = Path(cfg.paths.state_dir) / "ledger.sqlite"
@@ -427,7 +427,7 @@ def _recorded_counter(recordings: Path) -> int:
 @ledger_app.command("backups")
 def ledger_backups(config: Path = ConfigOpt) -> None:
     """List the ledger backups, newest last (one is made after every successful run)."""
-    from rpa.run.ledger import backups
+    from rpa.ledger import backups
 
     cfg = _load(config)
     found = backups(Path(cfg.paths.state_dir))
@@ -453,7 +453,7 @@ def _age(created: str) -> str:
 
 def _open_ledger(cfg: Config) -> Any:
     """The run ledger, or None when no run has made one yet (never created here)."""
-    from rpa.run.ledger import Ledger
+    from rpa.ledger import Ledger
 
     path = Path(cfg.paths.state_dir) / "ledger.sqlite"
     return Ledger(path) if path.is_file() and path.stat().st_size else None
@@ -470,7 +470,7 @@ def escalations_cmd(ctx: typer.Context, config: Path = ConfigOpt,
     `rpa escalations show CODE` prints one whole."""
     if ctx.invoked_subcommand is not None:
         return
-    from rpa.run.ledger import WAITING_STATES
+    from rpa.ledger import WAITING_STATES
 
     cfg = _load(config)
     name = cfg.account(account).name if account else None

@@ -18,10 +18,10 @@ import pytest
 import yaml
 
 from rpa.config import Config
+from rpa.ledger import Ledger
 from rpa.owner.answers import AnswerError, submit
 from rpa.practice import dovecot
 from rpa.practice.receiver import Receiver
-from rpa.run.ledger import Ledger
 from rpa.run.orchestrator import run
 from rpa.seller_central.replies import DEFAULT_REPLIES, HOLDING_SENTENCE
 from tests.conftest import Sandbox

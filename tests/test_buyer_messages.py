@@ -222,7 +222,7 @@ def test_killed_right_after_a_send_never_sends_twice(sandbox: Sandbox, make_conf
     assert all(len(v) == 1 for v in sent.values()), sent
     assert len(sent) == sum(1 for d in EXPECTED.values() if d.startswith(("template", "hold")))
     # the escalation begun before the kill is not dropped: the owner hears about M-04 once
-    from rpa.run.ledger import Ledger
+    from rpa.ledger import Ledger
 
     ledger = Ledger(Path(cfg.paths.state_dir) / "ledger.sqlite")
     rec = next(r for r in ledger.threads("test") if r["thread_id"] == "M-04")

@@ -21,9 +21,9 @@ from playwright.sync_api import Browser, Page
 
 from rpa import logs
 from rpa.config import Config, parse_config
+from rpa.ledger import Ledger
 from rpa.practice.receiver import Receiver
 from rpa.practice.sandbox import SandboxServer
-from rpa.run.ledger import Ledger
 from rpa.run.orchestrator import account_lock, run
 from rpa.seller_central.browser import KeptBrowser
 from tests.conftest import Sandbox

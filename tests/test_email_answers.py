@@ -22,11 +22,11 @@ import pytest
 import yaml
 
 from rpa.config import Config
+from rpa.ledger import Ledger
 from rpa.practice import dovecot
 from rpa.practice.mailcorpus import OWNER_ADDRESS
 from rpa.practice.receiver import Receiver
 from rpa.practice.smtpserver import SmtpServer
-from rpa.run.ledger import Ledger
 from rpa.run.orchestrator import run
 
 ok, why = dovecot.available()

@@ -18,8 +18,8 @@ import yaml
 
 from rpa.config import Config, needed_secrets, parse_config
 from rpa.errors import ConfigError
+from rpa.ledger import Ledger
 from rpa.practice.receiver import Receiver
-from rpa.run.ledger import Ledger
 from rpa.run.orchestrator import EXIT_OK, EXIT_UNDELIVERED, RunResult, run
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -17,9 +17,9 @@ from typing import Any
 import pytest
 import yaml
 
+from rpa.ledger import Ledger, LedgerBroken, backups
 from rpa.owner import escalate
 from rpa.practice.receiver import Receiver
-from rpa.run.ledger import Ledger, LedgerBroken, backups
 from rpa.run.orchestrator import EXIT_UNDELIVERED, run
 from tests.conftest import Sandbox
 from tests.test_buyer_messages import messages_config, replies_by_thread
@@ -57,7 +57,7 @@ def ledger_of(cfg: Any) -> Ledger:
 KILL_IN_ESCALATE = """
 import os, signal, sys
 from rpa.config import load_config
-from rpa.run import ledger as ledger_mod
+from rpa import ledger as ledger_mod
 from rpa.run.orchestrator import run
 
 class Dying:
@@ -137,7 +137,7 @@ KILL_IN_SEND = """
 import os, signal, sys
 from pathlib import Path
 from rpa.owner.notify import Notifier
-from rpa.run.ledger import Ledger
+from rpa.ledger import Ledger
 
 state, url, point = sys.argv[1], sys.argv[2], sys.argv[3]
 ledger = Ledger(Path(state) / "ledger.sqlite")

@@ -9,10 +9,10 @@ import pytest
 
 from rpa.config import parse_config
 from rpa.errors import ConfigError
+from rpa.ledger import Ledger
 from rpa.practice import dovecot
 from rpa.practice.mailcorpus import OWNER_ADDRESS, demo_mails
 from rpa.practice.receiver import Receiver
-from rpa.run.ledger import Ledger
 from rpa.run.orchestrator import run
 from tests.conftest import Sandbox
 

@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
+from rpa.ledger import Ledger
 from rpa.practice import dovecot
 from rpa.practice import mailcorpus as corpus
 from rpa.practice.receiver import Receiver
-from rpa.run.ledger import Ledger
 from rpa.run.orchestrator import RunResult, run
 
 ok, why = dovecot.available()

@@ -23,8 +23,8 @@ from starlette.routing import Route
 
 from rpa.console import web
 from rpa.console.runnow import jobs_of, start_job
+from rpa.ledger import WAITING_STATES, Ledger
 from rpa.owner import answers
-from rpa.run.ledger import WAITING_STATES, Ledger
 from rpa.seller_central import messaging
 from rpa.text import clean_line, clean_text
 

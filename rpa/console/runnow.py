@@ -30,8 +30,8 @@ from starlette.routing import Route
 from rpa.config import DEFAULT_FLOWS
 from rpa.console import web
 from rpa.errors import ConfigError, RunLocked
+from rpa.ledger import LedgerBroken
 from rpa.run.context import StepRecord
-from rpa.run.ledger import LedgerBroken
 from rpa.run.orchestrator import run
 from rpa.run.registry import Flow, load_flows
 

@@ -28,7 +28,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from rpa.config import ROLES, Config
-from rpa.run.ledger import Ledger
+from rpa.ledger import Ledger
 
 COOKIE = "rpa_console"
 CSRF_FIELD = "csrf_token"

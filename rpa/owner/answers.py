@@ -24,7 +24,7 @@ from rpa.seller_central import messaging
 
 if TYPE_CHECKING:
     from rpa.config import Config
-    from rpa.run.ledger import Ledger
+    from rpa.ledger import Ledger
 
 # What each kind of escalation's answer becomes.
 BUYER_KINDS = ("buyer_question", "blocked_reply")  # a reply in the Seller Central thread

@@ -23,7 +23,7 @@ from rpa.smtp import SmtpError, SmtpSettings, alert_message, new_message_id
 from rpa.smtp import send as smtp_send
 
 if TYPE_CHECKING:
-    from rpa.run.ledger import Ledger
+    from rpa.ledger import Ledger
 
 SMS_LIMIT = 160
 # A channel address that is not an Apprise URL: the bot sends it as an email itself.

@@ -111,8 +111,8 @@ def close_the_loop(cfg: Any, result: RunResult, mail: Any, smtp: Any,
     """After the routine: the owner answers one buyer question (entered with the same
     path as ``rpa answer``) and one email (a reply mail); the bot delivers both. Returns
     one line per step, for the summary."""
+    from rpa.ledger import Ledger
     from rpa.owner.answers import submit
-    from rpa.run.ledger import Ledger
 
     lines: list[str] = []
     threads = [t for t in result.data.get("threads", [])

@@ -17,9 +17,9 @@ from loguru import logger
 from playwright.sync_api import Locator, Page
 
 from rpa.config import AccountConfig, Config
+from rpa.ledger import Ledger
 from rpa.owner.notify import Notifier
 from rpa.run.evidence import Evidence
-from rpa.run.ledger import Ledger
 from rpa.seller_central.browser import BrowserSession, launch
 from rpa.seller_central.selectors import Selectors
 

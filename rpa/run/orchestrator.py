@@ -25,12 +25,12 @@ from playwright.sync_api import Error as PlaywrightError
 from rpa import redact
 from rpa.config import Config, check_folders, check_secrets
 from rpa.errors import ApplicationError, BusinessError, ConfigError, RunLocked
+from rpa.ledger import Ledger, LedgerBroken, check_ledger
 from rpa.logs import add_run_log
 from rpa.owner import escalate
 from rpa.owner.notify import EMAIL_SCHEME, Notifier
 from rpa.run.context import RunContext, utc_now
 from rpa.run.evidence import Evidence, emails_summary, new_run_id
-from rpa.run.ledger import Ledger, LedgerBroken, check_ledger
 from rpa.run.registry import plan
 from rpa.seller_central.selectors import Selectors, declared_keys
 from rpa.smtp import SmtpSettings
