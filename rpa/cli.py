@@ -195,14 +195,21 @@ def login_cmd(config: Path = ConfigOpt, account: Optional[str] = AccountOpt,  # 
 @app.command("demo")
 def demo_cmd(scenario: str = typer.Option("at-risk", "--scenario", "-s"),
              headed: bool = typer.Option(False, "--headed"),
-             recordings: Path = typer.Option(Path("recordings"), "--recordings"),
+             home: Path = typer.Option(Path("demo"), "--folder",
+                                       help="where demos keep their state and recordings, "
+                                            "one folder each (FOLDER/latest: the newest)"),
              verbose: bool = typer.Option(False, "--verbose", "-v")) -> None:
-    """Run the routine against the bundled sandbox, with throwaway state."""
+    """Run the routine against the bundled sandbox, in a fresh demo folder."""
     from rpa.practice.demo import run_demo
+    from rpa.practice.sandbox import ScenarioError
 
     logs.setup(verbose)
-    result, received, mail_skipped, loop = run_demo(scenario, headed=headed,
-                                                    recordings=recordings, on_step=_show_step)
+    try:
+        result, received, mail_skipped, loop, folder = run_demo(
+            scenario, headed=headed, home=home, on_step=_show_step)
+    except ScenarioError as err:  # an unknown or invalid scenario, named with its key
+        err_console.print(f"[red]scenario error:[/red] {escape(str(err))}", soft_wrap=True)
+        raise typer.Exit(EXIT_CONFIG) from None
     print_summary(result, alerts=False)
     if mail_skipped:
         console.print(f"[yellow]Mailbox skipped:[/yellow] {escape(mail_skipped)}")
@@ -216,8 +223,11 @@ def demo_cmd(scenario: str = typer.Option("at-risk", "--scenario", "-s"),
         console.print("[bold]The loop closed (the owner answers, the bot delivers):[/bold]")
         for line in loop:
             console.print(f"  {escape(line)}", highlight=False, soft_wrap=True)
-    console.print(f"Look at these runs in the console: .venv/bin/rpa console --demo "
-                  f"--recordings {recordings}", highlight=False, soft_wrap=True)
+    console.print(f"This demo's state and recordings: {folder} ({home / 'latest'} is the "
+                  "newest demo; each demo starts afresh)", highlight=False, soft_wrap=True)
+    look = "" if home == Path("demo") else f" --folder {home}"
+    console.print(f"Look at it in the console: .venv/bin/rpa console --demo{look}",
+                  highlight=False, soft_wrap=True)
     raise typer.Exit(result.exit_code)
 
 
@@ -231,11 +241,11 @@ def sandbox_cmd(scenario: str = typer.Option(
     import threading
 
     from rpa.practice.demo import scenario_login
-    from rpa.practice.sandbox import SandboxServer
+    from rpa.practice.sandbox import SandboxServer, ScenarioError
 
     try:
         server = SandboxServer(scenario, host=host, port=port)
-    except ValueError as err:  # an unknown or invalid scenario, named with its key
+    except ScenarioError as err:  # an unknown or invalid scenario, named with its key
         err_console.print(f"[red]scenario error:[/red] {escape(str(err))}", soft_wrap=True)
         raise typer.Exit(2) from None
     server.start()
@@ -712,33 +722,38 @@ def console_cmd(ctx: typer.Context, config: Path = ConfigOpt,
                 port: Optional[int] = typer.Option(  # noqa: UP045
                     None, "--port", help="port (default: console.port)"),
                 demo: bool = typer.Option(False, "--demo",
-                                          help="look at the demo's runs: no config needed, "
+                                          help="look at the newest demo: no config needed, "
                                                "a one-time viewer password, this machine only"),
-                recordings: Path = typer.Option(Path("recordings"), "--recordings",
-                                                help="with --demo: the demo's recordings")
+                home: Path = typer.Option(Path("demo"), "--folder",
+                                          help="with --demo: the demos' folder (rpa demo "
+                                               "--folder)")
                 ) -> None:
     """Serve the console (127.0.0.1:8765 unless configured or told otherwise)."""
     if ctx.invoked_subcommand is not None:
         return
-    import tempfile
 
     from rpa.config import is_loopback
     from rpa.console.app import serve
 
     logs.setup(False)
     if demo:
-        from rpa.practice.demo import demo_console_config
+        from rpa.practice.demo import demo_console_config, latest_demo
 
         if host is not None and not is_loopback(host):
             err_console.print("[red]console:[/red] --demo serves this machine only "
                               "(127.0.0.1)", soft_wrap=True)
             raise typer.Exit(EXIT_CONFIG)
-        with tempfile.TemporaryDirectory(prefix="rpa-console-demo-") as tmp:
-            cfg, user, password = demo_console_config(recordings, Path(tmp))
-            where = f"http://{host or cfg.console.host}:{port or cfg.console.port}/"
-            console.print(f"Console at {where} — sign in as '{user}' with the one-time "
-                          f"password {password} (Ctrl-C stops it)", highlight=False)
-            serve(cfg, host, port)
+        folder = latest_demo(home)
+        if folder is None:
+            err_console.print(f"[red]console:[/red] no demo has run in {escape(str(home))} "
+                              "yet: `make demo` (or `rpa demo`) first", soft_wrap=True)
+            raise typer.Exit(EXIT_CONFIG)
+        cfg, user, password = demo_console_config(folder)
+        where = f"http://{host or cfg.console.host}:{port or cfg.console.port}/"
+        console.print(f"Console at {where} for the demo in {folder} — sign in as '{user}' "
+                      f"with the one-time password {password} (Ctrl-C stops it)",
+                      highlight=False, soft_wrap=True)
+        serve(cfg, host, port)
         return
     cfg = _load(config)
     if not cfg.console.users:
