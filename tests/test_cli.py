@@ -320,3 +320,23 @@ def test_config_check_warns_when_authentication_is_required_without_authserv_id(
         outputs[case] = " ".join((proc.stdout + proc.stderr).split())
     assert "authserv_id is not set" in outputs["bare"]
     assert "authserv_id is not set" not in outputs["with id"]
+
+
+def test_demo_folders_keep_the_newest_five_and_nothing_else_is_touched(tmp_path: Path) -> None:
+    from rpa.practice.demo import KEEP_DEMOS, latest_demo, new_demo_folder
+
+    home = tmp_path / "demo"
+    home.mkdir()
+    (home / "notes.txt").write_text("mine")
+    (home / "20200101-000000-extra").mkdir()  # not a demo's name: never pruned
+    (home / "my-own-folder").mkdir()
+    made = [new_demo_folder(home) for _ in range(KEEP_DEMOS + 2)]
+    assert len(set(made)) == len(made), "demos in the same second get folders of their own"
+    demos = sorted(p.name for p in home.iterdir() if p.is_dir() and not p.is_symlink()
+                   and p.name[0].isdigit() and not p.name.endswith("extra"))
+    assert demos == sorted(p.name for p in made[-KEEP_DEMOS:])
+    assert (home / "notes.txt").read_text() == "mine" and (home / "my-own-folder").is_dir()
+    assert (home / "20200101-000000-extra").is_dir()
+    assert latest_demo(home) == made[-1]
+    assert all((made[-1] / sub).is_dir() for sub in ("state", "recordings"))
+    assert latest_demo(tmp_path / "nothing-here") is None

@@ -430,10 +430,11 @@ def test_demo_console_config_lets_a_viewer_in_with_its_one_time_password(tmp_pat
     from rpa.console.web import Console
     from rpa.practice.demo import demo_console_config
 
-    cfg, user, password = demo_console_config(tmp_path / "rec", tmp_path / "state")
-    assert cfg.paths.recordings_dir == (tmp_path / "rec").resolve()
+    cfg, user, password = demo_console_config(tmp_path / "demo")
+    assert cfg.paths.recordings_dir == (tmp_path / "demo" / "recordings").resolve()
+    assert cfg.paths.state_dir == (tmp_path / "demo" / "state").resolve(), "the demo's own"
     assert password not in cfg.model_dump_json(), "only the hash is kept"
-    again = demo_console_config(tmp_path / "rec", tmp_path / "state")[2]
+    again = demo_console_config(tmp_path / "demo")[2]
     assert again != password, "a fresh password each time"
     console = Console(cfg)
     session, why = console.sign_in(user, password, "127.0.0.1")

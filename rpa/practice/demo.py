@@ -28,22 +28,20 @@ from rpa.seller_central.replies import DEFAULT_REPLIES
 DEMO_HOME = Path("demo")
 KEEP_DEMOS = 5
 LATEST = "latest"
-_DEMO_NAME = re.compile(r"^\d{8}-\d{6}(-\d+)?$")
+_DEMO_NAME = re.compile(r"^\d{8}-\d{6}-\d{6}$")  # date-time-microseconds: sorts by age
 
 
 def new_demo_folder(home: Path = DEMO_HOME, *, keep: int = KEEP_DEMOS) -> Path:
     """A fresh folder for one demo (``home/<time>/`` with ``state/`` and ``recordings/``);
     ``home/latest`` points at it, and demos beyond the newest ``keep`` are removed."""
     home.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    folder, n = home / stamp, 1
-    while True:
+    while True:  # another demo started in the same microsecond: take the next one
+        folder = home / datetime.now().strftime("%Y%m%d-%H%M%S-%f")
         try:
             folder.mkdir(mode=0o700)
             break
-        except FileExistsError:  # two demos in the same second
-            n += 1
-            folder = home / f"{stamp}-{n}"
+        except FileExistsError:
+            continue
     for sub in ("state", "recordings"):
         (folder / sub).mkdir(mode=0o700)
     link = home / f".{LATEST}-{os.getpid()}"
