@@ -33,9 +33,9 @@ from pydantic import (
 )
 
 from rpa.errors import ConfigError
+from rpa.messaging import replies as _replies
+from rpa.messaging.policy import DEFAULT_MAX_CHARS
 from rpa.patterns import PatternError, compile_pattern
-from rpa.seller_central import replies as _replies
-from rpa.seller_central.messaging import DEFAULT_MAX_CHARS
 
 DEFAULT_CONFIG = "rpa.yaml"
 # "answers" after the mailbox: an answer the owner emailed reaches the buyer the same run.

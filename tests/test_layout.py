@@ -58,10 +58,10 @@ ONLY_FROM_EXCEPT: dict[str, tuple[str, ...]] = {
 }
 # The owner's answers go to buyers: the owner package checks them with Amazon's messaging
 # rules, a pure module of Seller Central (as the configuration does).
-OWNER_MAY_IMPORT = ("rpa.seller_central.messaging",)
+OWNER_MAY_IMPORT = ("rpa.messaging.policy",)
 # The configuration validates reply and mail rules when it loads, and needs nothing else.
-CONFIG_MAY_IMPORT = (*CROSS_CUTTING, "rpa.seller_central.replies",
-                     "rpa.seller_central.messaging", "rpa.mail.rules")
+CONFIG_MAY_IMPORT = (*CROSS_CUTTING, "rpa.messaging.replies",
+                     "rpa.messaging.policy", "rpa.mail.rules")
 
 
 @dataclass(frozen=True)
@@ -259,7 +259,7 @@ def _imp(source: str, target: str, at_load: bool = True) -> Import:
 
 
 @pytest.mark.parametrize(("source", "target", "at_load"), [
-    ("rpa.mail.rules", "rpa.seller_central.replies", True),  # mail never imports Seller Central
+    ("rpa.mail.rules", "rpa.messaging.replies", True),  # mail never imports Seller Central
     ("rpa.mail.imap", "rpa.run.context", False),  # not even for typing
     ("rpa.errors", "rpa.ledger", False),
     ("flows.dashboard", "rpa.practice.sandbox", True),
@@ -308,10 +308,10 @@ def test_a_forbidden_import_is_reported(source: str, target: str, at_load: bool)
     ("rpa.seller_central.selectcheck", "rpa.run.orchestrator", False),
     ("rpa.seller_central.selectcheck", "rpa.run.registry", True),
     ("rpa.console.runs", "rpa.scheduling.cron", False),
-    ("rpa.console.escalations", "rpa.seller_central.messaging", True),
+    ("rpa.console.escalations", "rpa.messaging.policy", True),
     ("rpa.console.runnow", "rpa.run.orchestrator", True),
     ("rpa.scheduling.scheduler", "rpa.run.orchestrator", True),
-    ("rpa.owner.answers", "rpa.seller_central.messaging", True),
+    ("rpa.owner.answers", "rpa.messaging.policy", True),
     ("flows.email_answers", "rpa.smtp", True),
 ])
 def test_an_allowed_import_is_not_reported(source: str, target: str, at_load: bool) -> None:
