@@ -151,15 +151,11 @@ def all_imports() -> list[Import]:
 
 
 def package_of(module: str) -> str:
-    """The package a module belongs to in the packages' graph: ``rpa.<sub>`` for a module
-    of a subpackage, ``flows`` for a flow, else the module itself (a cross-cutting module,
-    ``rpa.config``, ``rpa.cli``)."""
+    """The node a module is in the packages' graph: ``flows`` for a flow, else what it is
+    in ``rpa``: a subpackage (``rpa.run``), a cross-cutting module, ``rpa.config`` or
+    ``rpa.cli`` (the same whether a module or a package)."""
     parts = module.split(".")
-    if parts[0] == "flows":
-        return "flows"
-    if len(parts) > 1 and ".".join(parts[:2]) in SUBPACKAGES:
-        return ".".join(parts[:2])
-    return module
+    return ".".join(parts[:1] if parts[0] == "flows" else parts[:2])
 
 
 def layer_of(module: str) -> int | None:
@@ -448,6 +444,7 @@ def test_a_cycle_between_packages_is_found_through_any_import() -> None:
     ("rpa.run.context", "rpa.run"), ("rpa.practice.sandbox.app", "rpa.practice"),
     ("rpa.browser", "rpa.browser"), ("flows.login", "flows"), ("flows", "flows"),
     ("rpa.errors", "rpa.errors"), ("rpa.config", "rpa.config"), ("rpa.cli", "rpa.cli"),
+    ("rpa.config.mail", "rpa.config"), ("rpa", "rpa"),
 ])
 def test_each_module_belongs_to_its_package(module: str, package: str) -> None:
     assert package_of(module) == package

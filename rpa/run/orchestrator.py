@@ -121,7 +121,8 @@ def run(cfg: Config, *, account: str | None = None, flows: list[str] | None = No
     secrets = check_secrets(cfg, acc, [f.name for f in order])
     redact.register(*secrets.values())
     selectors = Selectors.load(cfg.paths.selectors_file, cfg.browser.timeout_ms)
-    # Every key the page objects declare must be in the file (else exit 2, before Chromium).
+    # Every key the page objects declare must be in the file (else exit 2, before Chromium);
+    # they declared them as the flows planned above loaded them.
     selectors.require(declared_keys(with_check=any(f.name == "selectors_check"
                                                    for f in order)))
     check_folders(cfg)  # a folder that cannot be written: exit 2 here, not a traceback later
