@@ -319,8 +319,8 @@ def runnable_flows(cfg: Config, acc: AccountConfig) -> dict[str, list[str]]:
     """Each registered flow, needed ones first -> what keeps it from running now (empty:
     it can run). A flow needs its own secrets, the owner's channels and the flows it needs.
     """
+    from rpa.otp import secret_problem
     from rpa.run.registry import load_flows, plan
-    from rpa.seller_central.otp import secret_problem
 
     known = load_flows()
     out: dict[str, list[str]] = {}
@@ -342,12 +342,11 @@ def runnable_flows(cfg: Config, acc: AccountConfig) -> dict[str, list[str]]:
 def selectors_check(config: Path = ConfigOpt, account: Optional[str] = AccountOpt,  # noqa: UP045
                     headed: bool = typer.Option(False, "--headed")) -> None:
     """Sign in, open the pages and report which candidate resolves each key."""
-    from rpa.seller_central.selectcheck import check_selectors
-
     logs.setup(False)
     cfg = _load(config)
     try:
-        rows = check_selectors(cfg, account=account, headed=headed)
+        result = run(cfg, account=account, flows=["selectors_check"], headed=headed)
+        rows = result.data["observations"].get("selectors") or []
     except ConfigError as err:
         err_console.print(f"[red]configuration error:[/red] {err}")
         raise typer.Exit(EXIT_CONFIG) from err

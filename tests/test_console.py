@@ -22,13 +22,13 @@ import pytest
 import yaml
 from playwright.sync_api import Browser, Page
 
+from rpa.browser.chromium import KeptBrowser
 from rpa.config import Config, parse_config
 from rpa.ledger import Ledger
 from rpa.practice.receiver import Receiver
 from rpa.practice.sandbox import SandboxServer
 from rpa.practice.sandbox.scenario import scenario_path
 from rpa.run.orchestrator import run
-from rpa.seller_central.browser import KeptBrowser
 from tests.conftest import Sandbox
 from tests.console_server import (
     ConsoleServer,

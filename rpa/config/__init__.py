@@ -18,8 +18,8 @@ where it listens), ``schedule`` (scheduled runs, how long run folders are kept),
 needs, and the summary that hides them). Callers import every name from ``rpa.config``.
 
 Imports only the cross-cutting top-level pieces (errors, redaction, logs, patterns, text
-hygiene, ``rpa.smtp``) and the rules it validates when it loads (``rpa.seller_central.replies``,
-``rpa.seller_central.messaging``, ``rpa.mail.rules``); never ``rpa.run``, ``rpa.ledger``,
+hygiene, ``rpa.smtp``) and the rules it validates when it loads (``rpa.messaging``: reply
+templates and Amazon's messaging rules; ``rpa.mail.rules``); never ``rpa.run``, ``rpa.ledger``,
 ``rpa.owner``, ``rpa.console``, ``rpa.scheduling``, ``rpa.practice``, the CLI or ``flows``.
 """
 

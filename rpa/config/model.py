@@ -22,7 +22,7 @@ from rpa.config.replies import (
 from rpa.config.runtime import BrowserConfig, PathsConfig, RetryConfig
 from rpa.config.schedule import RetentionConfig, ScheduleEntry
 from rpa.errors import ConfigError
-from rpa.seller_central import replies as _replies
+from rpa.messaging import replies as _replies
 
 # "answers" after the mailbox: an answer the owner emailed reaches the buyer the same run.
 DEFAULT_FLOWS = ("login", "dashboard", "performance", "buyer_messages", "mailbox", "answers",

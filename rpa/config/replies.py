@@ -9,9 +9,9 @@ from typing import Annotated
 from pydantic import AfterValidator, Field
 
 from rpa.config.base import StrictModel
+from rpa.messaging import replies as _replies
+from rpa.messaging.policy import DEFAULT_MAX_CHARS
 from rpa.patterns import PatternError, compile_pattern
-from rpa.seller_central import replies as _replies
-from rpa.seller_central.messaging import DEFAULT_MAX_CHARS
 
 
 def _valid_pattern(value: str) -> str:

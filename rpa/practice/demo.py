@@ -18,12 +18,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from rpa.browser.chromium import kept_open
 from rpa.config import parse_config
+from rpa.messaging.replies import DEFAULT_REPLIES
 from rpa.practice.receiver import Receiver
 from rpa.practice.sandbox import SandboxServer
 from rpa.run.orchestrator import RunResult, run
-from rpa.seller_central.browser import kept_open
-from rpa.seller_central.replies import DEFAULT_REPLIES
 
 DEMO_HOME = Path("demo")
 KEEP_DEMOS = 5
