@@ -2,7 +2,8 @@
 a sign-in posted by another site's page (in Chromium, the page served from a second
 loopback address), a state-changing request whose Origin or Referer is not the console's,
 and a request naming a host the console does not answer to (DNS rebinding); the ordinary
-sign-in, answer, run-now and sign-out go through as before.
+sign-in, answer, run-now and sign-out go through as before. A token or a user name in any
+characters is refused, never an error.
 
 The runs the console would start are counted by a stand-in for the orchestrator's ``run``
 (the console serves from a thread of this process): what is checked is whether a run was
@@ -304,6 +305,19 @@ def test_a_sign_in_needs_the_forms_own_token_and_a_refused_one_counts_for_no_loc
     token = re.search(r'name="csrf_token" value="([^"]*)"', page.text)
     assert token and bare.send("POST", "/login", form={**form, "csrf_token": token[1]},
                                headers=bare.own()).status == 303
+
+
+def test_a_token_or_user_name_in_any_characters_is_refused_not_an_error(
+        scene: Scene, url: str) -> None:
+    client = Client(url)
+    answer = client.send("POST", "/login", headers=client.own(), form={
+        "user": "ölga", "password": PASSWORD, "next": "/", "csrf_token": client.token()})
+    assert answer.status == 401 and "wrong user name or password" in answer.text
+    client = owner(url)
+    answer = client.send("POST", "/logout", form={"csrf_token": "é" * 43},
+                         headers=client.own())
+    assert answer.status == 403 and "security token" in answer.text
+    assert client.signed_in_as() == "olga"
 
 
 # --- state-changing requests from another site -------------------------------------------------
