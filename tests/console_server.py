@@ -4,7 +4,8 @@
 ``console.users`` entry (an Argon2 hash, as ``rpa console add-user`` writes it). The
 ``console_server`` fixture (module-scoped: one server per test module) stops whatever it
 started when the module is done. ``launch_browser`` and ``sign_in`` are what every browser
-test of the console does first.
+test of the console does first; ``post_form`` posts a crafted form as a page of the console
+would.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import uvicorn
@@ -112,3 +114,12 @@ def sign_in(page: Any, url: str, user: str, password: str) -> None:
     page.get_by_label("Password").fill(password)
     with page.expect_navigation():
         page.get_by_role("button", name="Sign in").click()
+
+
+def post_form(page: Any, target: str, form: dict[str, str]) -> Any:
+    """A form POST to ``target`` from the browser context of ``page`` (its cookies), not
+    followed, with the Origin a page of the console sends: Playwright's request client
+    sends none, and the console refuses a POST without one whatever else it holds."""
+    parts = urlsplit(target)
+    return page.request.post(target, form=form, max_redirects=0,
+                             headers={"Origin": f"{parts.scheme}://{parts.netloc}"})

@@ -34,6 +34,7 @@ from tests.console_server import (
     ConsoleServer,
     console_server,
     launch_browser,
+    post_form,
     sign_in,
     user_entry,
 )
@@ -252,15 +253,13 @@ def test_viewer_reads_but_cannot_start_or_answer_and_csrf_is_checked(
     token = page.locator("form.signout input[name=csrf_token]").get_attribute("value")
     assert token
     for path in ("/run", "/escalations/B001/answer"):
-        refused = page.request.post(url + path, form={"csrf_token": token, "account": "test",
-                                                      "text": "yes", "action": "send"},
-                                    max_redirects=0)
+        refused = post_form(page, url + path, {"csrf_token": token, "account": "test",
+                                               "text": "yes", "action": "send"})
         assert refused.status == 403, (path, refused.status)
     # A POST without the form's token is refused, and the session stays.
-    no_token = page.request.post(url + "/logout", form={}, max_redirects=0)
+    no_token = post_form(page, url + "/logout", {})
     assert no_token.status == 403
-    wrong = page.request.post(url + "/logout", form={"csrf_token": "x" * 43},
-                              max_redirects=0)
+    wrong = post_form(page, url + "/logout", {"csrf_token": "x" * 43})
     assert wrong.status == 403
     page.goto(url + "/")
     assert page.locator("#runs").is_visible()

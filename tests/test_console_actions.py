@@ -31,6 +31,7 @@ from tests.console_server import (
     ConsoleServer,
     console_server,
     launch_browser,
+    post_form,
     sign_in,
     user_entry,
 )
@@ -143,7 +144,7 @@ def scene(sandbox_server: SandboxServer, console_server: ConsoleServer,
 
 def _post(page: Page, url: str, form: dict[str, str]) -> Any:
     """A form POST from the signed-in browser context (its cookie), as a crafted request."""
-    return page.request.post(url, form=form, max_redirects=0)
+    return post_form(page, url, form)
 
 
 def _csrf(page: Page) -> str:

@@ -2,8 +2,10 @@
 
 ``create_app`` builds the Starlette app (the escalations and run-now pages come from their
 own modules' ``ROUTES``); ``serve`` runs it with uvicorn. Every response carries the
-security headers, every page but the sign-in page needs a signed-in user, and a file of the
-recordings folder is served only when its real path lies inside that folder.
+security headers; a request naming another host, or changing state from another site's
+page, is refused before any page sees it (``guard``); every page but the sign-in page needs
+a signed-in user, and a file of the recordings folder is served only when its real path
+lies inside that folder.
 """
 
 from __future__ import annotations
@@ -14,17 +16,20 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from rpa.config import Config, ConsoleUserConfig
-from rpa.console import escalations, runnow
+from rpa.console import escalations, guard, runnow
 from rpa.console import runs as runpages
 from rpa.console.web import (
     COOKIE,
     CSP,
+    CSRF_FIELD,
     Console,
     SignInNeeded,
     checked_form,
@@ -81,11 +86,23 @@ def _client(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
+def _login_form(request: Request, *, status_code: int = 200, target: str = "/",
+                error: str = "", user: str = "") -> Response:
+    """The sign-in page, its form carrying the sign-in token (and the cookie that holds it,
+    when the browser has none yet)."""
+    console = console_of(request)
+    token, cookie = console.signin_token(request)
+    response = render(request, "login.html", status_code=status_code, next=target,
+                      error=error, user=user, signin_token=token)
+    if cookie:
+        console.set_signin_cookie(response, cookie)
+    return response
+
+
 async def login_page(request: Request) -> Response:
     if console_of(request).session(request) is not None:
         return RedirectResponse(_next_of(request.query_params.get("next", "/")), 303)
-    return render(request, "login.html", next=_next_of(request.query_params.get("next", "/")),
-                  error="", user="")
+    return _login_form(request, target=_next_of(request.query_params.get("next", "/")))
 
 
 async def login_post(request: Request) -> Response:
@@ -94,16 +111,29 @@ async def login_post(request: Request) -> Response:
     user = str(form.get("user", "")).strip()[:64]
     password = str(form.get("password", ""))
     target = _next_of(str(form.get("next", "/")))
+    if not console.signin_token_ok(request, str(form.get(CSRF_FIELD, ""))):
+        # Refused before the password is looked at, and not counted toward the sign-in
+        # limit: such a request learns nothing of the password, so it is no guess, while
+        # counting it would let any page a user opens lock a user name, or everyone behind
+        # one address, out by posting forms with no token. A guesser that fetches the form
+        # first comes through with a token and is counted as before.
+        console.audit(user or "(empty)", "sign_in_refused",
+                      f"from {_client(request)}: the sign-in form's token is missing or "
+                      "stale")
+        return _login_form(request, status_code=403, target=target, user=user,
+                           error="This sign-in form had expired or was not the console's "
+                                 "own; sign in again here.")
     session, why = console.sign_in(user, password, _client(request))
     if session is None:
         console.audit(user or "(empty)", "sign_in_failed",
                       f"from {_client(request)}: {why.split(';')[0]}")
         status = 429 if why.startswith("too many") else 401
-        return render(request, "login.html", status_code=status, next=target, error=why,
-                      user=user)
+        return _login_form(request, status_code=status, target=target, error=why,
+                           user=user)
     console.audit(session.user, "sign_in", f"from {_client(request)}")
     response = RedirectResponse(target, status_code=303)
     console.set_cookie(response, session)
+    console.clear_signin_cookie(response)  # the next sign-in gets a token of its own
     return response
 
 
@@ -220,7 +250,8 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 
 
 def routes() -> list[BaseRoute]:
-    """This module's routes, then those of the escalation and run-now pages."""
+    """This module's routes, then those of the escalation and run-now pages. A GET never
+    changes anything; whatever does is a POST, which ``guard.OriginCheck`` checks."""
     own: list[BaseRoute] = [
         Route("/login", login_page, methods=["GET"]),
         Route("/login", login_post, methods=["POST"]),
@@ -234,13 +265,24 @@ def routes() -> list[BaseRoute]:
     return [*own, *escalations.ROUTES, *runnow.ROUTES]
 
 
-def create_app(cfg: Config, *, console: Console | None = None) -> Starlette:
-    """The console app for ``cfg`` (``console``: state to share, e.g. with a test)."""
+def create_app(cfg: Config, *, console: Console | None = None,
+               host: str | None = None) -> Starlette:
+    """The console app for ``cfg`` (``console``: state to share, e.g. with a test;
+    ``host``: the address it listens on, when not ``console.host``)."""
     handlers: dict[Any, Any] = {SignInNeeded: _signin_needed, HTTPException: _http_error,
                                 Exception: _http_error}
-    app = Starlette(routes=routes(), exception_handlers=handlers)
+    allowed = guard.names(cfg.console, host or cfg.console.host)
+    # Outermost first: every answer has the security headers, a foreign Host is refused
+    # before the site of a request is looked at, and both before any page.
+    middleware = [
+        Middleware(SecurityHeaders),
+        Middleware(TrustedHostMiddleware, allowed_hosts=guard.host_headers(allowed),
+                   www_redirect=False),
+        Middleware(guard.OriginCheck, allowed=allowed, https=cfg.console.https,
+                   listen_port=cfg.console.port),
+    ]
+    app = Starlette(routes=routes(), exception_handlers=handlers, middleware=middleware)
     app.state.console = console or Console(cfg)
-    app.add_middleware(SecurityHeaders)
     return app
 
 
@@ -248,10 +290,11 @@ def serve(cfg: Config, host: str | None = None, port: int | None = None) -> None
     """Serve the console with uvicorn until stopped (Ctrl-C, SIGTERM)."""
     import uvicorn
 
-    # uvicorn trusts X-Forwarded-For only from 127.0.0.1: behind a local reverse proxy the
-    # sign-in limit counts the real client's address.
-    uvicorn.run(create_app(cfg), host=host or cfg.console.host, port=port or cfg.console.port,
-                log_level="info")
+    # uvicorn trusts X-Forwarded-For and X-Forwarded-Proto only from this machine: behind a
+    # local reverse proxy the sign-in limit counts the real client's address, and a form
+    # is checked against the scheme the proxy was reached by.
+    uvicorn.run(create_app(cfg, host=host), host=host or cfg.console.host,
+                port=port or cfg.console.port, log_level="info")
 
 
 # --- users (``rpa console add-user``) --------------------------------------------------

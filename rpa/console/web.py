@@ -4,8 +4,11 @@ and rendering with autoescaped templates.
 Sessions live in this process's memory (a random token in an HttpOnly, SameSite=Strict
 cookie, Secure when ``console.https``): restarting the console signs everyone out, and no
 secret key has to be kept anywhere. Every form carries the session's CSRF token; a POST
-without it is refused. Passwords are checked against Argon2 hashes from the configuration;
-sign-in attempts are limited per user name and per client address.
+without it is refused. The sign-in form, shown before there is a session, carries a token
+of its own: a random value in the form and, signed with a key this process draws at
+start, in a cookie sent only to ``/login``; a sign-in whose form and cookie do not agree is
+refused before the password is looked at. Passwords are checked against Argon2 hashes
+from the configuration; sign-in attempts are limited per user name and per client address.
 """
 
 from __future__ import annotations
@@ -32,6 +35,9 @@ from rpa.ledger import Ledger
 
 COOKIE = "rpa_console"
 CSRF_FIELD = "csrf_token"
+# The sign-in form's own token (before there is a session), sent only to /login.
+SIGNIN_COOKIE = "rpa_console_signin"
+SIGNIN_PATH = "/login"
 # Sign-in attempts: at most this many failures per window, per user name and per address.
 LOGIN_FAILURES = 5
 LOGIN_WINDOW_S = 300.0
@@ -53,6 +59,12 @@ def password_ok(password_hash: str, password: str) -> bool:
         return _hasher.verify(password_hash, password)
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
+
+
+def same_text(a: str, b: str) -> bool:
+    """``a == b`` in a time that does not tell where they differ (any characters; the
+    standard library's comparison takes ASCII text only)."""
+    return hmac.compare_digest(a.encode(), b.encode())
 
 
 def may(role: str, needed: str) -> bool:
@@ -116,6 +128,8 @@ class Console:
     limiter: LoginLimiter = field(default_factory=LoginLimiter)
     # Extra state the page modules keep (the run-now registry, ...), by name.
     extras: dict[str, Any] = field(default_factory=dict)
+    # Signs the sign-in form's cookie; drawn anew at each start, like the sessions.
+    signin_key: bytes = field(default_factory=lambda: secrets.token_bytes(32), repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -155,7 +169,7 @@ class Console:
         if wait > 0:
             return None, f"too many failed sign-ins; try again in {int(wait) + 1} seconds"
         found = next((u for u in self.config.console.users
-                      if hmac.compare_digest(u.name.lower(), user.lower())), None)
+                      if same_text(u.name.lower(), user.lower())), None)
         ok = password_ok(found.password_hash if found else _DUMMY_HASH, password)
         if found is None or not ok:
             self.limiter.failed(*keys)
@@ -188,6 +202,40 @@ class Console:
                             secure=self.config.console.https, path="/",
                             max_age=int(self.config.console.session_hours * 3600))
 
+    # --- the sign-in form's token ------------------------------------------------------
+    def _signature(self, value: str) -> str:
+        return hmac.new(self.signin_key, value.encode(), "sha256").hexdigest()
+
+    def _signin_value(self, request: Request) -> str:
+        """The random value of the request's sign-in cookie, or '' when it has none that
+        this process signed."""
+        value, _, signature = request.cookies.get(SIGNIN_COOKIE, "").rpartition(".")
+        if not value or not same_text(signature, self._signature(value)):
+            return ""
+        return value
+
+    def signin_token(self, request: Request) -> tuple[str, str]:
+        """The token for the sign-in form, and the cookie to set with it ('' when the
+        request's cookie already holds it: a second tab keeps the first one's)."""
+        value = self._signin_value(request)
+        if value:
+            return value, ""
+        value = secrets.token_urlsafe(32)
+        return value, f"{value}.{self._signature(value)}"
+
+    def signin_token_ok(self, request: Request, token: str) -> bool:
+        """Whether the sign-in form's ``token`` is the one its cookie holds, signed here."""
+        value = self._signin_value(request)
+        return bool(value and token) and same_text(token, value)
+
+    def set_signin_cookie(self, response: Response, cookie: str) -> None:
+        response.set_cookie(SIGNIN_COOKIE, cookie, httponly=True, samesite="strict",
+                            secure=self.config.console.https, path=SIGNIN_PATH)
+
+    def clear_signin_cookie(self, response: Response) -> None:
+        response.delete_cookie(SIGNIN_COOKIE, path=SIGNIN_PATH, httponly=True,
+                               samesite="strict", secure=self.config.console.https)
+
 
 def console_of(request: Request) -> Console:
     return request.app.state.console  # type: ignore[no-any-return]
@@ -213,7 +261,7 @@ async def checked_form(request: Request, session: Session) -> dict[str, str]:
     form = await request.form()
     data = {k: v for k, v in form.items() if isinstance(v, str)}
     token = data.get(CSRF_FIELD, "")
-    if not token or not hmac.compare_digest(token, session.csrf):
+    if not token or not same_text(token, session.csrf):
         raise HTTPException(403, "the form's security token is missing or stale; reload the "
                                  "page and try again")
     return data
