@@ -200,7 +200,7 @@ class SignIn:
             if one_page:
                 self.sel.find(self.page, "signin.email").fill(self.ctx.account.email)
             field = self.sel.find(self.page, "signin.password")
-            remember = self.sel.any_of(self.page, "signin.remember_me").first
+            remember = self.sel.visible(self.page, "signin.remember_me").first
             if remember.count() and not remember.is_checked():
                 remember.check()
             with self.ctx.private():
@@ -217,7 +217,7 @@ class SignIn:
             # The run's clock (real time unless a test injects one).
             code = fresh_code(gen, avoid=last_code, clock=lambda: self.ctx.clock().timestamp())
             field = self.sel.find(self.page, "mfa.code")
-            remember = self.sel.any_of(self.page, "mfa.remember_device").first
+            remember = self.sel.visible(self.page, "mfa.remember_device").first
             if remember.count() and not remember.is_checked():
                 remember.check()
             with self.ctx.private():
