@@ -15,6 +15,10 @@ data. A string written ``/…/`` (optionally ``/…/i``) is a regular expression
 placeholders are filled from the caller's parameters. The first candidate that resolves
 wins, and which one won is logged. Layout variants are simply more candidates under the
 same key.
+
+Only visible elements count: real pages carry hidden inputs that match the candidates of
+other pages (a hidden ``#ap_email`` above the password field), so every wait and check
+asks for any visible match, never for the first match in document order.
 """
 
 from __future__ import annotations
@@ -148,12 +152,16 @@ class Selectors:
         return [c.build(scope, params) for c in self._cands(key)]
 
     def any_of(self, scope: Scope, key: str, **params: Any) -> Locator:
-        """One locator matching any candidate (for masks and quick checks)."""
+        """One locator matching any candidate, hidden or not (for masks and counts)."""
         locs = self.candidates(scope, key, **params)
         combined = locs[0]
         for loc in locs[1:]:
             combined = combined.or_(loc)
         return combined
+
+    def visible(self, scope: Scope, key: str, **params: Any) -> Locator:
+        """The visible elements any candidate of ``key`` matches, in document order."""
+        return self.any_of(scope, key, **params).filter(visible=True)
 
     def find(self, scope: Scope, key: str, *, timeout_ms: int | None = None,
              state: str = "visible", **params: Any) -> Locator:
@@ -161,6 +169,8 @@ class Selectors:
         cands = self._cands(key)
         locs = [c.build(scope, params) for c in cands]
         wait = self.timeout_ms if timeout_ms is None else timeout_ms
+        if state == "visible":  # a hidden match of any candidate must not hide a shown one
+            locs = [loc.filter(visible=True) for loc in locs]
         combined = locs[0]
         for loc in locs[1:]:
             combined = combined.or_(loc)
@@ -172,7 +182,7 @@ class Selectors:
             raise SelectorNotFound(key, _url(scope), len(cands)) from err
         for cand, loc in zip(cands, locs, strict=False):
             try:
-                if loc.count() and (state != "visible" or loc.first.is_visible()):
+                if loc.count():
                     self._note(key, cand)
                     return loc.first
             except PlaywrightError:
@@ -182,7 +192,7 @@ class Selectors:
     def wait(self, scope: Scope, key: str, *, timeout_ms: int | None = None,
              **params: Any) -> Locator:
         """Wait until any candidate of ``key`` is visible; one round trip, no candidate noted."""
-        loc = self.any_of(scope, key, **params).first
+        loc = self.visible(scope, key, **params).first
         try:
             loc.wait_for(state="visible",
                          timeout=self.timeout_ms if timeout_ms is None else timeout_ms)
@@ -192,9 +202,9 @@ class Selectors:
 
     def fill(self, scope: Scope, key: str, text: str, *, timeout_ms: int | None = None,
              **params: Any) -> Locator:
-        """Type ``text`` into the first candidate of ``key`` once it can take it: one round
-        trip (Playwright waits for it to show); SelectorNotFound when it never does."""
-        loc = self.any_of(scope, key, **params).first
+        """Type ``text`` into the first visible match of ``key`` once it can take it: one
+        round trip (Playwright waits for it to show); SelectorNotFound when it never does."""
+        loc = self.visible(scope, key, **params).first
         try:
             loc.fill(text, timeout=self.timeout_ms if timeout_ms is None else timeout_ms)
         except PlaywrightTimeout as err:
@@ -203,9 +213,9 @@ class Selectors:
 
     def click(self, scope: Scope, key: str, *, timeout_ms: int | None = None,
               **params: Any) -> None:
-        """Click the first candidate of ``key`` once it can be clicked: one round trip
+        """Click the first visible match of ``key`` once it can be clicked: one round trip
         (Playwright waits for it to show); SelectorNotFound when it never does."""
-        loc = self.any_of(scope, key, **params).first
+        loc = self.visible(scope, key, **params).first
         try:
             loc.click(timeout=self.timeout_ms if timeout_ms is None else timeout_ms)
         except PlaywrightTimeout as err:
@@ -220,14 +230,14 @@ class Selectors:
         if combined is None:
             return False
         try:
-            return combined.first.is_visible()
+            return combined.filter(visible=True).first.is_visible()
         except PlaywrightError:
             return False
 
     def present(self, scope: Scope, key: str, **params: Any) -> bool:
         """Whether some candidate for ``key`` is visible right now (no waiting)."""
         try:
-            return self.any_of(scope, key, **params).first.is_visible()
+            return self.visible(scope, key, **params).first.is_visible()
         except PlaywrightError:
             return False
 
@@ -241,7 +251,9 @@ class Selectors:
     def which(self, scope: Scope, keys: list[str], *, timeout_ms: int | None = None) -> str:
         """Wait until one of several keys is visible; return the first key (in order) that is.
 
-        Used to tell which page the browser is on without guessing from URLs.
+        Used to tell which page the browser is on without guessing from URLs. The wait is for
+        any visible match of any key: a hidden element matching an earlier candidate (a
+        hidden ``name=email`` input above the password field) never decides the page.
         """
         combined: Locator | None = None
         for key in keys:
@@ -250,7 +262,7 @@ class Selectors:
         assert combined is not None
         wait = self.timeout_ms if timeout_ms is None else timeout_ms
         try:
-            combined.first.wait_for(state="visible", timeout=wait)
+            combined.filter(visible=True).first.wait_for(state="visible", timeout=wait)
         except PlaywrightTimeout as err:
             raise SelectorNotFound(" | ".join(keys), _url(scope), len(keys)) from err
         for key in keys:  # one round trip per key, in order of precedence

@@ -17,6 +17,9 @@ class BrowserConfig(StrictModel):
     slow_mo_ms: int = Field(default=0, ge=0)
     timeout_ms: int = Field(default=15000, ge=1000)
     navigation_timeout_ms: int = Field(default=30000, ge=1000)
+    # How long sign-in waits for a check that may clear by itself (AWS WAF's script check,
+    # the "continue shopping" button wall) before it stops for a person.
+    challenge_wait_s: float = Field(default=20, ge=0, le=300)
     trace: bool = True
     # DOM snapshots in the trace: handy when a selector breaks, but ~0.2 s a page, and the
     # step screenshots are the reviewers' evidence; off unless asked for.

@@ -64,8 +64,8 @@ class SellerCentral:
                               reason="unknown_page", url=self.page.url) from err
 
     def _signed_in_now(self) -> bool:
-        """Whether the signed-in frame shows and none of the pages that look like it (the
-        first match of each visible, as ``Selectors.present`` asks): two round trips.
+        """Whether the signed-in frame shows and none of the pages that look like it (any
+        visible match, as ``Selectors.present`` asks): two round trips.
 
         Both run in Playwright's own script world, as waits and clicks do. A check in the
         page's world (``evaluate_all``) would set Playwright's selector script up a second

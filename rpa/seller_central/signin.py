@@ -1,12 +1,17 @@
 """Signing in to Seller Central: a state machine over the pages Amazon may show.
 
 Each turn reads which page the browser shows (by ids, addresses and names from
-selectors.yaml, wording as further candidates) and acts on it, until the signed-in frame
-appears. The pages it knows: email and password (on one page or two), the one-time code
-(with or without the remember-device box), prompts after sign-in that can be passed by a
-"Not now"-like link, and the account picker. A page only a person can clear (CAPTCHA, a
-code sent by email or SMS, a device choice, an unknown page) stops it with
-:class:`~rpa.errors.NeedsPerson`.
+selectors.yaml, wording as further candidates; hidden elements never count) and acts on it,
+until the signed-in frame appears. The pages it knows: email and password (on one page or
+two; the email page at ``/ax/claim`` too), "Switch accounts" (the row showing exactly the
+configured email is followed), the choice of where the one-time code goes (the
+authenticator app is chosen when offered), the one-time code (with or without the
+remember-device box), prompts after sign-in that can be passed by a "Not now"-like link,
+and the account picker. A check that may clear by itself (AWS WAF's script check, the
+"continue shopping" button wall) is waited for, up to ``browser.challenge_wait_s``. A page
+only a person can clear (CAPTCHA, a code sent by email or SMS, a device choice without the
+authenticator app, a check that did not clear, "Switch accounts" without the configured
+email, an unknown page) stops it with :class:`~rpa.errors.NeedsPerson`.
 
 The password is typed at most once per walk. Once it was submitted, any failure (a
 timeout, an error page, an unknown page) ends the walk as "a person is needed", which the
@@ -16,10 +21,12 @@ type the password again, which is how accounts get CAPTCHAs and locks.
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING, NoReturn
 
 from loguru import logger
 from playwright.sync_api import Error as PlaywrightError
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from rpa.browser.selectors import declare
 from rpa.errors import NeedsPerson, PageError
@@ -33,15 +40,19 @@ if TYPE_CHECKING:
     from rpa.seller_central.pages import SellerCentral
 
 # Pages the sign-in routine recognises, in order of precedence: a page that matches two
-# keys is the earlier one. Verification comes before the OTP page because its code field
-# can carry the same label; prompts come after every page with a form of its own.
+# keys is the earlier one. A CAPTCHA comes first (also on a verification page's address);
+# verification comes before the OTP page because its code field can carry the same label;
+# prompts come after every page with a form of its own.
 SIGNIN_STATES = [
     "challenge.captcha",
+    "challenge.waf",
+    "challenge.button_wall",
     "challenge.cvf_page",
     "challenge.cvf",
     "mfa.select_device",
     "app.server_error",
     "picker.heading",
+    "signin.account_chooser",
     "mfa.code",
     "signin.password",
     "signin.email",
@@ -53,8 +64,14 @@ NEEDS_PERSON = {
     "challenge.captcha": ("captcha", "a CAPTCHA is shown"),
     "challenge.cvf_page": VERIFICATION,
     "challenge.cvf": VERIFICATION,
-    "mfa.select_device": ("otp_device", "Amazon asks which device should get a code"),
 }
+# Checks that may clear by themselves (a script that reloads the page once it passed):
+# waited for, then a person is needed, each with a reason of its own.
+SELF_CLEARING = {
+    "challenge.waf": ("waf_challenge", "AWS WAF's browser check"),
+    "challenge.button_wall": ("button_wall", "the \"continue shopping\" button wall"),
+}
+DEVICE_CHOICE = ("otp_device", "Amazon asks which device should get a code")
 # Pages drawn inside the signed-in frame that still are not a signed-in page.
 SIGNED_IN_LOOKALIKES = ("app.server_error", "picker.heading", "challenge.captcha")
 MAX_SIGNIN_PAGES = 12
@@ -67,23 +84,34 @@ ASSIST_MINUTES = 10
 SELECTOR_KEYS: tuple[str, ...] = (
     "app.server_error",
     "app.signed_in",
+    "challenge.button_wall",
     "challenge.captcha",
     "challenge.cvf",
     "challenge.cvf_page",
+    "challenge.waf",
     "mfa.code",
+    "mfa.device_totp",
     "mfa.remember_device",
     "mfa.select_device",
+    "mfa.send_code",
     "mfa.submit",
     "picker.heading",
     "prompt.skip",
+    "signin.account_chooser",
     "signin.continue",
     "signin.email",
     "signin.error",
     "signin.password",
     "signin.remember_me",
+    "signin.remembered_account",
     "signin.submit",
 )
 declare(__name__, SELECTOR_KEYS)
+
+
+def plain_email(text: str) -> str:
+    """An email address as compared: spacing trimmed, case ignored."""
+    return " ".join(text.split()).casefold()
 
 
 class SignIn:
@@ -94,6 +122,11 @@ class SignIn:
         self.ctx = sc.ctx
         self.sel = sc.sel
         self.password_typed = False
+        self.account_chosen = False  # on "Switch accounts", once per walk
+        self.device_chosen = False  # the authenticator app on the device choice, once
+        # What is left of the time self-clearing checks may take in this walk (set when the
+        # first one shows).
+        self.challenge_left_s: float | None = None
 
     @property
     def page(self) -> Page:
@@ -164,7 +197,9 @@ class SignIn:
             if state in NEEDS_PERSON:
                 reason, text = NEEDS_PERSON[state]
                 raise NeedsPerson(f"sign-in stopped: {text}", reason=reason, url=self.page.url)
-            if state == "app.server_error":
+            if state in SELF_CLEARING:
+                self._await_challenge(state)
+            elif state == "app.server_error":
                 raise PageError(f"Seller Central showed a server error at {self.page.url}")
             if state == "signin.email":
                 self._email()
@@ -176,6 +211,10 @@ class SignIn:
                     raise NeedsPerson("Seller Central rejected the one-time code twice",
                                       reason="otp_rejected", url=self.page.url)
                 last_code = self._code(gen, last_code)
+            elif state == "mfa.select_device":
+                self._choose_device()
+            elif state == "signin.account_chooser":
+                self._choose_account()
             elif state == "picker.heading":
                 AccountPicker(self.sc).pick()
             elif state == "prompt.skip":
@@ -202,7 +241,7 @@ class SignIn:
             if one_page:
                 self.sel.find(self.page, "signin.email").fill(self.ctx.account.email)
             field = self.sel.find(self.page, "signin.password")
-            remember = self.sel.any_of(self.page, "signin.remember_me").first
+            remember = self.sel.visible(self.page, "signin.remember_me").first
             if remember.count() and not remember.is_checked():
                 remember.check()
             with self.ctx.private():
@@ -219,13 +258,70 @@ class SignIn:
             # The run's clock (real time unless a test injects one).
             code = fresh_code(gen, avoid=last_code, clock=lambda: self.ctx.clock().timestamp())
             field = self.sel.find(self.page, "mfa.code")
-            remember = self.sel.any_of(self.page, "mfa.remember_device").first
+            remember = self.sel.visible(self.page, "mfa.remember_device").first
             if remember.count() and not remember.is_checked():
                 remember.check()
             with self.ctx.private():
                 field.fill(code)
                 self._submit("mfa.submit")
         return code
+
+    def _await_challenge(self, key: str) -> None:
+        """Wait for a check that may clear by itself (its page reloads once it passed), for
+        what is left of ``browser.challenge_wait_s``; a person is needed when it stays."""
+        reason, what = SELF_CLEARING[key]
+        wait = self.ctx.config.browser.challenge_wait_s
+        if self.challenge_left_s is None:
+            self.challenge_left_s = float(wait)
+        waited, cleared = time.monotonic(), False
+        if self.challenge_left_s > 0:
+            with self.ctx.step(f"sign in: wait for {what} to clear", screenshot=False):
+                try:
+                    self.sel.visible(self.page, key).first.wait_for(
+                        state="hidden", timeout=max(1.0, self.challenge_left_s * 1000))
+                    self.page.wait_for_load_state("domcontentloaded")
+                    cleared = True
+                except PlaywrightTimeout:
+                    pass
+            self.challenge_left_s -= time.monotonic() - waited
+        if not cleared:
+            raise NeedsPerson(f"sign-in stopped: {what} did not clear within {wait:g} s",
+                              reason=reason, url=self.page.url)
+        logger.info("{} cleared after {:.1f} s", what, time.monotonic() - waited)
+
+    def _choose_account(self) -> None:
+        """On "Switch accounts", follow the one row showing exactly the configured email."""
+        wanted = plain_email(self.ctx.account.email)
+        if self.account_chosen:
+            raise NeedsPerson('"Switch accounts" was shown again after an account was chosen',
+                              reason="account_chooser", url=self.page.url)
+        rows = self.sel.visible(self.page, "signin.remembered_account")
+        texts = rows.all_inner_texts()
+        hits = [i for i, text in enumerate(texts)
+                if wanted in {plain_email(line) for line in text.splitlines()}]
+        if len(hits) != 1:
+            raise NeedsPerson(
+                f'"Switch accounts" lists the configured email {len(hits)} times (among '
+                f"{len(texts)} links); a person picks the account or adds it",
+                reason="account_chooser", url=self.page.url)
+        with self.ctx.step("sign in: choose the remembered account"):
+            self.account_chosen = True
+            with self.page.expect_navigation(wait_until="domcontentloaded"):
+                rows.nth(hits[0]).click()
+
+    def _choose_device(self) -> None:
+        """Choose the authenticator app for the one-time code when the page offers it."""
+        reason, text = DEVICE_CHOICE
+        if self.device_chosen:
+            raise NeedsPerson(f"sign-in stopped: {text} again after the authenticator app "
+                              "was chosen", reason=reason, url=self.page.url)
+        if not self.sel.present(self.page, "mfa.device_totp"):
+            raise NeedsPerson(f"sign-in stopped: {text}, and the authenticator app is not "
+                              "among the choices", reason=reason, url=self.page.url)
+        with self.ctx.step("sign in: choose the authenticator app for the code"):
+            self.device_chosen = True
+            self.sel.find(self.page, "mfa.device_totp").check()
+            self._submit("mfa.send_code")
 
     def _skip_prompt(self) -> None:
         """Pass a prompt (passkey, mobile number, account fixup) by its 'not now' link."""

@@ -36,7 +36,7 @@ from rpa.practice.sandbox.web import (
 )
 from rpa.practice.sandbox.wording import APP_WORDS, words
 
-PUBLIC_PREFIXES = ("/ap/", "/errors/")
+PUBLIC_PREFIXES = ("/ap/", "/ax/", "/errors/")  # the sign-in pages and challenges
 HANG_POLL_S = 0.05
 HANG_LIMIT_S = 600.0  # a held request is let go at the latest then
 PAGE_SIZE = 10

@@ -1,8 +1,11 @@
 """Sign-in pages: email, password, one-time code, the intrusion check, prompts, sign-out.
 
-The scenario's ``signin`` block picks the version served (one page or two, an OTP page
-without the remember-device box, an image CAPTCHA, a device choice, a verification page,
-prompts after sign-in) and its ``locale`` the words; the ids stay Amazon's.
+The scenario's ``signin`` block picks the version served (one page or two, the /ax/claim
+email page, the "Switch accounts" page, an OTP page without the remember-device box, an
+image CAPTCHA, a device choice, a verification page or its CAPTCHA, a check before the
+sign-in page (:mod:`.challenge`), prompts after sign-in) and its ``locale`` the words; the
+ids stay Amazon's, and so do the hidden inputs Amazon's pages carry (a hidden password
+field on the email page, the email in a hidden ``#ap_email`` on the password page).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from rpa.practice.sandbox import challenge
 from rpa.practice.sandbox.state import PendingSignIn, SandboxState, new_token
 from rpa.practice.sandbox.web import (
     KEEP_SIGNED_IN_MAX_AGE,
@@ -42,6 +46,8 @@ PROMPT_PATHS = {
     "notice": "/ap/notice",
 }
 FIXUP_SKIP_ID = "ap-account-fixup-phone-skip-link"
+CLAIM_PATH = "/ax/claim"
+DEVICE_KINDS = {"totp": "TOTP", "sms": "SMS", "voice": "VOICE"}  # as the radios' values end
 
 
 def _form_value(form: FormData, name: str) -> str | None:
@@ -61,19 +67,40 @@ def _hidden_fields(return_to: str) -> dict[str, str]:
 
 def signin_page(state: SandboxState, step: str, return_to: str, status_code: int = 200,
                 email: str = "", error: str | None = None) -> Response:
-    """The email step or the password step (both on one page when the scenario says so)."""
+    """The email step (the /ax/claim page when the scenario says so) or the password step
+    (both on one page when the scenario says so)."""
     variant = state.scenario.signin
+    if step == "email" and variant.claim and not variant.one_page:
+        return render("claim.html", status_code=status_code, email=email, error=error,
+                      hidden=_hidden_fields(return_to), w=_words(state))
     with_password = step == "password" or variant.one_page
     return render("signin.html", status_code=status_code, step=step, email=email,
                   error=error, hidden=_hidden_fields(return_to), one_page=variant.one_page,
                   captcha=CAPTCHA_TEXT if variant.captcha and with_password else "",
+                  passkey=variant.claim, w=_words(state))
+
+
+def mfa_page(state: SandboxState, return_to: str, error: str | None = None,
+             device: str = "totp") -> Response:
+    state.bump("otp_pages_shown")
+    return render("mfa.html", error=error, return_to=return_to, select_device=False,
+                  remember_box=state.scenario.signin.remember_device_box, device=device,
                   w=_words(state))
 
 
-def mfa_page(state: SandboxState, return_to: str, error: str | None = None) -> Response:
-    state.bump("otp_pages_shown")
-    return render("mfa.html", error=error, return_to=return_to, select_device=False,
-                  remember_box=state.scenario.signin.remember_device_box, w=_words(state))
+def chooser_page(state: SandboxState, request: Request, return_to: str) -> Response:
+    """"Switch accounts": a link per remembered account, and "Add account"."""
+    state.bump("account_chooser_shown")
+    base = dict(request.query_params)
+    base["openid.return_to"] = return_to
+
+    def href(**extra: str) -> str:
+        return f"/ap/signin?{urlencode({**base, **extra})}"
+
+    rows = [{"name": r.name, "email": r.email, "href": href(switch_account=str(i))}
+            for i, r in enumerate(state.scenario.signin.account_chooser)]
+    return render("account_chooser.html", rows=rows, add_href=href(add_account="1"),
+                  error=None, w=_words(state))
 
 
 def _set_session_cookie(response: Response, token: str, keep: bool) -> None:
@@ -107,8 +134,43 @@ def _return_to(request: Request, form: FormData | None = None) -> str:
 
 async def signin_get(request: Request) -> Response:
     state = sandbox(request)
+    wall = challenge.pending(state, request)
+    if wall is not None:
+        return wall
+    state.bump("signin_page_views")
+    return_to, variant, query = _return_to(request), state.scenario.signin, request.query_params
+    remembered = variant.account_chooser
+    chosen = query.get("switch_account", "")
+    if chosen.isdigit() and int(chosen) < len(remembered):
+        # A remembered account: its password page, the email kept in the hidden field.
+        return signin_page(state, "password", return_to, email=remembered[int(chosen)].email)
+    if remembered and "add_account" not in query:
+        return chooser_page(state, request, return_to)
+    if variant.claim and not variant.one_page:
+        return redirect(f"{CLAIM_PATH}?{urlencode({'openid.return_to': return_to})}",
+                        status_code=302)
+    return signin_page(state, "email", return_to)
+
+
+async def claim_get(request: Request) -> Response:
+    state = sandbox(request)
+    wall = challenge.pending(state, request)
+    if wall is not None:
+        return wall
     state.bump("signin_page_views")
     return signin_page(state, "email", _return_to(request))
+
+
+async def claim_post(request: Request) -> Response:
+    """The claim page's email: the password page when it is the seller's."""
+    state = sandbox(request)
+    form = await request.form()
+    return_to = _return_to(request, form)
+    email = (_form_value(form, "email") or "").strip()
+    if email.lower() != state.scenario.seller.email.lower():
+        return signin_page(state, "email", return_to, email=email,
+                           error=_words(state)["unknown_email"])
+    return signin_page(state, "password", return_to, email=email)
 
 
 async def signin_post(request: Request) -> Response:
@@ -119,7 +181,8 @@ async def signin_post(request: Request) -> Response:
         return _verify_otp(request, state, form, return_to)
     seller, variant, w = state.scenario.seller, state.scenario.signin, _words(state)
     email = (_form_value(form, "email") or "").strip()
-    password = _form_value(form, "password")
+    # The email page's hidden autofill field posts an empty password: no password given.
+    password = _form_value(form, "password") or None
     if password is not None:
         state.bump("password_posts")
     if email.lower() != seller.email.lower():
@@ -132,7 +195,7 @@ async def signin_post(request: Request) -> Response:
     if password != seller.password:
         return signin_page(state, "password", return_to, email=email, error=w["wrong_password"])
     keep = _form_value(form, "rememberMe") == "true"
-    if state.take_flag("cvf") or variant.verification:
+    if state.take_flag("cvf") or variant.verification or variant.cvf_captcha:
         return _to_second_step(state, "/ap/cvf/verify", email, return_to, keep)
     if state.device_remembered(request.cookies.get(REMEMBER_COOKIE), email):
         return _signed_in(state, email, return_to, keep)
@@ -156,11 +219,12 @@ def _verify_otp(request: Request, state: SandboxState, form: FormData,
     code = (_form_value(form, "otpCode") or "").replace(" ", "").strip()
     valid = code.isdigit() and len(code) == 6 and pyotp.TOTP(
         state.scenario.seller.totp_secret).verify(code, valid_window=1)
-    if state.take_flag("otp_reject_once"):
-        valid = False
+    if state.take_flag("otp_reject_once") or pending.device != "totp":
+        valid = False  # a code sent by text or call is not the authenticator's
     if not valid:
         state.bump("otp_failures")
-        return mfa_page(state, pending.return_to, error=_words(state)["wrong_otp"])
+        return mfa_page(state, pending.return_to, error=_words(state)["wrong_otp"],
+                        device=pending.device)
     state.drop_pending(request.cookies.get(PENDING_COOKIE))
     response = _signed_in(state, pending.email, pending.return_to, pending.remember_me)
     if _form_value(form, "rememberDevice"):
@@ -175,19 +239,28 @@ async def mfa_get(request: Request) -> Response:
     pending = state.pending_signin(request.cookies.get(PENDING_COOKIE))
     if pending is None:
         return redirect(signin_url(_return_to(request)))
-    if state.scenario.signin.select_device:
+    variant, w = state.scenario.signin, _words(state)
+    if variant.select_device:
+        token = new_token(12)
+        devices = [{"kind": DEVICE_KINDS[kind], "value": f"{token}, {DEVICE_KINDS[kind]}",
+                    "label": w[f"device_{kind}"]} for kind in variant.device_options]
         return render("mfa.html", error=None, return_to=pending.return_to, select_device=True,
-                      remember_box=False, w=_words(state))
+                      remember_box=False, devices=devices, device="", w=w)
     return mfa_page(state, pending.return_to)
 
 
 async def mfa_device_chosen(request: Request) -> Response:
-    """A device was chosen: the sandbox 'sends' the code and shows the OTP page."""
+    """A device was chosen: the sandbox 'sends' the code there and shows the OTP page."""
     state = sandbox(request)
     pending = state.pending_signin(request.cookies.get(PENDING_COOKIE))
     if pending is None:
         return redirect(signin_url(_return_to(request)))
-    return mfa_page(state, pending.return_to)
+    form = await request.form()
+    chosen = (_form_value(form, "otpDeviceContext") or "").rpartition(",")[2].strip()
+    device = next((k for k, v in DEVICE_KINDS.items() if v == chosen), "sms")
+    with state.lock:
+        pending.device = device
+    return mfa_page(state, pending.return_to, device=device)
 
 
 def _masked(email: str) -> str:
@@ -203,8 +276,22 @@ async def cvf_page(request: Request) -> Response:
     w = _words(state)
     error = w["wrong_cvf"] if request.method == "POST" else None
     variant = state.scenario.signin
+    if variant.cvf_captcha:
+        return await _cvf_captcha(request, state, pending.return_to)
     return render("cvf.html", masked_email=_masked(pending.email), error=error, w=w,
                   label=variant.verification_label, field_id=variant.verification_field_id)
+
+
+async def _cvf_captcha(request: Request, state: SandboxState, return_to: str) -> Response:
+    """The CVF page asking for a picture's characters; the right ones lead to the OTP page."""
+    w = _words(state)
+    if request.method == "POST":
+        form = await request.form()
+        if (_form_value(form, "cvf_captcha_input") or "").strip().upper() == CAPTCHA_TEXT:
+            return redirect(f"/ap/mfa?{urlencode({'openid.return_to': return_to})}")
+    error = w["wrong_captcha"] if request.method == "POST" else None
+    state.bump("captcha_pages_shown")
+    return render("cvf_captcha.html", captcha=CAPTCHA_TEXT, error=error, w=w)
 
 
 async def prompt_page(request: Request) -> Response:
@@ -238,6 +325,9 @@ async def signout(request: Request) -> Response:
 
 
 async def robot_check(request: Request) -> Response:
+    passed = challenge.wall_answered(request)
+    if passed is not None:
+        return passed
     sandbox(request).bump("captcha_pages_shown")
     return render("robot.html")
 
@@ -245,10 +335,13 @@ async def robot_check(request: Request) -> Response:
 ROUTES = [
     Route("/ap/signin", signin_get, methods=["GET"]),
     Route("/ap/signin", signin_post, methods=["POST"]),
+    Route(CLAIM_PATH, claim_get, methods=["GET"]),
+    Route(CLAIM_PATH, claim_post, methods=["POST"]),
     Route("/ap/mfa", mfa_get, methods=["GET"]),
     Route("/ap/mfa", mfa_device_chosen, methods=["POST"]),
     Route("/ap/cvf/verify", cvf_page, methods=["GET", "POST"]),
     Route("/ap/signout", signout, methods=["GET", "POST"]),
     *(Route(path, prompt_page, methods=["GET"]) for path in PROMPT_PATHS.values()),
     Route("/errors/validateCaptcha", robot_check, methods=["GET", "POST"]),
+    *challenge.ROUTES,
 ]

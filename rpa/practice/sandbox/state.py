@@ -25,6 +25,9 @@ COUNTER_NAMES = (
     "signins",
     "sessions_granted",
     "captcha_pages_shown",
+    "challenge_pages_shown",
+    "challenges_cleared",
+    "account_chooser_shown",
     "http500_served",
     "hangs_started",
     "requests",
@@ -57,6 +60,7 @@ class PendingSignIn:
     email: str
     return_to: str
     remember_me: bool
+    device: str = "totp"  # where the one-time code goes (a device-choice page may change it)
 
 
 @dataclass
@@ -117,6 +121,8 @@ class SandboxState:
         self.scenario_name: str
         self.sessions: dict[str, Session] = {}
         self.remember_tokens: dict[str, str] = {}
+        # Tokens of challenges this browser has passed (the WAF token, a wall's click).
+        self.challenge_tokens: set[str] = set()
         self.pending: dict[str, PendingSignIn] = {}
         self.counters: dict[str, int] = {}
         self.replies: list[dict[str, str]] = []
@@ -136,6 +142,7 @@ class SandboxState:
             self.scenario_name = loaded.name
             self.sessions = {}
             self.remember_tokens = {}
+            self.challenge_tokens = set()
             self.pending = {}
             self.counters = dict.fromkeys(COUNTER_NAMES, 0)
             self.replies = []
@@ -224,6 +231,18 @@ class SandboxState:
             return False
         with self.lock:
             return self.remember_tokens.get(token, "").lower() == email.lower()
+
+    def pass_challenge(self) -> str:
+        """A token proving a challenge was passed (a cookie's value)."""
+        token = new_token()
+        with self.lock:
+            self.challenge_tokens.add(token)
+            self.counters["challenges_cleared"] += 1
+        return token
+
+    def challenge_passed(self, token: str | None) -> bool:
+        with self.lock:
+            return bool(token) and token in self.challenge_tokens
 
     def add_pending(self, pending: PendingSignIn) -> str:
         token = new_token()

@@ -55,6 +55,20 @@ SIGNIN_WORDS: dict[str, dict[str, str]] = {
         "notice_heading": "Review your account information",
         "notice_text": "Please confirm that your contact details are still correct.",
         "notice_action": "Confirm details",
+        # The /ax/claim email page, the "Switch accounts" page, the device choice, the CVF
+        # CAPTCHA and the passkey section of the password page after the claim page.
+        "claim_heading": "Sign in or create account",
+        "claim_label": "Enter your mobile number or email",
+        "chooser_heading": "Switch accounts",
+        "sign_out": "Sign out",
+        "add_account": "Add account",
+        "chooser_learn_more": "Learn more about when to add accounts.",
+        "device_totp": "Use your Authenticator App",
+        "mfa_intro_phone": "A One Time Password (OTP) has been sent to your phone number "
+                           "ending in 42.",
+        "cvf_captcha_heading": "Solve this puzzle to protect your account",
+        "cvf_captcha_label": "Type characters",
+        "passkey_signin": "Sign in with a passkey",
     },
     "de": {
         "signin_title": "Amazon Anmelden",
@@ -105,6 +119,18 @@ SIGNIN_WORDS: dict[str, dict[str, str]] = {
         "notice_heading": "Überprüfen Sie Ihre Kontoinformationen",
         "notice_text": "Bitte bestätigen Sie, dass Ihre Kontaktdaten noch stimmen.",
         "notice_action": "Angaben bestätigen",
+        "claim_heading": "Anmelden oder Konto erstellen",
+        "claim_label": "Geben Sie Ihre Mobiltelefonnummer oder E-Mail-Adresse ein",
+        "chooser_heading": "Konten wechseln",
+        "sign_out": "Abmelden",
+        "add_account": "Konto hinzufügen",
+        "chooser_learn_more": "Erfahren Sie, wann Sie Konten hinzufügen sollten.",
+        "device_totp": "Authentifizierungs-App verwenden",
+        "mfa_intro_phone": "Ein Einmalpasswort (OTP) wurde an Ihre Telefonnummer mit der "
+                           "Endung 42 gesendet.",
+        "cvf_captcha_heading": "Lösen Sie dieses Rätsel, um Ihr Konto zu schützen",
+        "cvf_captcha_label": "Zeichen eingeben",
+        "passkey_signin": "Mit einem Passkey anmelden",
     },
 }
 
