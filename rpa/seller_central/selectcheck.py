@@ -44,6 +44,11 @@ NOT_NOW = "(not on this page now)"
 # ``rpa selectors check`` refuses a file without one of them before any browser starts.
 SELECTOR_KEYS: tuple[str, ...] = (
     "app.account_switcher",
+    "app.header_country",
+    "app.header_label",
+    "app.header_marketplace",
+    "app.header_store",
+    "app.ngs_home",
     "app.server_error",
     "health.metric_row",
     "home.open_orders_total",
