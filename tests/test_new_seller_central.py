@@ -5,6 +5,8 @@ An account moved to NGS has ``/home`` redirected to the "My business" dashboard
 opens the home page with the flag, recognises the dashboard when a redirect dropped the flag
 (after a switch through the picker), and never reads figures from it: the sandbox's
 dashboard shows decoy figures (Unshipped 97, Buyer Messages 77, Seller Performance Poor).
+The dashboard shows no account switcher: the account is confirmed by the picker's choice,
+read back, or on a later run by the choice the saved sign-in was left in.
 """
 
 from __future__ import annotations
@@ -78,3 +80,17 @@ def test_ngs_dashboard_despite_the_flag_is_never_read(
            "not read" in _steps(result)
     texts = " ".join(receiver.messages())
     assert "Seller Performance not read" in texts and "97" not in texts
+
+    # The next run signs in with the saved state: no picker, and the dashboard shows
+    # nothing of the account. The choice read back when the state was saved stands in.
+    again = run(_config(make_config, "Acme Goods", "Canada"))
+    assert again.status == "ok", again.data["errors"]
+    obs = again.data["observations"]
+    assert obs["account_confirmed_by"] == "none"
+    assert obs["account_confirmation"]["account"] == "saved sign-in"
+    assert sandbox.state()["counters"]["password_posts"] == 1
+    # Asked for another marketplace on that sign-in, nothing confirms it: a stop.
+    other = run(_config(make_config, "Acme Goods", "United States"))
+    assert (other.status, other.exit_code) == ("needs_person", 3)
+    assert [e["reason"] for e in other.data["errors"]] == ["account_unconfirmed"]
+    assert other.data["flows"]["dashboard"]["status"] == "skipped"
