@@ -90,8 +90,9 @@ class SellerCentral:
         return True
 
     def _signed_in_now(self) -> bool:
-        """Whether the signed-in frame shows and none of the pages that look like it (the
-        first match of each visible, as ``Selectors.present`` asks): two round trips.
+        """Whether a signed-in page shows (the classic frame, or New Seller Central's
+        dashboard) and none of the pages that look like it (the first match of each
+        visible, as ``Selectors.present`` asks): two round trips.
 
         Both run in Playwright's own script world, as waits and clicks do. A check in the
         page's world (``evaluate_all``) would set Playwright's selector script up a second
