@@ -44,6 +44,16 @@ class Reply:
         assert match, f"#{element_id} not on {self.url}"
         return match.group(1).strip()
 
+    def text_of_class(self, class_name: str) -> str:
+        match = re.search(rf'class="{re.escape(class_name)}"[^>]*>(.*?)<', self.body, re.S)
+        assert match, f".{class_name} not on {self.url}"
+        return match.group(1).strip()
+
+    def header(self) -> str:
+        """The header's account switcher (2022+): store and country, from its two spans."""
+        return (f"{self.text_of_class('dropdown-account-switcher-header-label-global')} / "
+                f"{self.text_of_class('dropdown-account-switcher-header-label-regional')}")
+
     def title(self) -> str:
         match = re.search(r"<title>(.*?)</title>", self.body, re.S)
         return match.group(1).strip() if match else ""
@@ -106,6 +116,9 @@ class Client:
         page = self.password_step(server, return_to)
         assert page.title() == "Two-Step Verification", page.url
         return self.otp_step(server, remember)
+
+
+PICKER = "/account-switcher/default/merchantMarketplace"
 
 
 def control(server: SandboxServer, method: str, path: str, body: Any = None) -> Any:
@@ -214,7 +227,8 @@ def test_home_counts_follow_the_scenario(client: Client, server: SandboxServer) 
     assert home.text_of("unshipped-count") == "0"
     assert home.text_of("buyer-messages-count") == "2"
     assert home.text_of("seller-performance-status") == "Good"
-    assert home.text_of("sc-mkt-picker-switcher-select") == "Acme Goods | United States"
+    assert home.header() == "Acme Goods / United States"
+    assert "Switch account or marketplace" not in home.body
     control(server, "POST", "reset", {"scenario": "classic-poor"})
     home = Client(server.url).sign_in(server)
     assert home.text_of("unshipped-count") == "3"
@@ -270,7 +284,9 @@ def test_picker_for_several_accounts_then_direct_selection(client: Client,
     control(server, "POST", "reset", {"scenario": "at-risk"})
     picker = client.sign_in(server, return_to="/messaging/inbox-v3?fi=responseNeeded")
     assert picker.url.startswith(server.url + "/account-switcher/default/merchantMarketplace?")
-    assert "<h1>Select an account</h1>" in picker.body and picker.title() == "Select an account"
+    assert "<h1 data-v-47be5af2>Select an account</h1>" in picker.body
+    assert "Switch between your available accounts" in picker.body
+    assert picker.title() == "Select an account"
     assert picker.body.count('class="full-page-account-switcher-account-details"') == 2
     assert 'kat-button data-test="confirm-selection" label="Select account"' in picker.body
     assert client.get("/home", follow=False).location.startswith(
@@ -278,12 +294,66 @@ def test_picker_for_several_accounts_then_direct_selection(client: Client,
     inbox = client.post("/account-switcher/default/merchantMarketplace", {
         "merchantId": "A2BIRCHW00DHM0", "marketplaceId": "A2EUQ1WTGCTBG2",
         "returnTo": "/messaging/inbox-v3?fi=responseNeeded"})
-    assert inbox.text_of("sc-mkt-picker-switcher-select") == "Birchwood Home | Canada"
+    assert inbox.url == server.url + ("/messaging/inbox-v3?fi=responseNeeded"
+                                      "&mons_sel_dir_mcid=A2BIRCHW00DHM0"
+                                      "&mons_sel_mkid=A2EUQ1WTGCTBG2")
+    assert inbox.header() == "Birchwood Home / Canada"
     assert inbox.text_of("response-needed-count") == "6"
     home = client.get("/home?mons_sel_dir_mcid=A1ACMEG00DS0US&mons_sel_mkid=ATVPDKIKX0DER")
-    assert home.text_of("sc-mkt-picker-switcher-select") == "Acme Goods | United States"
+    assert home.header() == "Acme Goods / United States"
     assert 'kat-card data-tile="open-orders"' in home.body and 'value="5"' in home.body
     assert 'id="unshipped-count"' not in home.body
+
+
+def test_header_picker_and_ngs_variants(client: Client, server: SandboxServer) -> None:
+    control(server, "POST", "reset", {"scenario": "header-partner"})
+    client.sign_in(server)
+    home = client.post(PICKER, {"merchantId": "A1ACMEG00DS0US",
+                                "marketplaceId": "A2EUQ1WTGCTBG2", "returnTo": "/home"})
+    assert '<div id="partner-switcher">' in home.body
+    assert "<span><b>Acme Goods</b> | Canada</span>" in home.body
+    control(server, "POST", "reset", {"scenario": "header-select"})
+    client = Client(server.url)
+    client.sign_in(server)
+    home = client.post(PICKER, {"merchantId": "A4ACMEG00DSEU0",
+                                "marketplaceId": "A1RKKUPIHCS9HS", "returnTo": "/home"})
+    assert '<select id="sc-mkt-picker-switcher-select"' in home.body
+    assert '<option value="A1RKKUPIHCS9HS" selected>www.amazon.es</option>' in home.body
+    assert 'class="dropdown-account-switcher' not in home.body
+    # The older picker, at both addresses.
+    control(server, "POST", "reset", {"scenario": "picker-legacy"})
+    client = Client(server.url)
+    legacy = client.sign_in(server)
+    assert '<div id="picker-container">' in legacy.body and "<h1" not in legacy.body
+    assert legacy.body.count('class="picker-button"') == 3
+    assert '<div id="picker-container">' in client.get("/global-picker").body
+    control(server, "POST", "reset", {"scenario": "accounts-markers"})
+    client = Client(server.url)
+    markers = client.sign_in(server)
+    data = json.loads(re.search(r'id="account-switcher-data">(.*?)</script>',
+                                markers.body, re.S).group(1))  # type: ignore[union-attr]
+    acme = next(a for a in data if a["name"] == "Acme Goods")
+    assert (acme["label"], acme["expanded"]) == ("Acme Goods (current)", True)
+    assert [m["label"] for m in acme["marketplaces"]] == [
+        "United States (Business)", "United States (current)", "Canada",
+        "Mexico (pending registration)"]
+    # A row pending registration cannot be chosen.
+    refused = client.post(PICKER, {"merchantId": "A1ACMEG00DS0US",
+                                   "marketplaceId": "A1AM78C64UM0Y8", "returnTo": "/home"})
+    assert refused.status == 400 and "Choose an account and a marketplace." in refused.body
+    # New Seller Central: /home redirects unless the address keeps the classic home.
+    control(server, "POST", "reset", {"scenario": "ngs-home"})
+    client = Client(server.url)
+    client.sign_in(server)
+    client.post(PICKER, {"merchantId": "A1ACMEG00DS0US", "marketplaceId": "ATVPDKIKX0DER",
+                         "returnTo": "/orders-v3/unshipped"})
+    assert client.get("/home", follow=False).location == (
+        "/amazonsell/business?ref=homepage_redirect_ngs")
+    classic = client.get("/home?ngs_do_not_redirect_flag=1")
+    assert 'id="sc-home-classic"' in classic.body
+    dashboard = client.get("/amazonsell/business?ref=homepage_redirect_ngs")
+    assert "<casino-greeting-header>" in dashboard.body and 'id="content"' not in dashboard.body
+    assert counters(server)["ngs_pages_shown"] == 1
 
 
 # -- messaging ------------------------------------------------------------------------------
@@ -479,10 +549,17 @@ def test_browser_signs_in_picks_through_shadow_dom_and_reads_tiles(
         assert confirm.is_disabled()
         page.locator("button.full-page-account-switcher-account-details",
                      has_text="Birchwood Home").click()
-        page.locator("button.full-page-account-switcher-marketplace",
-                     has_text="Canada").click()
+        # Marketplaces nest under the opened account in the same row markup.
+        market = page.locator(".full-page-account-switcher-account "
+                              ".full-page-account-switcher-account "
+                              "button.full-page-account-switcher-account-details",
+                              has_text="Canada")
+        market.click()
+        assert "full-page-account-switcher-account-selected" in (
+            market.get_attribute("class") or "")
+        assert market.inner_text() == "Canada (selected)"
         confirm.click()
-        page.wait_for_url("**/home")
+        page.wait_for_url("**/home?mons_sel_dir_mcid=A2BIRCHW00DHM0&mons_sel_mkid=*")
         count = page.locator(
             'kat-card[data-tile="open-orders"] [data-test="open-orders-count"]')
         assert count.inner_text() == "5"

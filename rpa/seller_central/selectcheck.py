@@ -9,12 +9,13 @@ from __future__ import annotations
 from rpa.browser.selectors import declare
 from rpa.run.context import RunContext
 from rpa.seller_central.messages import THREAD_PATH, thread_id_from_href
+from rpa.seller_central.ngs import HOME_PATH
 from rpa.seller_central.pages import SellerCentral
 
 # Which page each namespace lives on; keys inside a row are checked within the first row.
 PAGES = {
-    "app": "/home",
-    "home": "/home",
+    "app": HOME_PATH,
+    "home": HOME_PATH,
     "health": "/performance/account/health",
     "orders": "/orders-v3/unshipped",
     "inbox": "/messaging/inbox-v3?fi=all",
@@ -34,15 +35,23 @@ ROW_OF = {
 # absence is not a failure.
 STATEFUL = {"thread.from_seller", "thread.sent", "thread.error", "inbox.next_page",
             "app.server_error", "orders.row",
-            "inbox.empty", "app.account_switcher"}
+            "inbox.empty", "app.account_switcher", "app.ngs_home"}
 # Keys that only some home-page variants have: an Unshipped figure on the home page (classic,
 # or a modern Open Orders card with its breakdown) or only the Open Orders total.
 VARIANTS = {"home.unshipped_count", "home.open_orders_total"}
+# The header's switcher shows one generation: two spans, one text, or the marketplace host.
+VARIANTS |= {"app.header_store", "app.header_country", "app.header_label",
+             "app.header_marketplace"}
 NOT_NOW = "(not on this page now)"
 # The selectors.yaml keys this module names itself (it checks every key of the file);
 # ``rpa selectors check`` refuses a file without one of them before any browser starts.
 SELECTOR_KEYS: tuple[str, ...] = (
     "app.account_switcher",
+    "app.header_country",
+    "app.header_label",
+    "app.header_marketplace",
+    "app.header_store",
+    "app.ngs_home",
     "app.server_error",
     "health.metric_row",
     "home.open_orders_total",

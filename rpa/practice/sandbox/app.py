@@ -16,7 +16,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from rpa.practice.sandbox import auth, control, picker
+from rpa.practice.sandbox import auth, control, ngs, picker
 from rpa.practice.sandbox.scenario import SECTIONS, STOPLIGHT, Scenario
 from rpa.practice.sandbox.state import LiveThread, SandboxState, Session
 from rpa.practice.sandbox.web import (
@@ -24,7 +24,6 @@ from rpa.practice.sandbox.web import (
     HEALTH_PATH,
     INBOX_PATH,
     ORDERS_PATH,
-    PICKER_PATH,
     chrome_context,
     current_session,
     path_with_query,
@@ -90,7 +89,8 @@ class Gate:
         if session is None:
             return redirect(signin_url(_return_path(request)), status_code=302)
         _select_from_query(state, session, request)
-        if path != PICKER_PATH and state.needs_picker and state.selection(session) is None:
+        if (path not in picker.PICKER_PATHS and state.needs_picker
+                and state.selection(session) is None):
             return redirect(picker_url(_return_path(request)), status_code=302)
         return None
 
@@ -331,8 +331,9 @@ def create_app(scenario: str | Path | Scenario = "healthy",
     """The sandbox app for a scenario (name, path or model), or around an existing state."""
     live = state if state is not None else SandboxState(scenario)
     app = Starlette(
-        routes=[*control.ROUTES, *auth.ROUTES, *picker.ROUTES, *ROUTES],
-        middleware=[Middleware(Gate, state=live)],
+        routes=[*control.ROUTES, *auth.ROUTES, *picker.ROUTES, *ngs.ROUTES, *ROUTES],
+        # The NGS redirect runs inside the gate: after sign-in and the picker.
+        middleware=[Middleware(Gate, state=live), Middleware(ngs.NgsRedirect, state=live)],
         exception_handlers={404: not_found, 401: not_found, 405: not_found},
     )
     app.state.sandbox = live

@@ -221,6 +221,66 @@ class SignInVariant(_Strict):
         return value
 
 
+
+# --- The header's account switcher, the account picker and New Seller Central ------------
+# Variants as public evidence shows them (see AccountPages); one block, kept apart.
+HeaderKind = Literal["switcher", "partner", "select"]
+PickerKind = Literal["current", "legacy"]
+NgsKind = Literal["off", "redirect", "always"]
+
+
+class ChoiceRef(_Strict):
+    """An account, or one marketplace of it, by the names the scenario gives them."""
+
+    account: str = Field(min_length=1)
+    marketplace: str | None = Field(default=None, min_length=1)
+
+
+class AccountPages(_Strict):
+    """How the signed-in pages show the account, which picker is served, and NGS.
+
+    ``header``: ``switcher`` (2022+: store and country in two spans inside ``#navbar``),
+    ``partner`` (older: ``#partner-switcher``, one text "store | country") or ``select``
+    (oldest: a ``<select>`` of the account's marketplace hosts, no account name); a header
+    without any switcher is ``account_switcher: false``.
+    ``picker``: ``current`` (account rows with the marketplaces nested under the opened one)
+    or ``legacy`` (``#picker-container`` columns, also served at ``/global-picker``).
+    ``expanded``: the account the current picker opens expanded (as from a market-switch
+    address); clicking it closes it.
+    ``last_used``: the choice the picker marks "(current)" while the session has chosen none
+    (Seller Central remembers the last one across sign-ins).
+    ``pending``: accounts or marketplaces shown "(pending registration)", never choosable.
+    ``ngs``: New Seller Central: ``redirect`` sends ``/home`` to ``/amazonsell/business``
+    unless the address carries ``ngs_do_not_redirect_flag=1``; ``always`` even then.
+    """
+
+    header: HeaderKind = "switcher"
+    picker: PickerKind = "current"
+    expanded: str | None = Field(default=None, min_length=1)
+    last_used: ChoiceRef | None = None
+    pending: list[ChoiceRef] = []
+    ngs: NgsKind = "off"
+
+    def check(self, accounts: list[Account]) -> None:
+        """Every account and marketplace named here is one the scenario has."""
+        markets = {a.name: {m.name for m in a.marketplaces} for a in accounts}
+        refs = [*self.pending, *([self.last_used] if self.last_used else [])]
+        if self.expanded is not None:
+            refs.append(ChoiceRef(account=self.expanded))
+        for ref in refs:
+            if ref.account not in markets:
+                raise ValueError(f"account_pages: no account {ref.account!r}")
+            if ref.marketplace is not None and ref.marketplace not in markets[ref.account]:
+                raise ValueError(f"account_pages: {ref.account!r} has no marketplace "
+                                 f"{ref.marketplace!r}")
+        if self.last_used is not None and self.last_used.marketplace is None:
+            raise ValueError("account_pages.last_used: name the marketplace too")
+
+    def is_pending(self, account: str, marketplace: str | None = None) -> bool:
+        return any(p.account == account and p.marketplace == marketplace
+                   for p in self.pending)
+
+
 class Scenario(_Strict):
     name: str = ""
     layout: Layout
@@ -228,8 +288,8 @@ class Scenario(_Strict):
     signin: SignInVariant = SignInVariant()
     seller: Seller
     accounts: list[Account] = Field(min_length=1)
-    # Whether the header shows the account switcher ("<account> | <marketplace>"); some
-    # single-account sellers' headers show none.
+    # Whether the header shows an account switcher at all (its kind: account_pages.header);
+    # some single-account sellers' headers show none.
     account_switcher: bool = True
     unshipped_orders: list[Order] = []
     metrics: list[Metric] = Field(min_length=1)
@@ -244,6 +304,8 @@ class Scenario(_Strict):
     # loading); ``*`` matches any part, as in the control API's ``hang`` fault. A held
     # request is let go when the sandbox is reset.
     never_loads: list[str] = []
+    # The header's switcher, the picker and New Seller Central (AccountPages above).
+    account_pages: AccountPages = Field(default_factory=AccountPages)
 
     @field_validator("never_loads")
     @classmethod
@@ -270,6 +332,11 @@ class Scenario(_Strict):
             if not low <= self.account_health_rating <= high:
                 raise ValueError(f"account_health_rating must be {low}-{high} for an overall "
                                  f"status of {self.overall}")
+        return self
+
+    @model_validator(mode="after")
+    def _account_pages_known(self) -> Scenario:
+        self.account_pages.check(self.accounts)
         return self
 
     @property

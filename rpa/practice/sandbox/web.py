@@ -11,6 +11,7 @@ from markupsafe import Markup
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse
 
+from rpa.practice.sandbox.header import header_context
 from rpa.practice.sandbox.state import SandboxState, Session
 
 TEMPLATE_DIR = Path(__file__).with_name("templates")
@@ -111,8 +112,5 @@ def after_signin(state: SandboxState, session: Session, return_to: str) -> str:
 
 
 def chrome_context(state: SandboxState, session: Session) -> dict[str, Any]:
-    """What the signed-in top bar shows."""
-    chosen = state.selection(session)
-    shown = chosen if chosen and state.scenario.account_switcher else None
-    label = f"{shown[0].name} | {shown[1].name}" if shown else ""
-    return {"selection_label": label, "signed_in_email": session.email}
+    """What the signed-in top bar shows (its account switcher: rpa.practice.sandbox.header)."""
+    return {"header": header_context(state, session), "signed_in_email": session.email}

@@ -140,7 +140,7 @@ APP_WORDS: dict[str, dict[str, str]] = {
     "en": {
         "thousands": ",",
         "title": "Seller Central", "nav_orders": "Orders", "nav_messages": "Messages",
-        "nav_performance": "Performance", "switch_account": "Switch account or marketplace",
+        "nav_performance": "Performance",
         "sign_out": "Sign out",
         # home, classic
         "your_orders": "Your Orders", "pending": "Pending", "unshipped": "Unshipped",
@@ -185,7 +185,7 @@ APP_WORDS: dict[str, dict[str, str]] = {
     "de": {
         "thousands": ".",
         "nav_orders": "Bestellungen", "nav_messages": "Nachrichten",
-        "nav_performance": "Leistung", "switch_account": "Konto oder Marktplatz wechseln",
+        "nav_performance": "Leistung",
         "sign_out": "Abmelden",
         "your_orders": "Ihre Bestellungen", "pending": "Ausstehend",
         "unshipped": "Nicht versendet", "return_requests": "Rücksendeanfragen",
@@ -228,7 +228,6 @@ APP_WORDS: dict[str, dict[str, str]] = {
         "thousands": "\u202f",
         "nav_orders": "Commandes", "nav_messages": "Messages",
         "nav_performance": "Performances", "sign_out": "Déconnexion",
-        "switch_account": "Changer de compte ou de marketplace",
         "your_orders": "Vos commandes", "pending": "En attente",
         "unshipped": "Non expédiées", "return_requests": "Demandes de retour",
         "seller_performance": "Performances du vendeur", "view_details": "Afficher les détails",
@@ -247,7 +246,6 @@ APP_WORDS: dict[str, dict[str, str]] = {
     "ja": {
         "thousands": ",",
         "nav_orders": "注文", "nav_messages": "メッセージ", "nav_performance": "パフォーマンス",
-        "switch_account": "アカウントまたはマーケットプレイスを切り替える",
         "sign_out": "ログアウト",
         "your_orders": "注文", "pending": "保留中", "unshipped": "未出荷",
         "return_requests": "返品リクエスト", "view_your_orders": "注文を表示",
