@@ -135,9 +135,12 @@ def _config(**account: Any) -> dict[str, Any]:
 
 
 def test_config_language_default_override_and_error() -> None:
-    assert parse_config(_config()).accounts[0].language == "en"
-    assert parse_config(_config(marketplace="Deutschland")).accounts[0].language == "de"
-    assert parse_config(_config(marketplace="日本")).accounts[0].language == "ja"
+    # Left out, the language is read from the page ("auto"); the marketplace's is the one
+    # used where the page does not say (rpa.seller_central.language).
+    assert parse_config(_config()).accounts[0].marketplace_language == "en"
+    german = parse_config(_config(marketplace="Deutschland")).accounts[0]
+    assert (german.language, german.marketplace_language) == ("auto", "de")
+    assert parse_config(_config(marketplace="日本")).accounts[0].marketplace_language == "ja"
     chosen = parse_config(_config(marketplace="Deutschland", language="EN"))
     assert chosen.accounts[0].language == "en"
     with pytest.raises(ConfigError) as err:

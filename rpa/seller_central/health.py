@@ -61,9 +61,10 @@ class Area:
 
 
 def text_of(loc: Locator) -> str:
-    """An element's words as shown; a Katal badge, whose words are drawn in its shadow
-    root, by its ``label``."""
-    text = " ".join(loc.inner_text().split())
+    """An element's words as shown, line by line; a Katal badge, whose words are drawn in
+    its shadow root, by its ``label``."""
+    lines = [" ".join(line.split()) for line in loc.inner_text().splitlines()]
+    text = "\n".join(line for line in lines if line)
     if not text:
         text = " ".join((loc.get_attribute("label") or "").split())
     return text
@@ -90,20 +91,13 @@ class AccountHealth:
             self._ready = True
 
     def overall(self) -> str | None:
-        """The overall status as the page words it, or None when it shows none."""
+        """The overall status as the page words it, or None when it shows none (the
+        page's title is its only "Account Health" label: no words beside it to read)."""
         self.ready()
         text = self._cell(self.page, "health.overall")
-        if text:
-            return text
-        found = labels.find_beside(self.page, locale.labels_for(
-            locale.FIGURE_LABELS["performance"], self.language))
-        try:
-            word = labels.word_beside(found, "Account Health", self._stops())
-        except labels.NotBeside as err:
-            logger.info("Account Health's overall status not read: {}", err)
-            return None
-        self.read_by["health.overall"] = LABEL
-        return word
+        if not text:
+            logger.info("Account Health's overall status not shown by health.overall")
+        return text or None
 
     def areas(self) -> list[Area]:
         """Every metric row the page shows (waited for: the page may mount late)."""
@@ -123,14 +117,16 @@ class AccountHealth:
         area.status = self._status(row, area)
         return area
 
-    def _cell(self, scope: Locator | Page, key: str) -> str:
+    def _cell(self, scope: Locator | Page, key: str, *, last_line: bool = False) -> str:
         """The words of the first visible element of ``key`` in ``scope`` (a row, drawn
-        whole once it shows: no waiting), or '' when it has none."""
+        whole once it shows: no waiting), or '' when it has none; its last line only with
+        ``last_line`` (a newer card's value: a status glyph first, the rate last)."""
         loc = self.sel.any_of(scope, key)
         try:
             for i in range(min(loc.count(), MAX_CELLS)):
                 if loc.nth(i).is_visible():
-                    return text_of(loc.nth(i))
+                    lines = text_of(loc.nth(i)).splitlines() or [""]
+                    return lines[-1] if last_line else " ".join(lines)
         except PlaywrightError:
             pass
         return ""
@@ -152,10 +148,9 @@ class AccountHealth:
         return area.name
 
     def _value(self, row: Locator, area: Area) -> str:
-        text = self._cell(row, "health.metric_value")
+        text = self._cell(row, "health.metric_value", last_line=True)
         if text:
-            # A newer card's current value: a status glyph first, the rate last.
-            return text.splitlines()[-1].strip()
+            return text
         targets = locale.labels_for(locale.TARGET_LABELS, self.language)
         try:
             found = labels.find_beside(row, [area.name]) if area.name else []
@@ -195,7 +190,3 @@ class AccountHealth:
                                    else f"{len(words)} status words in the row: "
                                    f"{', '.join(words)}")
         return ""
-
-    def _stops(self) -> tuple[str, ...]:
-        return tuple(label for table in locale.FIGURE_LABELS.values()
-                     for label in locale.labels_for(table, self.language))

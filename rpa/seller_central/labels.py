@@ -36,10 +36,13 @@ MAX_LEVELS = 3
 # Label elements looked at per figure: more on one page is itself a reason to doubt.
 MAX_LABELS = 6
 # Roles whose text starts a new part of a card: the texts beside a label stop there.
-SECTION_ROLES = {"heading", "banner", "navigation", "region", "dialog", "row", "table"}
+SECTION_ROLES = {"heading", "banner", "navigation", "region", "dialog", "row", "table",
+                 "term"}
 # Roles that are actions, not values ("View Details", "Go to Account Health").
 ACTION_ROLES = {"button", "menuitem", "tab", "checkbox", "radio", "combobox", "textbox"}
 
+# The element around another, unless that is the page as a whole.
+PARENT = "xpath=parent::*[not(self::body or self::html or self::main)]"
 _KEY = re.compile(r'^(?P<role>[A-Za-z]+)(?:\s+(?P<name>"(?:[^"\\]|\\.)*"))?(?:\s+\[[^\]]*\])*$')
 # Where a merged text turns to another labelled figure: a word followed by a colon.
 _OTHER_LABEL = re.compile(r"(?:^|(?<=\s))[^\W\d_][^:：\n]{0,40}[:：]")
@@ -202,7 +205,7 @@ def count_beside(found: Sequence[Beside], language: str, label: str,
             raise NotBeside(f"{len(with_digits)} values beside the label {item.label!r}: "
                             + " and ".join(repr(t) for t in with_digits[:3]))
         values += with_digits
-    text = _one(values, "a number", label)
+    text = _one(values, "a number", found[0].label if found else label)
     try:
         return locale.parse_count(text, language)
     except locale.Unreadable as err:
@@ -219,7 +222,7 @@ def word_beside(found: Sequence[Beside], label: str, stops: Iterable[str] = ()) 
         texts = [t for t in texts if t]
         if texts:
             values.append(texts[0])
-    return _one(values, "words", label)
+    return _one(values, "words", found[0].label if found else label)
 
 
 def text_beside(found: Sequence[Beside], label: str, skip: Iterable[str] = ()) -> str:
@@ -232,13 +235,7 @@ def text_beside(found: Sequence[Beside], label: str, skip: Iterable[str] = ()) -
             if label_rest(text, skip) is None and any(c.isdigit() for c in text):
                 values.append(text)
                 break
-    return _one(values, "a value", label)
-
-
-def status_words(toks: Sequence[Token], language: str) -> list[str]:
-    """The texts of a row that are, whole, a status word the bot knows ('At Risk')."""
-    return [t.text.strip() for t in toks
-            if locale.status_of(t.text, language) != locale.UNKNOWN]
+    return _one(values, "a value", found[0].label if found else label)
 
 
 # --- the page ----------------------------------------------------------------------------
@@ -249,8 +246,9 @@ def find_beside(scope: Scope, labels: Sequence[str]) -> list[Beside]:
     """Every visible label in ``scope`` with the texts beside it in its row or card.
 
     A label's row or card is the smallest element around it that shows anything else (up
-    to :data:`MAX_LEVELS` up); an element inside a shadow root looks no further than its
-    root. Empty when no label shows; it does not wait.
+    to :data:`MAX_LEVELS` up, never the page's body or main part); an element inside a
+    shadow root looks no further than its root. Empty when no label shows; it does not
+    wait.
     """
     if not labels:
         return []
@@ -287,7 +285,8 @@ def _around(element: Locator, labels: Sequence[str]) -> list[Beside]:
         items = beside(snap, labels)
         if any(item.texts for item in items) or len(tokens(snap)) > len(items):
             return items
-        container = container.locator("xpath=..")
+        # a card or row, never the page itself
+        container = container.locator(PARENT)
     return []
 
 
