@@ -32,9 +32,10 @@ ROW_OF = {
 STATEFUL = {"thread.from_seller", "thread.sent", "thread.error", "inbox.next_page",
             "app.server_error", "orders.row",
             "inbox.empty", "app.account_switcher"}
-# Keys that only some home-page variants have: an Unshipped figure on the home page (classic,
-# or a modern Open Orders card with its breakdown) or only the Open Orders total.
-VARIANTS = {"home.unshipped_count", "home.open_orders_total"}
+# Keys that only some page variants have: an Unshipped figure on the home page (classic,
+# or a modern Open Orders card with its breakdown) or only the Open Orders total; a
+# metric's status badge (the newer Account Health page; the classic one shows words).
+VARIANTS = {"home.unshipped_count", "home.open_orders_total", "health.metric_status"}
 NOT_NOW = "(not on this page now)"
 # The selectors.yaml keys this module names itself (it checks every key of the file);
 # ``rpa selectors check`` refuses a file without one of them before any browser starts.
