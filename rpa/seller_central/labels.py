@@ -26,8 +26,8 @@ from typing import Any
 
 import yaml
 from loguru import logger
+from playwright.sync_api import ElementHandle, Locator, Page
 from playwright.sync_api import Error as PlaywrightError
-from playwright.sync_api import Locator, Page
 
 from rpa.seller_central import locale
 
@@ -133,15 +133,12 @@ def label_rest(text: str, labels: Iterable[str]) -> str | None:
     or None when no label starts it (a label followed by more words is another label:
     'Account Health Rating' is not 'Account Health')."""
     shown = " ".join(unicodedata.normalize("NFKC", text).split())
-    folded = shown.casefold()
     for label in sorted(labels, key=len, reverse=True):
-        want = _norm(label)
-        if not folded.startswith(want):
+        want = " ".join(unicodedata.normalize("NFKC", label).split())
+        m = re.match(re.escape(want), shown, re.I)
+        if not m or shown[m.end():].lstrip()[:1].isalpha():
             continue
-        rest = shown[len(want):]
-        if rest and rest[0].isalpha() or rest[:1].isspace() and rest.strip()[:1].isalpha():
-            continue
-        return rest.strip().lstrip(":：").strip()
+        return shown[m.end():].strip().lstrip(":：").strip()
     return None
 
 
@@ -256,6 +253,8 @@ def find_beside(scope: Scope, labels: Sequence[str]) -> list[Beside]:
     found: list[Beside] = []
     try:
         elements = scope.get_by_text(loose).all()
+        # Within a row given as the scope, a label's card is never larger than the row.
+        bound = scope.element_handle() if isinstance(scope, Locator) and elements else None
     except PlaywrightError:
         return []
     looked = 0
@@ -269,22 +268,25 @@ def find_beside(scope: Scope, labels: Sequence[str]) -> list[Beside]:
         except PlaywrightError:
             continue
         looked += 1
-        found += _around(element, labels)
+        found += _around(element, labels, bound)
     return _unique(found)
 
 
-def _around(element: Locator, labels: Sequence[str]) -> list[Beside]:
+def _around(element: Locator, labels: Sequence[str],
+            bound: ElementHandle | None) -> list[Beside]:
     container = element
     for _ in range(MAX_LEVELS + 1):
         try:
             if not container.count():
                 return []
             snap = container.aria_snapshot()
+            items = beside(snap, labels)
+            if any(item.texts for item in items) or len(tokens(snap)) > len(items):
+                return items
+            if bound is not None and container.evaluate("(e, b) => e === b", bound):
+                return []  # the whole row shows the label alone
         except PlaywrightError:
             return []
-        items = beside(snap, labels)
-        if any(item.texts for item in items) or len(tokens(snap)) > len(items):
-            return items
         # a card or row, never the page itself
         container = container.locator(PARENT)
     return []

@@ -136,9 +136,9 @@ def status_of(label: str, language: str) -> str:
 
 
 # The words a person reads beside each figure, per language: the value is the text that
-# follows the label in the same card or row (rpa.seller_central.labels). Longer labels
-# first where one starts another ("FBM Unshipped" before "Unshipped" is not needed: a
-# label must start the text it labels).
+# follows the label in the same card or row (rpa.seller_central.labels). A label starts
+# the text it labels and no further word follows it ("Unshipped: 3", not "Unshipped
+# orders"), so "FBM Unshipped" is a label of its own.
 FIGURE_LABELS: dict[str, dict[str, tuple[str, ...]]] = {
     "unshipped": {
         "en": ("Unshipped", "FBM Unshipped"),
