@@ -4,6 +4,8 @@ Each figure stands alone: it is recorded as soon as it is read, and one the page
 show (or shows in a way that cannot be read with certainty) is recorded as not read, with
 why, while the others are kept. The owner gets one text naming what was not read, and the
 flow goes on; a page that does not load at all is still a technical error (retried).
+A figure read by the words beside its label, because none of its selectors showed, is
+named in the ``read_by`` observation (``{"unshipped": "label"}``): its selector wants fixing.
 """
 
 from __future__ import annotations

@@ -4,7 +4,8 @@ Only a label that was read and understood leads anywhere: Good needs nothing; Fa
 (in any of their wordings and languages) opens Account Health and texts the owner the areas
 that are not Good. A label that was not read, or whose wording the bot does not know, was
 already reported by the dashboard: the details are not opened, so they are never summarised
-as if the label had been "not Good".
+as if the label had been "not Good". An area whose status the page does not show readably is
+listed too, with why, never taken for Good; a value or target not read is said so.
 """
 
 from __future__ import annotations

@@ -43,6 +43,7 @@ SELECTOR_KEYS: tuple[str, ...] = (
     "app.account_switcher",
     "app.server_error",
     "health.metric_row",
+    "health.metric_status",
     "home.open_orders_total",
     "home.unshipped_count",
     "inbox.empty",
