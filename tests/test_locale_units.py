@@ -164,6 +164,9 @@ def test_summary_text_names_areas() -> None:
     text = summary_text("At Risk", [{"name": "Late Shipment Rate", "value": "5.2%",
                                      "target": "< 4%"}])
     assert text == "Seller Performance is At Risk: Late Shipment Rate 5.2% (target < 4%)."
+    unread = summary_text("At Risk", [{"name": "Late Shipment Rate", "value": "5.2%",
+                                       "target": "", "not_read": {"target": "none shown"}}])
+    assert unread.endswith("Late Shipment Rate 5.2% (target not read).")
 
 
 def test_sandbox_wording_tables_use_known_keys() -> None:
