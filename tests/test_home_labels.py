@@ -19,7 +19,7 @@ from playwright.sync_api import Page
 from rpa.config import BrowserConfig
 from rpa.practice.receiver import Receiver
 from rpa.run.orchestrator import run
-from rpa.seller_central import labels
+from rpa.seller_central import beside
 from rpa.seller_central.browser import KeptBrowser
 from rpa.seller_central.health import AccountHealth
 from rpa.seller_central.locale import FIGURE_LABELS, labels_for
@@ -165,13 +165,13 @@ customElements.define("x-card", class extends HTMLElement {
 def test_a_label_in_a_shadow_root_is_read_and_a_hidden_one_is_not(page: Page) -> None:
     page.set_content(CARD)
     words = labels_for(FIGURE_LABELS["buyer_messages"], "en")
-    found = labels.find_beside(page, words)
-    assert found == [labels.Beside("Buyer Messages", ("2 Cases requiring attention",),
+    found = beside.find_beside(page, words)
+    assert found == [beside.Beside("Buyer Messages", ("2 Cases requiring attention",),
                                    ("text",))]
-    assert labels.count_beside(found, "en", "Buyer Messages") == 2
+    assert beside.count_beside(found, "en", "Buyer Messages") == 2
     page.set_content("<div><span>Unshipped:</span></div><p>Pending: 4</p>")
-    with pytest.raises(labels.NotBeside, match="nothing beside"):
-        labels.count_beside(labels.find_beside(page, ["Unshipped"]), "en", "Unshipped")
+    with pytest.raises(beside.NotBeside, match="nothing beside"):
+        beside.count_beside(beside.find_beside(page, ["Unshipped"]), "en", "Unshipped")
 
 
 ROW_WITHOUT_TARGET = """

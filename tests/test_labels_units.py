@@ -9,8 +9,8 @@ from __future__ import annotations
 import pytest
 
 from rpa.config import ConfigError, parse_config
-from rpa.seller_central import labels
-from rpa.seller_central.labels import Beside, NotBeside, Token
+from rpa.seller_central import beside
+from rpa.seller_central.beside import Beside, NotBeside, Token
 from rpa.seller_central.language import resolve
 from rpa.seller_central.locale import FIGURE_LABELS, TARGET_LABELS, labels_for, language_of_tag
 
@@ -50,15 +50,15 @@ POLICY_ROW = """- 'row "Policy Compliance 2 violations Target: 0 Fair"':
 
 
 def test_tokens_are_the_texts_in_reading_order() -> None:
-    assert labels.tokens(CLASSIC_LINE) == [Token("text", "Unshipped:"),
+    assert beside.tokens(CLASSIC_LINE) == [Token("text", "Unshipped:"),
                                            Token("link", "1,204")]
-    assert [t.text for t in labels.tokens(POLICY_ROW)] == [
+    assert [t.text for t in beside.tokens(POLICY_ROW)] == [
         "Policy Compliance", "2 violations", "Target: 0", "Fair"]
-    assert labels.tokens(HEALTH_TILE)[1] == Token("text", "Healthy Account Health Rating 862")
+    assert beside.tokens(HEALTH_TILE)[1] == Token("text", "Healthy Account Health Rating 862")
     # numbers, dates and words stay the page's text, never YAML's reading of it
-    assert [t.text for t in labels.tokens("- text: 0.50\n- text: 2025-11-24\n- text: no")] == [
+    assert [t.text for t in beside.tokens("- text: 0.50\n- text: 2025-11-24\n- text: no")] == [
         "0.50", "2025-11-24", "no"]
-    assert labels.tokens("- : : not yaml [") == []
+    assert beside.tokens("- : : not yaml [") == []
 
 
 @pytest.mark.parametrize("text, rest", [
@@ -66,90 +66,90 @@ def test_tokens_are_the_texts_in_reading_order() -> None:
     ("FBM Unshipped: 4", "4"), ("Unshipped orders", None), ("Pending: 3", None),
 ])
 def test_a_label_starts_the_text_and_no_word_follows_it(text: str, rest: str | None) -> None:
-    assert labels.label_rest(text, EN_UNSHIPPED) == rest
+    assert beside.label_rest(text, EN_UNSHIPPED) == rest
 
 
 def test_a_longer_label_is_another_label() -> None:
-    assert labels.label_rest("Account Health Rating 862", EN_PERF) is None
-    assert labels.label_rest("Kontozustandsbewertung 160", DE_PERF) is None
-    assert labels.label_rest("Kontozustand", DE_PERF) == ""
+    assert beside.label_rest("Account Health Rating 862", EN_PERF) is None
+    assert beside.label_rest("Kontozustandsbewertung 160", DE_PERF) is None
+    assert beside.label_rest("Kontozustand", DE_PERF) == ""
 
 
 def test_count_beside_a_classic_label_in_the_page_language() -> None:
-    found = labels.beside(CLASSIC_LINE, EN_UNSHIPPED)
+    found = beside.beside(CLASSIC_LINE, EN_UNSHIPPED)
     assert found == [Beside("Unshipped:", ("1,204",), ("link",))]
-    assert labels.count_beside(found, "en", "Unshipped") == 1204
+    assert beside.count_beside(found, "en", "Unshipped") == 1204
     with pytest.raises(NotBeside, match="'1,204'"):  # German reads 1,204 as a decimal
-        labels.count_beside(found, "de", "Unshipped")
+        beside.count_beside(found, "de", "Unshipped")
 
 
 def test_count_beside_a_definition_stops_at_the_next_term() -> None:
-    found = labels.beside(DEFINITIONS_DE, DE_UNSHIPPED)
+    found = beside.beside(DEFINITIONS_DE, DE_UNSHIPPED)
     assert found == [Beside("Nicht versendet", ("1.234",), ("definition",))]
-    assert labels.count_beside(found, "de", "Nicht versendet") == 1234
+    assert beside.count_beside(found, "de", "Nicht versendet") == 1234
 
 
 def test_count_beside_a_card_heading() -> None:
-    found = labels.beside(MESSAGES_CARD, EN_MESSAGES)
-    assert labels.count_beside(found, "en", "Buyer Messages", STOPS_EN) == 2
+    found = beside.beside(MESSAGES_CARD, EN_MESSAGES)
+    assert beside.count_beside(found, "en", "Buyer Messages", STOPS_EN) == 2
 
 
 def test_two_numbers_beside_a_label_are_not_read() -> None:
-    found = labels.beside('- term: Unshipped\n- definition: "3 10"', EN_UNSHIPPED)
+    found = beside.beside('- term: Unshipped\n- definition: "3 10"', EN_UNSHIPPED)
     with pytest.raises(NotBeside, match=r"'3 10' .*is not a whole number"):
-        labels.count_beside(found, "en", "Unshipped")
-    dotted = labels.beside('- term: Unshipped\n- definition: "3 · 10"', EN_UNSHIPPED)
+        beside.count_beside(found, "en", "Unshipped")
+    dotted = beside.beside('- term: Unshipped\n- definition: "3 · 10"', EN_UNSHIPPED)
     with pytest.raises(NotBeside, match=r"more than one number in '3 · 10'"):
-        labels.count_beside(dotted, "en", "Unshipped")
-    split = labels.beside('- text: "Unshipped:"\n- link "3"\n- link "10"', EN_UNSHIPPED)
+        beside.count_beside(dotted, "en", "Unshipped")
+    split = beside.beside('- text: "Unshipped:"\n- link "3"\n- link "10"', EN_UNSHIPPED)
     with pytest.raises(NotBeside, match=r"2 values beside the label 'Unshipped:'"):
-        labels.count_beside(split, "en", "Unshipped")
+        beside.count_beside(split, "en", "Unshipped")
 
 
 def test_two_labels_that_disagree_are_not_read_and_that_agree_are() -> None:
     one = Beside("Unshipped", ("3",))
     with pytest.raises(NotBeside, match=r"2 values beside the label 'Unshipped': '3' and '4'"):
-        labels.count_beside([one, Beside("Unshipped", ("4",))], "en", "Unshipped")
-    assert labels.count_beside([one, Beside("Unshipped:", ("3",))], "en", "Unshipped") == 3
+        beside.count_beside([one, Beside("Unshipped", ("4",))], "en", "Unshipped")
+    assert beside.count_beside([one, Beside("Unshipped:", ("3",))], "en", "Unshipped") == 3
 
 
 def test_nothing_beside_a_label_is_not_read() -> None:
     with pytest.raises(NotBeside, match="nothing beside the label 'Unshipped' reads as a number"):
-        labels.count_beside([Beside("Unshipped", ("none yet",))], "en", "Unshipped")
+        beside.count_beside([Beside("Unshipped", ("none yet",))], "en", "Unshipped")
     with pytest.raises(NotBeside, match="nothing beside"):
-        labels.count_beside([], "en", "Unshipped")
+        beside.count_beside([], "en", "Unshipped")
 
 
 def test_a_merged_text_is_cut_where_another_label_starts() -> None:
-    found = labels.beside('- text: "Unshipped: 3 Pending: 12"', EN_UNSHIPPED)
-    assert labels.count_beside(found, "en", "Unshipped") == 3
+    found = beside.beside('- text: "Unshipped: 3 Pending: 12"', EN_UNSHIPPED)
+    assert beside.count_beside(found, "en", "Unshipped") == 3
 
 
 def test_status_words_beside_the_account_health_label() -> None:
-    assert labels.word_beside(labels.beside(HEALTH_TILE, EN_PERF), "Account Health",
+    assert beside.word_beside(beside.beside(HEALTH_TILE, EN_PERF), "Account Health",
                               STOPS_EN) == "Healthy"
     stops_de = (*DE_PERF, *EN_PERF)
-    assert labels.word_beside(labels.beside(HEALTH_TILE_DE, DE_PERF), "Kontozustand",
+    assert beside.word_beside(beside.beside(HEALTH_TILE_DE, DE_PERF), "Kontozustand",
                               stops_de) == "Gefährdet"
     # an unknown wording is kept as the page says it (the flow reports it as unknown)
     odd = HEALTH_TILE.replace("Healthy", "Needs Attention")
-    assert labels.word_beside(labels.beside(odd, EN_PERF), "Account Health",
+    assert beside.word_beside(beside.beside(odd, EN_PERF), "Account Health",
                               STOPS_EN) == "Needs Attention"
     # two tiles that disagree: not read
-    two = labels.beside(HEALTH_TILE + "\n" + HEALTH_TILE.replace("Healthy", "At Risk"), EN_PERF)
+    two = beside.beside(HEALTH_TILE + "\n" + HEALTH_TILE.replace("Healthy", "At Risk"), EN_PERF)
     with pytest.raises(NotBeside, match="'Healthy' and 'At Risk'"):
-        labels.word_beside(two, "Account Health", STOPS_EN)
+        beside.word_beside(two, "Account Health", STOPS_EN)
 
 
 def test_a_metric_value_beside_its_name_skips_its_target() -> None:
-    row = labels.beside(POLICY_ROW, ["Policy Compliance"])
+    row = beside.beside(POLICY_ROW, ["Policy Compliance"])
     targets = labels_for(TARGET_LABELS, "en")
-    assert labels.text_beside(row, "Policy Compliance", targets) == "2 violations"
-    assert [b.texts[0] for b in labels.beside(POLICY_ROW, targets)] == ["0"]
-    no_value = labels.beside('- cell "Policy Compliance"\n- cell "Target: 0"',
+    assert beside.text_beside(row, "Policy Compliance", targets) == "2 violations"
+    assert [b.texts[0] for b in beside.beside(POLICY_ROW, targets)] == ["0"]
+    no_value = beside.beside('- cell "Policy Compliance"\n- cell "Target: 0"',
                              ["Policy Compliance"])
     with pytest.raises(NotBeside, match="reads as a value"):
-        labels.text_beside(no_value, "Policy Compliance", targets)
+        beside.text_beside(no_value, "Policy Compliance", targets)
 
 
 def test_labels_of_each_language_then_english() -> None:

@@ -23,7 +23,7 @@ from loguru import logger
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Locator, Page
 
-from rpa.seller_central import labels, locale
+from rpa.seller_central import beside, locale
 from rpa.seller_central.language import session_language
 
 if TYPE_CHECKING:
@@ -137,7 +137,7 @@ class AccountHealth:
     def _name_by_words(self, row: Locator, area: Area) -> str:
         """A row's name as a person reads it: its first words."""
         try:
-            toks = labels.tokens(row.aria_snapshot())
+            toks = beside.tokens(row.aria_snapshot())
         except PlaywrightError:
             toks = []
         if not toks:
@@ -153,9 +153,9 @@ class AccountHealth:
             return text
         targets = locale.labels_for(locale.TARGET_LABELS, self.language)
         try:
-            found = labels.find_beside(row, [area.name]) if area.name else []
-            value = labels.text_beside(found, area.name, targets)
-        except labels.NotBeside as err:
+            found = beside.find_beside(row, [area.name]) if area.name else []
+            value = beside.text_beside(found, area.name, targets)
+        except beside.NotBeside as err:
             area.not_read["value"] = f"no selector of health.metric_value in the row, and {err}"
             return ""
         self._note(area, "value")
@@ -165,9 +165,9 @@ class AccountHealth:
         targets = locale.labels_for(locale.TARGET_LABELS, self.language)
         text = self._cell(row, "health.metric_target")
         if text:
-            rest = labels.label_rest(text, targets)
+            rest = beside.label_rest(text, targets)
             return rest if rest is not None else text
-        found = labels.find_beside(row, targets)
+        found = beside.find_beside(row, targets)
         values = list(dict.fromkeys(item.texts[0] for item in found if item.texts))
         if len(values) == 1:
             self._note(area, "target")
@@ -182,7 +182,7 @@ class AccountHealth:
         text = self._cell(row, "health.metric_status")
         if text:
             return text
-        words = labels.status_words_in(row, self.language)
+        words = beside.status_words_in(row, self.language)
         if len(words) == 1:
             self._note(area, "status")
             return words[0]

@@ -25,7 +25,7 @@ from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Locator
 
 from rpa.errors import PageError, SelectorNotFound
-from rpa.seller_central import health, labels, locale
+from rpa.seller_central import beside, health, locale
 from rpa.seller_central.health import AccountHealth
 from rpa.seller_central.language import session_language
 
@@ -138,12 +138,12 @@ class _Figures:
 
     def _count_by_label(self, figure: str, absent: str) -> int:
         words = self._labels(figure)
-        found = labels.find_beside(self.page, words)
+        found = beside.find_beside(self.page, words)
         if not found:
             raise NotRead(figure, absent)
         try:
-            value = labels.count_beside(found, self.language, words[0], self._stops())
-        except labels.NotBeside as err:
+            value = beside.count_beside(found, self.language, words[0], self._stops())
+        except beside.NotBeside as err:
             raise NotRead(figure, f"no selector matched, and by its label: {err}") from err
         self.read_by[figure] = LABEL
         return value
@@ -189,12 +189,12 @@ class Home(_Figures):
                 raise NotRead(PERFORMANCE, "the Seller Performance widget shows no status")
             return label
         words = self._labels(PERFORMANCE)
-        found = labels.find_beside(self.page, words)
+        found = beside.find_beside(self.page, words)
         if not found:
             raise NotRead(PERFORMANCE, absent)
         try:
-            label = labels.word_beside(found, words[0], self._stops())
-        except labels.NotBeside as err:
+            label = beside.word_beside(found, words[0], self._stops())
+        except beside.NotBeside as err:
             raise NotRead(PERFORMANCE, f"no selector matched, and by its label: {err}") from err
         self.read_by[PERFORMANCE] = LABEL
         return label

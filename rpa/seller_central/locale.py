@@ -136,7 +136,7 @@ def status_of(label: str, language: str) -> str:
 
 
 # The words a person reads beside each figure, per language: the value is the text that
-# follows the label in the same card or row (rpa.seller_central.labels). A label starts
+# follows the label in the same card or row (rpa.seller_central.beside). A label starts
 # the text it labels and no further word follows it ("Unshipped: 3", not "Unshipped
 # orders"), so "FBM Unshipped" is a label of its own.
 FIGURE_LABELS: dict[str, dict[str, tuple[str, ...]]] = {
