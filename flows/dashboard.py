@@ -4,6 +4,8 @@ Each figure stands alone: it is recorded as soon as it is read, and one the page
 show (or shows in a way that cannot be read with certainty) is recorded as not read, with
 why, while the others are kept. The owner gets one text naming what was not read, and the
 flow goes on; a page that does not load at all is still a technical error (retried).
+A figure read by the words beside its label, because none of its selectors showed, is
+named in the ``read_by`` observation (``{"unshipped": "label"}``): its selector wants fixing.
 """
 
 from __future__ import annotations
@@ -66,12 +68,13 @@ def owner_text(not_read: dict[str, str], perf: dict[str, Any] | None,
 def dashboard(ctx: RunContext) -> None:
     """Unshipped, Seller Performance and Buyer Messages, each read (or reported as not read)."""
     sc = SellerCentral(ctx)
-    language = ctx.account.language
     not_read: dict[str, str] = {}
     perf: dict[str, Any] | None = None
     unshipped: int | None = None
+    read_by: dict[str, str] = {}
     with ctx.step("read home page") as step:
         home = sc.home()
+        language = home.language
         unshipped_home: dict[str, str] = {}
         unshipped = _read(home.unshipped_count, unshipped_home, final=False)
         if unshipped is not None:
@@ -83,13 +86,16 @@ def dashboard(ctx: RunContext) -> None:
         ctx.observe(PERFORMANCE, perf)
         messages = _read(home.buyer_messages_count, not_read)
         ctx.observe(BUYER_MESSAGES, messages)
+        read_by.update(home.read_by)
         step.name = (f"read home page: Unshipped {_shown(unshipped)}, Seller Performance "
                      f"{_shown(label)}, Buyer Messages {_shown(messages)}")
     if unshipped is None:
         # The home page shows only the Open Orders total (or nothing readable): the
         # Unshipped count is the one of Manage Orders' Unshipped view.
         with ctx.step("read Unshipped on Manage Orders") as step:
-            unshipped = _read(lambda: UnshippedOrders(sc).open().count(), not_read)
+            orders = UnshippedOrders(sc)
+            unshipped = _read(lambda: orders.open().count(), not_read)
+            read_by.update(orders.read_by)
             if unshipped is None:
                 not_read[UNSHIPPED] = (f"home page: {unshipped_home[UNSHIPPED]}; "
                                        f"Manage Orders: {not_read[UNSHIPPED]}")
@@ -97,6 +103,9 @@ def dashboard(ctx: RunContext) -> None:
         ctx.observe(UNSHIPPED, unshipped)
         ctx.observe("unshipped_from", "Manage Orders" if unshipped is not None else None)
     ctx.observe("not_read", dict(not_read))
+    if read_by:
+        # Read by the words beside their labels: their selectors want fixing.
+        ctx.observe("read_by", {**(ctx.observations.get("read_by") or {}), **read_by})
     unknown = perf is not None and perf["status"] == UNKNOWN
     if not (not_read or unknown):
         if not ctx.dry_run:

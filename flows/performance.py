@@ -4,10 +4,13 @@ Only a label that was read and understood leads anywhere: Good needs nothing; Fa
 (in any of their wordings and languages) opens Account Health and texts the owner the areas
 that are not Good. A label that was not read, or whose wording the bot does not know, was
 already reported by the dashboard: the details are not opened, so they are never summarised
-as if the label had been "not Good".
+as if the label had been "not Good". An area whose status the page does not show readably is
+listed too, with why, never taken for Good; a value or target not read is said so.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from rpa.owner import escalate
 from rpa.run.context import RunContext
@@ -16,9 +19,14 @@ from rpa.seller_central.locale import GOOD, UNKNOWN, status_of
 from rpa.seller_central.pages import SellerCentral
 
 
-def summary_text(label: str, areas: list[dict[str, str]]) -> str:
+def _part(area: dict[str, Any], part: str) -> str:
+    """An area's value or target, or 'not read' when the page did not show it readably."""
+    return str(area.get(part) or "") or "not read"
+
+
+def summary_text(label: str, areas: list[dict[str, Any]]) -> str:
     """One line for the owner: the overall grade and each area with value and target."""
-    parts = [f"{a['name']} {a['value']} (target {a['target']})" for a in areas]
+    parts = [f"{a['name']} {_part(a, 'value')} (target {_part(a, 'target')})" for a in areas]
     listed = "; ".join(parts) if parts else "no area listed as not Good"
     return f"Seller Performance is {label}: {listed}."
 
@@ -44,19 +52,26 @@ def performance(ctx: RunContext) -> None:
                       "does not know: details not opened", screenshot=False):
             pass
         return
-    language = ctx.account.language
     sc = SellerCentral(ctx)
     with ctx.step("open performance details") as step:
         health = sc.home().open_performance_details()
-        overall = health.overall()
+        # Every area not shown as Good: one whose status could not be read is listed too
+        # (with why), never taken for Good.
         areas = [a.as_dict() for a in health.areas()
-                 if status_of(a.status, language) != GOOD]
-        step.name = f"performance details: {overall}, {len(areas)} area(s) not Good"
+                 if status_of(a.status, health.language) != GOOD]
+        overall = health.overall()
+        step.name = (f"performance details: {overall or 'overall status not read'}, "
+                     f"{len(areas)} area(s) not Good")
     perf.update({"areas": areas, "details_label": overall})
     ctx.observe("performance", perf)
-    text = summary_text(perf.get("label") or overall, areas)
+    if health.read_by:
+        ctx.observe("read_by", {**(ctx.observations.get("read_by") or {}), **health.read_by})
+    text = summary_text(perf.get("label") or overall or "not Good", areas)
     details = text + "\n" + "\n".join(
-        f"- {a['name']}: {a['value']} (target {a['target']}), status {a['status']}"
+        f"- {a['name']}: {_part(a, 'value')} (target {_part(a, 'target')}), status "
+        f"{a['status'] or 'not read'}"
+        + "".join(f"; {part} not read: {why}" for part, why in
+                  dict(a.get("not_read") or {}).items())
         for a in areas)
     if ctx.dry_run:
         with ctx.step("would alert the owner (dry run)", screenshot=False):

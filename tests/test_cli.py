@@ -170,7 +170,8 @@ VARIANT_SCENARIOS = (
     "signin-unknown-prompt", "signin-captcha", "signin-select-device", "signin-never-loads",
     "accounts-prefix", "accounts-outlet-only", "no-account-switcher", "de-modern",
     "ja-classic", "open-orders-breakdown", "no-performance-widget",
-    "unknown-performance-label", "home-never-loads")
+    "unknown-performance-label", "home-never-loads", "home-labels-en", "home-labels-de",
+    "home-ambiguous", "slow-first-paint", "health-ahd")
 
 
 def test_sandbox_refuses_an_unknown_scenario_and_lists_every_variant(tmp_path: Path) -> None:

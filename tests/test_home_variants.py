@@ -26,10 +26,12 @@ def test_german_modern_reads_1234_on_manage_orders_and_fair_areas(
         sandbox: Sandbox, make_config: Any, receiver: Receiver) -> None:
     sandbox.reset("de-modern")
     cfg = make_config(signed_in=True)
-    assert cfg.accounts[0].language == "de"  # from the marketplace "Deutschland"
+    # Left out, the language is read from the page; the marketplace would say the same.
+    assert (cfg.accounts[0].language, cfg.accounts[0].marketplace_language) == ("auto", "de")
     result = run(cfg)
     assert result.status == "ok", result.data["errors"]
     obs = result.data["observations"]
+    assert obs["language"] == {"code": "de", "from": 'page (<html lang="de-DE">)'}
     assert obs["unshipped"] == sandbox.server.scenario.unshipped_count == 1234
     assert obs["unshipped_from"] == "Manage Orders"  # the card shows only the total, 1.276
     assert obs["buyer_messages"] == 2 and obs["not_read"] == {}
@@ -66,7 +68,7 @@ def test_japanese_classic_reads_2345_and_good(sandbox: Sandbox, make_config: Any
                                               receiver: Receiver) -> None:
     sandbox.reset("ja-classic")
     cfg = make_config(signed_in=True)
-    assert cfg.accounts[0].language == "ja"  # from the marketplace "日本"
+    assert (cfg.accounts[0].language, cfg.accounts[0].marketplace_language) == ("auto", "ja")
     result = run(cfg)
     assert result.status == "ok", result.data["errors"]
     obs = result.data["observations"]

@@ -135,9 +135,12 @@ def _config(**account: Any) -> dict[str, Any]:
 
 
 def test_config_language_default_override_and_error() -> None:
-    assert parse_config(_config()).accounts[0].language == "en"
-    assert parse_config(_config(marketplace="Deutschland")).accounts[0].language == "de"
-    assert parse_config(_config(marketplace="日本")).accounts[0].language == "ja"
+    # Left out, the language is read from the page ("auto"); the marketplace's is the one
+    # used where the page does not say (rpa.seller_central.language).
+    assert parse_config(_config()).accounts[0].marketplace_language == "en"
+    german = parse_config(_config(marketplace="Deutschland")).accounts[0]
+    assert (german.language, german.marketplace_language) == ("auto", "de")
+    assert parse_config(_config(marketplace="日本")).accounts[0].marketplace_language == "ja"
     chosen = parse_config(_config(marketplace="Deutschland", language="EN"))
     assert chosen.accounts[0].language == "en"
     with pytest.raises(ConfigError) as err:
@@ -161,6 +164,9 @@ def test_summary_text_names_areas() -> None:
     text = summary_text("At Risk", [{"name": "Late Shipment Rate", "value": "5.2%",
                                      "target": "< 4%"}])
     assert text == "Seller Performance is At Risk: Late Shipment Rate 5.2% (target < 4%)."
+    unread = summary_text("At Risk", [{"name": "Late Shipment Rate", "value": "5.2%",
+                                       "target": "", "not_read": {"target": "none shown"}}])
+    assert unread.endswith("Late Shipment Rate 5.2% (target not read).")
 
 
 def test_sandbox_wording_tables_use_known_keys() -> None:

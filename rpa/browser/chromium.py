@@ -318,7 +318,7 @@ def launch(cfg: BrowserConfig, state_file: Path, *, headed: bool = False) -> Bro
 
 def _new_context(browser: Browser, state_file: Path) -> tuple[BrowserContext, str | None]:
     """A context with the saved state; an unusable state is moved aside and not used."""
-    kwargs: dict[str, object] = {"viewport": {"width": 1280, "height": 900},
+    kwargs: dict[str, object] = {"viewport": {"width": 1600, "height": 1000},
                                  "locale": "en-US"}
     if not state_file.is_file():
         return browser.new_context(**kwargs), None  # type: ignore[arg-type]

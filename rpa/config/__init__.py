@@ -26,6 +26,7 @@ templates and Amazon's messaging rules; ``rpa.mail.rules``); never ``rpa.run``, 
 from __future__ import annotations
 
 from rpa.config.accounts import (
+    AUTO_LANGUAGE,
     LANGUAGES,
     MARKETPLACE_LANGUAGES,
     AccountConfig,
@@ -66,7 +67,7 @@ from rpa.config.schedule import RetentionConfig, ScheduleEntry
 from rpa.config.validation import check_folders, parse_config
 
 __all__ = [
-    "DEFAULT_CONFIG", "DEFAULT_FLOWS", "FLOW_SECRETS", "LANGUAGES", "LOOPBACK",
+    "AUTO_LANGUAGE", "DEFAULT_CONFIG", "DEFAULT_FLOWS", "FLOW_SECRETS", "LANGUAGES", "LOOPBACK",
     "MARKETPLACE_LANGUAGES", "MAX_FOLLOWUP", "ROLES", "SPAM_NAMES", "TRASH_NAMES",
     "AccountConfig", "BrowserConfig", "ChannelConfig", "Config", "ConsoleConfig",
     "ConsoleUserConfig", "Duration", "FollowupsConfig", "HoldingReplyConfig", "MailboxConfig",

@@ -4,7 +4,6 @@ shown in) and the virtual assistant who signs the replies."""
 from __future__ import annotations
 
 import re
-from typing import Any
 from urllib.parse import urlparse
 
 from pydantic import Field, field_validator
@@ -14,6 +13,9 @@ from rpa.config.base import StrictModel, check_env_name, is_loopback
 # The languages whose words and number format the bot reads (rpa.seller_central.locale),
 # and the marketplaces that show Seller Central in one of them by default.
 LANGUAGES = ("en", "de", "fr", "it", "es", "ja")
+# ``accounts[].language`` left out: the language the page says it is in (``<html lang>``),
+# else the marketplace's (rpa.seller_central.language).
+AUTO_LANGUAGE = "auto"
 MARKETPLACE_LANGUAGES: dict[str, str] = {
     "germany": "de", "deutschland": "de",
     "france": "fr",
@@ -38,21 +40,28 @@ class AccountConfig(StrictModel):
     totp_secret_env: str
     account_name: str | None = None
     marketplace: str | None = None
-    language: str = Field(default="", validate_default=True,
+    language: str = Field(default=AUTO_LANGUAGE, validate_default=True,
                           description="the language Seller Central is shown in")
 
     _env = field_validator("password_env", "totp_secret_env")(check_env_name)
 
     @field_validator("language")
     @classmethod
-    def _language(cls, value: str, info: Any) -> str:
-        # Left out, it follows the marketplace: amazon.de shows Seller Central in German.
-        code = value.strip().lower() or language_for_marketplace(
-            info.data.get("marketplace") or "")
-        if code not in LANGUAGES:
+    def _language(cls, value: str) -> str:
+        # Left out (or "auto"), it is read from the page: Seller Central follows the user's
+        # session setting, so an English session on amazon.de is English.
+        code = value.strip().lower() or AUTO_LANGUAGE
+        if code != AUTO_LANGUAGE and code not in LANGUAGES:
             raise ValueError(f"unknown language {value!r}; expected one of "
-                             f"{', '.join(LANGUAGES)} (left out: from the marketplace name)")
+                             f"{', '.join(LANGUAGES)}, or auto (left out: from the page, "
+                             "else from the marketplace name)")
         return code
+
+    @property
+    def marketplace_language(self) -> str:
+        """The language the marketplace shows Seller Central in by default: used where
+        the page does not say its own."""
+        return language_for_marketplace(self.marketplace or "")
 
     @field_validator("base_url")
     @classmethod

@@ -15,7 +15,9 @@ class BrowserConfig(StrictModel):
     headless: bool = True
     executable_path: str | None = None
     slow_mo_ms: int = Field(default=0, ge=0)
-    timeout_ms: int = Field(default=15000, ge=1000)
+    # Seller Central pages take 15-25 s to first paint (evidence S1, S2): an element is
+    # waited for up to 30 s before the page counts as not showing it.
+    timeout_ms: int = Field(default=30000, ge=1000)
     navigation_timeout_ms: int = Field(default=30000, ge=1000)
     # How long sign-in waits for a check that may clear by itself (AWS WAF's script check,
     # the "continue shopping" button wall) before it stops for a person.

@@ -11,6 +11,11 @@ Unhealthy (Account Health), translated. :func:`status_of` maps both families, in
 account's language and in English (pages left untranslated), to ``good``, ``fair`` or
 ``poor``; any other wording is ``unknown``.
 
+The labels a person reads beside each figure (:data:`FIGURE_LABELS`, :data:`TARGET_LABELS`)
+are here too, for reading a page by its words where its ids are unknown
+(:mod:`.labels`), and :func:`language_of_tag` turns a page's ``<html lang>`` into one of
+the languages above.
+
 Pure functions and tables: no browser here.
 """
 
@@ -128,3 +133,56 @@ def status_of(label: str, language: str) -> str:
         if found:
             return found
     return UNKNOWN
+
+
+# The words a person reads beside each figure, per language: the value is the text that
+# follows the label in the same card or row (rpa.seller_central.beside). A label starts
+# the text it labels and no further word follows it ("Unshipped: 3", not "Unshipped
+# orders"), so "FBM Unshipped" is a label of its own.
+FIGURE_LABELS: dict[str, dict[str, tuple[str, ...]]] = {
+    "unshipped": {
+        "en": ("Unshipped", "FBM Unshipped"),
+        "de": ("Nicht versendet", "FBM nicht versendet"),
+        "fr": ("Non expédiées", "FBM non expédiées"),
+        "it": ("Non spediti", "FBM non spediti"),
+        "es": ("No enviados", "FBM no enviados"),
+        "ja": ("未出荷", "FBM 未出荷"),
+    },
+    "performance": {
+        "en": ("Seller Performance", "Account Health"),
+        "de": ("Verkäuferleistung", "Kontozustand"),
+        "fr": ("Performances du vendeur", "Santé du compte"),
+        "it": ("Prestazioni del venditore", "Stato dell'account"),
+        "es": ("Rendimiento del vendedor", "Estado de la cuenta"),
+        "ja": ("出品者パフォーマンス", "アカウント健全性"),
+    },
+    "buyer_messages": {
+        "en": ("Buyer Messages", "Response needed"),
+        "de": ("Käufernachrichten", "Antwort erforderlich"),
+        "fr": ("Messages des acheteurs", "Réponse requise"),
+        "it": ("Messaggi degli acquirenti", "Risposta necessaria"),
+        "es": ("Mensajes de compradores", "Respuesta necesaria"),
+        "ja": ("購入者からのメッセージ", "要返信"),
+    },
+}
+
+# The word before an Account Health metric's target ("Target: < 4%").
+TARGET_LABELS: dict[str, tuple[str, ...]] = {
+    "en": ("Target",), "de": ("Ziel",), "fr": ("Objectif",), "it": ("Obiettivo",),
+    "es": ("Objetivo",), "ja": ("目標",),
+}
+
+
+def labels_for(table: dict[str, tuple[str, ...]], language: str) -> tuple[str, ...]:
+    """The labels of ``language``, then the English ones (pages left untranslated)."""
+    out = list(table.get(language, ()))
+    out += [label for label in table.get("en", ()) if label not in out]
+    return tuple(out)
+
+
+def language_of_tag(tag: str | None) -> str | None:
+    """The language a page's ``<html lang>`` names ('de-DE' → 'de'), if the bot reads it."""
+    if not tag:
+        return None
+    code = tag.strip().replace("_", "-").split("-", 1)[0].lower()
+    return code if code in GROUPING else None

@@ -36,9 +36,10 @@ ROW_OF = {
 STATEFUL = {"thread.from_seller", "thread.sent", "thread.error", "inbox.next_page",
             "app.server_error", "orders.row",
             "inbox.empty", "app.account_switcher", "app.ngs_home"}
-# Keys that only some home-page variants have: an Unshipped figure on the home page (classic,
-# or a modern Open Orders card with its breakdown) or only the Open Orders total.
-VARIANTS = {"home.unshipped_count", "home.open_orders_total"}
+# Keys that only some page variants have: an Unshipped figure on the home page (classic,
+# or a modern Open Orders card with its breakdown) or only the Open Orders total; a
+# metric's status badge (the newer Account Health page; the classic one shows words).
+VARIANTS = {"home.unshipped_count", "home.open_orders_total", "health.metric_status"}
 # The header's switcher shows one generation: two spans, one text, or the marketplace host.
 VARIANTS |= {"app.header_store", "app.header_country", "app.header_label",
              "app.header_marketplace"}
@@ -54,6 +55,7 @@ SELECTOR_KEYS: tuple[str, ...] = (
     "app.ngs_home",
     "app.server_error",
     "health.metric_row",
+    "health.metric_status",
     "home.open_orders_total",
     "home.unshipped_count",
     "inbox.empty",

@@ -17,7 +17,16 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from rpa.practice.sandbox import auth, control, ngs, picker
-from rpa.practice.sandbox.scenario import SECTIONS, STOPLIGHT, Scenario
+from rpa.practice.sandbox.scenario import (
+    CLASSIC_WORDS,
+    DEFAULT_RATING,
+    MODERN_WORDS,
+    POLICY,
+    SECTIONS,
+    STOPLIGHT,
+    Metric,
+    Scenario,
+)
 from rpa.practice.sandbox.state import LiveThread, SandboxState, Session
 from rpa.practice.sandbox.web import (
     CONTROL_PREFIX,
@@ -153,11 +162,45 @@ def _page_words(state: SandboxState) -> dict[str, str]:
     return words(APP_WORDS, state.scenario.locale)
 
 
+# --- Home, Account Health and Manage Orders, drawn as public evidence shows them ----------
+# The language each page names in <html lang> (Seller Central follows the session's
+# language, which the page says).
+HTML_LANG = {"en": "en-US", "de": "de-DE", "fr": "fr-FR", "it": "it-IT", "es": "es-ES",
+             "ja": "ja-JP"}
+# Classic dashboard: each metric's row id as public code reads it (evidence U12, U13); the
+# customer-service metrics are the summary rows of its customer-satisfaction section.
+ROW_IDS = {"late_shipment_rate": "shipping-late-shipment-rate-row",
+           "pre_fulfillment_cancel_rate": "shipping-cancellation-rate-row",
+           "valid_tracking_rate": "shipping-view-tracking-rate-row",
+           "on_time_delivery_rate": "unit-on-time-delivery-rate-row",
+           "policy_compliance": "policies-product-warning-row"}
+SECTION_IDS = dict(zip(SECTIONS, ("customer-satisfaction-section", "policy-compliance-section",
+                                  "shipping-performance-section"), strict=True))
+ROWS_IDS = {SECTIONS[0]: "customer-satisfaction-content-rows-section"}
+PROGRAM_CODES = dict(zip(SECTIONS, ("CUSTOMER_SERVICE", "POLICY", "SHIPPING"), strict=True))
+AHR_BADGES = {"Good": "great", "Fair": "at-risk", "Poor": "critical"}
+BADGE_TYPES = {"Good": "success", "Fair": "warning", "Poor": "error"}
+GLYPHS = {"Good": "\u2713", "Fair": "!", "Poor": "\u2717"}
+WORST = ("Poor", "Fair", "Good")
+
+
+def _page_context(state: SandboxState, w: dict[str, str]) -> dict[str, Any]:
+    """What every page after sign-in drawn here shares: its language and first paint."""
+    return {"w": w, "html_lang": HTML_LANG.get(state.scenario.locale, "en-US"),
+            "first_paint_ms": state.scenario.after_signin.first_paint_ms}
+
+
+def _other_status(status: str) -> str:
+    return "Fair" if status == "Good" else "Good"
+
+
 async def home(request: Request) -> Response:
     state, _, chrome = _signed_in(request)
     scenario = state.scenario
+    shown = scenario.after_signin
     w = _page_words(state)
-    template = "home_modern.html" if scenario.layout == "modern" else "home_classic.html"
+    template = ("home_labels.html" if shown.home_ids == "unknown"
+                else "home_modern.html" if scenario.layout == "modern" else "home_classic.html")
     orders = scenario.open_orders
     # The breakdown the modern Open Orders card may show beside its total.
     breakdown = [
@@ -169,29 +212,57 @@ async def home(request: Request) -> Response:
          "test": "fba-pending"},
     ] if orders.breakdown else []
     overall = scenario.performance_label or w[STATUS_KEYS[scenario.overall_label]]
-    return render(template, w=w, missing=scenario.missing_widgets,
+    # The page whose ids are unknown: one Account Health tile, or two that disagree (the
+    # same label beside two statuses) when the scenario asks for an ambiguous page.
+    tiles = [{"overall": overall, "rating": scenario.rating,
+              "stoplight": STOPLIGHT[scenario.overall]}]
+    if "seller_performance" in shown.ambiguous:
+        other = _other_status(scenario.overall)
+        words = MODERN_WORDS if scenario.layout == "modern" else CLASSIC_WORDS
+        tiles.append({"overall": w[STATUS_KEYS[words[other]]],
+                      "rating": DEFAULT_RATING[other], "stoplight": STOPLIGHT[other]})
+    return render(template, missing=scenario.missing_widgets, ambiguous=shown.ambiguous,
                   unshipped=_count(scenario.unshipped_count, w),
+                  unshipped_alt=_count(scenario.unshipped_count + 7, w),
                   pending=_count(orders.fbm_pending, w),
                   open_orders_total=_count(scenario.open_orders_total, w),
                   open_orders_lines=breakdown,
                   buyer_messages=_count(state.buyer_messages, w),
-                  overall=overall, rating=scenario.rating,
-                  stoplight=STOPLIGHT[scenario.overall], **chrome)
+                  buyer_messages_alt=_count(state.buyer_messages + 5, w),
+                  overall=overall, rating=scenario.rating, health_tiles=tiles,
+                  stoplight=STOPLIGHT[scenario.overall], **_page_context(state, w), **chrome)
+
+
+def _metric(m: Metric, w: dict[str, str]) -> dict[str, Any]:
+    return {"key": m.key, "name": m.name, "value": m.value, "target": m.target,
+            "status": m.status, "status_label": w[STATUS_KEYS[m.status]],
+            "row_id": ROW_IDS.get(m.key, ""), "badge_type": BADGE_TYPES[m.status],
+            "glyph": GLYPHS[m.status]}
 
 
 async def account_health(request: Request) -> Response:
     state, _, chrome = _signed_in(request)
     scenario = state.scenario
+    shown = scenario.after_signin
     w = _page_words(state)
-    sections = [(title, w[SECTION_KEYS[title]],
-                 [{"key": m.key, "name": m.name, "value": m.value, "target": m.target,
-                   "status": m.status, "status_label": w[STATUS_KEYS[m.status]]}
-                  for m in scenario.metrics if m.section == title])
-                for title in SECTIONS]
-    return render("health.html", w=w, layout=scenario.layout,
-                  overall=w[STATUS_KEYS[scenario.overall_label]],
+    sections = []
+    for title in SECTIONS:
+        metrics = [m for m in scenario.metrics if m.section == title]
+        if not metrics:
+            continue
+        worst = next(s for s in WORST if any(m.status == s for m in metrics))
+        sections.append({
+            "id": SECTION_IDS[title], "rows_id": ROWS_IDS.get(title, ""),
+            "heading": w[SECTION_KEYS[title]], "code": PROGRAM_CODES[title],
+            "policy": title == POLICY, "badge_type": BADGE_TYPES[worst],
+            "status_label": w[STATUS_KEYS[worst]],
+            "metrics": [_metric(m, w) for m in metrics]})
+    template = "health_ahd.html" if shown.health_layout == "ahd" else "health.html"
+    return render(template, overall=w[STATUS_KEYS[scenario.overall_label]],
                   stoplight=STOPLIGHT[scenario.overall], rating=scenario.rating,
-                  sections=[s for s in sections if s[2]], **chrome)
+                  badge=AHR_BADGES[scenario.overall], badge_type=BADGE_TYPES[scenario.overall],
+                  late_ms=shown.health_late_ms, sections=sections,
+                  **_page_context(state, w), **chrome)
 
 
 async def unshipped_orders(request: Request) -> Response:
@@ -200,9 +271,10 @@ async def unshipped_orders(request: Request) -> Response:
     w = _page_words(state)
     orders = sorted(scenario.unshipped_orders, key=lambda o: o.ship_by)
     count = scenario.unshipped_count
-    return render("orders.html", w=w, orders=orders, count=_count(count, w),
+    return render("orders.html", orders=orders, count=_count(count, w),
                   count_word=w["order_one"] if count == 1 else w["order_many"],
-                  pending=_count(scenario.open_orders.fbm_pending, w), **chrome)
+                  pending=_count(scenario.open_orders.fbm_pending, w),
+                  **_page_context(state, w), **chrome)
 
 
 async def inbox_redirect(request: Request) -> Response:

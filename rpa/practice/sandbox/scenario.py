@@ -281,6 +281,39 @@ class AccountPages(_Strict):
                    for p in self.pending)
 
 
+# --- Pages after sign-in as public evidence shows them: home and Account Health ----------
+# (../shared/SELLER_CENTRAL_EVIDENCE.md §3, §4b). One block, ``after_signin:`` in a file.
+HealthLayout = Literal["classic", "ahd"]
+HomeIds = Literal["known", "unknown"]
+MAX_FIRST_PAINT_MS = 25000
+
+
+class AfterSignIn(_Strict):
+    """How the pages after sign-in are drawn.
+
+    ``health_layout``: Account Health as the classic dashboard (row ids such as
+    ``#shipping-late-shipment-rate-row``) or the newer ``.ahd-*`` page (program cards,
+    ``kat-badge`` statuses), whose content mounts ``health_late_ms`` after its left menu.
+    ``home_ids``: ``unknown`` draws the home figures with ids and classes selectors.yaml does
+    not know, each beside its label as a person reads it. ``ambiguous``: figures that page
+    shows with two values beside one label. ``first_paint_ms``: the content of every page
+    after sign-in mounts this late, by script (a single-page app's first paint).
+    """
+
+    health_layout: HealthLayout = "classic"
+    health_late_ms: int = Field(default=1200, ge=0, le=MAX_FIRST_PAINT_MS)
+    home_ids: HomeIds = "known"
+    ambiguous: list[Widget] = []
+    first_paint_ms: int = Field(default=0, ge=0, le=MAX_FIRST_PAINT_MS)
+
+    @model_validator(mode="after")
+    def _ambiguous_needs_unknown_ids(self) -> AfterSignIn:
+        if self.ambiguous and self.home_ids != "unknown":
+            raise ValueError("ambiguous: shown only on the home page whose ids are unknown "
+                             "(home_ids: unknown)")
+        return self
+
+
 class Scenario(_Strict):
     name: str = ""
     layout: Layout
@@ -306,6 +339,8 @@ class Scenario(_Strict):
     never_loads: list[str] = []
     # The header's switcher, the picker and New Seller Central (AccountPages above).
     account_pages: AccountPages = Field(default_factory=AccountPages)
+    # Home and Account Health drawn from the evidence, and the pages' first paint.
+    after_signin: AfterSignIn = Field(default_factory=AfterSignIn)
 
     @field_validator("never_loads")
     @classmethod
