@@ -1,7 +1,8 @@
 """Scenario files: who the practice seller is and what their Seller Central shows.
 
 A scenario is a YAML file in ``scenarios/`` (or any path). It is validated on load; any
-problem is raised as ``ValueError`` naming the file and the offending key.
+problem is raised as ``ScenarioError`` (a ``ValueError``) naming the file and the offending
+key.
 """
 
 from __future__ import annotations
@@ -22,6 +23,12 @@ Layout = Literal["classic", "modern"]
 Locale = Literal["en", "de", "fr", "it", "es", "ja"]
 MetricStatus = Literal["Good", "Fair", "Poor"]
 ThreadStatus = Literal["response_needed", "responded", "no_response_needed"]
+
+
+class ScenarioError(ValueError):
+    """A scenario that cannot be served: an unknown name, or a file that cannot be read or
+    is not valid (the message names the file and the key)."""
+
 
 CUSTOMER_SERVICE = "Customer Service Performance"
 POLICY = "Policy Compliance"
@@ -276,7 +283,7 @@ def scenario_path(name_or_path: str | Path) -> Path:
         return candidate
     bundled = SCENARIO_DIR / f"{text}.yaml"
     if not bundled.is_file():
-        raise ValueError(f"unknown scenario {text!r}; bundled: {', '.join(list_scenarios())}")
+        raise ScenarioError(f"unknown scenario {text!r}; bundled: {', '.join(list_scenarios())}")
     return bundled
 
 
@@ -299,14 +306,14 @@ def load_scenario(name_or_path: str | Path) -> Scenario:
     try:
         raw = _load_yaml(path.read_text(encoding="utf-8"))
     except OSError as exc:
-        raise ValueError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+        raise ScenarioError(f"{path}: cannot read: {exc.strerror or exc}") from exc
     except yaml.YAMLError as exc:
-        raise ValueError(f"{path}: not valid YAML: {exc}") from exc
+        raise ScenarioError(f"{path}: not valid YAML: {exc}") from exc
     if not isinstance(raw, dict):
-        raise ValueError(f"{path}: (top level): expected a mapping of keys")
+        raise ScenarioError(f"{path}: (top level): expected a mapping of keys")
     raw.setdefault("name", path.stem)
     try:
         return Scenario.model_validate(raw)
     except ValidationError as exc:
         problems = "; ".join(f"{_location(err['loc'])}: {err['msg']}" for err in exc.errors())
-        raise ValueError(f"{path}: {problems}") from None
+        raise ScenarioError(f"{path}: {problems}") from None
