@@ -111,10 +111,10 @@ def bot(config_file: str) -> int:
     from rpa.run.orchestrator import run
 
     logs.setup(False)
-    from rpa.seller_central import browser
+    from rpa.browser import chromium
 
     extra = json.loads(os.environ.get("BENCH_CHROMIUM_ARGS", "[]"))
-    browser.CHROMIUM_ARGS.extend(a for a in extra if a not in browser.CHROMIUM_ARGS)
+    chromium.CHROMIUM_ARGS.extend(a for a in extra if a not in chromium.CHROMIUM_ARGS)
     cfg = parse_config(json.loads(Path(config_file).read_text(encoding="utf-8")), "bench")
     result = run(cfg, flows=FLOWS)
     print(json.dumps({"status": result.status, "errors": result.data["errors"]}))

@@ -18,13 +18,13 @@ from typing import Any
 from loguru import logger
 
 from rpa.errors import ApplicationError, PageError
+from rpa.messaging import policy
+from rpa.messaging.replies import Decision, ReplyBook, ThreadView, check_outgoing
 from rpa.owner import answers, escalate
 from rpa.run.context import RunContext
 from rpa.run.registry import flow
-from rpa.seller_central import messaging
 from rpa.seller_central.messages import InboxRow, ThreadPage, needs_response, same_text
 from rpa.seller_central.pages import SellerCentral
-from rpa.seller_central.replies import Decision, ReplyBook, ThreadView, check_outgoing
 
 
 @dataclass
@@ -220,14 +220,14 @@ class Handler:
         if not broken:
             return decision, None
         stopped = Decision("blocked", name=decision.name, text=decision.text,
-                           topic=decision.topic, reason=messaging.describe(broken))
+                           topic=decision.topic, reason=policy.describe(broken))
         if decision.kind == "template":
             holding = self.book.holding(
                 view, reason=(f"template '{decision.name}' breaks the messaging rules "
                               f"({stopped.reason}): holding reply sent, the owner asked"))
             if not check_outgoing(holding, limit):
                 return holding, stopped
-            also = messaging.describe(check_outgoing(holding, limit))
+            also = policy.describe(check_outgoing(holding, limit))
             stopped.reason += f"; the holding reply too: {also}"
         return stopped, None
 
@@ -360,9 +360,9 @@ class Handler:
                 step.name = f"thread {tid}: the answer to {code} is on the page already"
                 entry.answer, entry.answer_sent = code, True
                 return
-            broken = messaging.check(text, self.ctx.config.messaging.max_chars)
+            broken = policy.check(text, self.ctx.config.messaging.max_chars)
             if broken:
-                why = messaging.describe(broken)
+                why = policy.describe(broken)
                 self.ledger.delivery(code, "refused", why, run_id)
                 step.outcome = "refused"
                 step.name = f"thread {tid}: the answer to {code} breaks the messaging rules"

@@ -12,11 +12,11 @@ from typing import Any
 import pytest
 
 from rpa import logs
+from rpa.browser.chromium import KeptBrowser, kept_open
 from rpa.config import Config, parse_config
 from rpa.practice.demo import scenario_login
 from rpa.practice.receiver import Receiver
 from rpa.practice.sandbox import SandboxServer
-from rpa.seller_central.browser import KeptBrowser, kept_open
 
 
 class Sandbox:

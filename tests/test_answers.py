@@ -19,11 +19,11 @@ import yaml
 
 from rpa.config import Config
 from rpa.ledger import Ledger
+from rpa.messaging.replies import DEFAULT_REPLIES, HOLDING_SENTENCE
 from rpa.owner.answers import AnswerError, submit
 from rpa.practice import dovecot
 from rpa.practice.receiver import Receiver
 from rpa.run.orchestrator import run
-from rpa.seller_central.replies import DEFAULT_REPLIES, HOLDING_SENTENCE
 from tests.conftest import Sandbox
 
 ROOT = Path(__file__).resolve().parents[1]

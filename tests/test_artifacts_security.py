@@ -21,11 +21,11 @@ from playwright.sync_api import Browser, Page
 from playwright.sync_api import Error as PlaywrightError
 
 from rpa import logs, redact
+from rpa.browser.chromium import KeptBrowser, launch, state_problem
 from rpa.config import BrowserConfig
 from rpa.practice import dovecot
 from rpa.practice.sandbox.scenario import SCENARIO_DIR
 from rpa.run.orchestrator import run
-from rpa.seller_central.browser import KeptBrowser, launch, state_problem
 from tests.conftest import Sandbox, all_text_files
 
 ROOT = Path(__file__).resolve().parents[1]

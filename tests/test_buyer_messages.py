@@ -11,9 +11,9 @@ from typing import Any
 
 import yaml
 
+from rpa.messaging.replies import DEFAULT_REPLIES, HOLDING_SENTENCE
 from rpa.practice.receiver import Receiver
 from rpa.run.orchestrator import run
-from rpa.seller_central.replies import DEFAULT_REPLIES, HOLDING_SENTENCE
 from tests.conftest import Sandbox
 
 # A template that breaks Amazon's rules (a phone number): it must be stopped, never sent;

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -22,15 +23,23 @@ def rpa(*args: str, cwd: Path, env: dict[str, str] | None = None,
                           text=True, timeout=timeout, check=False)
 
 
-def test_demo_runs_and_run_json_matches_the_scenario(tmp_path: Path) -> None:
-    proc = rpa("demo", "--scenario", "at-risk", "--recordings", "rec", cwd=tmp_path)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    # The routine's run is the one the summary reports; the loop's runs come after it.
+def _routine_of(proc: subprocess.CompletedProcess[str]) -> tuple[Path, dict[str, Any]]:
+    """The routine's report folder and run.json, from the summary's "Report:" line."""
     report = Path(next(line.split("Report:", 1)[1].strip() for line in proc.stdout.splitlines()
                        if line.startswith("Report:")))
-    run_json = json.loads((report.parent / "run.json").read_text())
-    runs = sorted(p for p in (tmp_path / "rec").iterdir() if not p.is_symlink())
-    assert len(runs) >= 2 and report.parent == runs[0], "routine first, then the loop"
+    return report.parent, json.loads((report.parent / "run.json").read_text())
+
+
+def _story(run_json: dict[str, Any]) -> dict[str, tuple[str, str, bool]]:
+    """What the demo did to each buyer thread: the decision, the kind of code and sent."""
+    return {t["thread_id"]: (t["decision"], (t["escalation"] or "")[:1], t["sent"])
+            for t in run_json["threads"]}
+
+
+def check_demo_matches_the_scenario(proc: subprocess.CompletedProcess[str],
+                                    run_json: dict[str, Any], runs: list[Path]) -> None:
+    """One demo's output and its routine's run.json tell the at-risk scenario's story."""
+    assert len(runs) >= 2
     scenario = load_scenario("at-risk")
 
     obs = run_json["observations"]
@@ -49,7 +58,6 @@ def test_demo_runs_and_run_json_matches_the_scenario(tmp_path: Path) -> None:
     assert "Report:" in out and "report.html" in out
     assert "Texts the owner would have received" in out
     assert "[sms]" in out and "-MS" in out
-    assert (tmp_path / "rec" / "latest" / "report.html").is_file()
 
     # every buyer thread handled, and the mailbox triaged when Dovecot is on this machine
     decisions = {t["thread_id"]: t["decision"] for t in run_json["threads"]}
@@ -71,6 +79,82 @@ def test_demo_runs_and_run_json_matches_the_scenario(tmp_path: Path) -> None:
         assert "threaded reply to" in out and "caught by the local SMTP server" in out
     else:
         assert "Mailbox skipped" in out
+
+
+def test_the_demo_runs_three_times_in_a_row_and_the_console_shows_its_escalations(
+        tmp_path: Path, kept_browser: Any) -> None:
+    """A newcomer runs the demo again after reading the first output: each demo starts
+    afresh in a folder of its own (state beside its recordings), exits 0 and tells the same
+    story; ``rpa console --demo``'s configuration reads the newest demo's own ledger."""
+    folders: list[Path] = []
+    stories = []
+    for attempt in range(3):
+        proc = rpa("demo", "--scenario", "at-risk", cwd=tmp_path)
+        assert proc.returncode == 0, f"demo {attempt + 1}: {proc.stdout}{proc.stderr}"
+        assert "Traceback" not in proc.stdout + proc.stderr
+        report_dir, run_json = _routine_of(proc)
+        folder = report_dir.parent.parent
+        assert folder.parent == (tmp_path / "demo").resolve(), folder
+        assert (folder / "state" / "ledger.sqlite").is_file(), "the ledger lives with the demo"
+        runs = sorted(p for p in (folder / "recordings").iterdir()
+                      if p.is_dir() and not p.is_symlink())
+        assert len(runs) >= 2 and report_dir == runs[0], "routine first, then the loop"
+        assert (folder / "recordings" / "latest" / "report.html").is_file()
+        if attempt == 0:
+            check_demo_matches_the_scenario(proc, run_json, runs)
+        assert f"{folder}" in proc.stdout and "rpa console --demo" in proc.stdout
+        folders.append(folder)
+        stories.append(_story(run_json))
+    assert len(set(folders)) == 3, "each demo has a folder of its own"
+    assert stories[0] == stories[1] == stories[2], "the same story each time"
+    assert (tmp_path / "demo" / "latest").resolve() == folders[-1]
+    assert not (tmp_path / "recordings").exists(), "nothing of the demo in the checkout's runs"
+
+    from rpa.ledger import WAITING_STATES, Ledger
+    from rpa.practice.demo import demo_console_config, latest_demo
+    from tests.console_server import ConsoleServer, launch_browser, sign_in
+
+    newest = latest_demo(tmp_path / "demo")
+    assert newest == folders[-1]
+    ledger = Ledger(newest / "state" / "ledger.sqlite")
+    try:
+        open_codes = sorted(e["code"] for e in ledger.escalations("demo",
+                                                                  states=WAITING_STATES))
+    finally:
+        ledger.close()
+    assert len(open_codes) >= 3, open_codes
+    cfg, user, password = demo_console_config(newest)
+    server = ConsoleServer()
+    browser = launch_browser(kept_browser.playwright())
+    try:
+        url = server.start(cfg)
+        page = browser.new_page()
+        sign_in(page, url, user, password)
+        page.goto(url + "/escalations")
+        table = page.locator("table#escalations").inner_text()
+        for code in open_codes:
+            assert code in table, f"{code} missing from the console's open escalations"
+        assert "No open escalations" not in page.content()
+        page.goto(url + "/health")
+        assert "saved" in page.locator(".h-saved").first.inner_text()
+        assert "none saved" not in page.locator(".h-saved").first.inner_text()
+    finally:
+        browser.close()
+        server.stop()
+
+
+def test_console_demo_without_a_demo_says_so(tmp_path: Path) -> None:
+    proc = rpa("console", "--demo", cwd=tmp_path)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "no demo has run" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_an_unknown_demo_scenario_is_named_before_a_folder_is_made(tmp_path: Path) -> None:
+    proc = rpa("demo", "--scenario", "no-such-scenario", cwd=tmp_path)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "unknown scenario 'no-such-scenario'" in proc.stderr
+    assert "Traceback" not in proc.stdout + proc.stderr
+    assert not (tmp_path / "demo").exists()
 
 
 def test_flows_lists_registered_flows(tmp_path: Path) -> None:
@@ -236,3 +320,23 @@ def test_config_check_warns_when_authentication_is_required_without_authserv_id(
         outputs[case] = " ".join((proc.stdout + proc.stderr).split())
     assert "authserv_id is not set" in outputs["bare"]
     assert "authserv_id is not set" not in outputs["with id"]
+
+
+def test_demo_folders_keep_the_newest_five_and_nothing_else_is_touched(tmp_path: Path) -> None:
+    from rpa.practice.demo import KEEP_DEMOS, latest_demo, new_demo_folder
+
+    home = tmp_path / "demo"
+    home.mkdir()
+    (home / "notes.txt").write_text("mine")
+    (home / "20200101-000000-extra").mkdir()  # not a demo's name: never pruned
+    (home / "my-own-folder").mkdir()
+    made = [new_demo_folder(home) for _ in range(KEEP_DEMOS + 2)]
+    assert len(set(made)) == len(made), "demos in the same second get folders of their own"
+    demos = sorted(p.name for p in home.iterdir() if p.is_dir() and not p.is_symlink()
+                   and p.name[0].isdigit() and not p.name.endswith("extra"))
+    assert demos == sorted(p.name for p in made[-KEEP_DEMOS:])
+    assert (home / "notes.txt").read_text() == "mine" and (home / "my-own-folder").is_dir()
+    assert (home / "20200101-000000-extra").is_dir()
+    assert latest_demo(home) == made[-1]
+    assert all((made[-1] / sub).is_dir() for sub in ("state", "recordings"))
+    assert latest_demo(tmp_path / "nothing-here") is None

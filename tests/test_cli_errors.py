@@ -175,8 +175,8 @@ CASES: dict[str, Case] = {
     # the sandbox's scenarios
     "scenario-sandbox": Case(("sandbox", "--scenario", "nosuch", "--port", "0"), no_config,
                              2, UNKNOWN_SCENARIO, config=False),
-    "scenario-demo": Case(("demo", "--scenario", "nosuch", "--recordings", "rec"), no_config,
-                          2, UNKNOWN_SCENARIO, config=False),
+    "scenario-demo": Case(("demo", "--scenario", "nosuch"), no_config, 2, UNKNOWN_SCENARIO,
+                          config=False),
     "scenario-file-sandbox": Case(("sandbox", "--scenario", "bad-scenario.yaml", "--port",
                                    "0"), broken_scenario_file, 2,
                                   ("scenario error:", "bad-scenario.yaml", "not valid YAML"),

@@ -22,13 +22,13 @@ import pytest
 import yaml
 from playwright.sync_api import Browser, Page
 
+from rpa.browser.chromium import KeptBrowser
 from rpa.config import Config, parse_config
 from rpa.ledger import Ledger
 from rpa.practice.receiver import Receiver
 from rpa.practice.sandbox import SandboxServer
 from rpa.practice.sandbox.scenario import scenario_path
 from rpa.run.orchestrator import run
-from rpa.seller_central.browser import KeptBrowser
 from tests.conftest import Sandbox
 from tests.console_server import (
     ConsoleServer,
@@ -430,10 +430,11 @@ def test_demo_console_config_lets_a_viewer_in_with_its_one_time_password(tmp_pat
     from rpa.console.web import Console
     from rpa.practice.demo import demo_console_config
 
-    cfg, user, password = demo_console_config(tmp_path / "rec", tmp_path / "state")
-    assert cfg.paths.recordings_dir == (tmp_path / "rec").resolve()
+    cfg, user, password = demo_console_config(tmp_path / "demo")
+    assert cfg.paths.recordings_dir == (tmp_path / "demo" / "recordings").resolve()
+    assert cfg.paths.state_dir == (tmp_path / "demo" / "state").resolve(), "the demo's own"
     assert password not in cfg.model_dump_json(), "only the hash is kept"
-    again = demo_console_config(tmp_path / "rec", tmp_path / "state")[2]
+    again = demo_console_config(tmp_path / "demo")[2]
     assert again != password, "a fresh password each time"
     console = Console(cfg)
     session, why = console.sign_in(user, password, "127.0.0.1")

@@ -20,12 +20,12 @@ import pytest
 from playwright.sync_api import Browser, Page
 
 from rpa import logs
+from rpa.browser.chromium import KeptBrowser
 from rpa.config import Config, parse_config
 from rpa.ledger import Ledger
 from rpa.practice.receiver import Receiver
 from rpa.practice.sandbox import SandboxServer
 from rpa.run.orchestrator import account_lock, run
-from rpa.seller_central.browser import KeptBrowser
 from tests.conftest import Sandbox
 from tests.console_server import (
     ConsoleServer,

@@ -12,6 +12,16 @@ from typing import Any
 
 import yaml
 
+from rpa.messaging.replies import (
+    DEFAULT_HOLDING_TEXT,
+    Decision,
+    Matcher,
+    ReplyBook,
+    ThreadView,
+    Topic,
+    check_outgoing,
+    skeleton,
+)
 from rpa.owner.notify import (
     DETAILS_LIMIT,
     Notifier,
@@ -25,16 +35,6 @@ from rpa.owner.notify import (
 from rpa.practice.receiver import Receiver
 from rpa.practice.sandbox.scenario import scenario_path
 from rpa.run.orchestrator import run
-from rpa.seller_central.replies import (
-    DEFAULT_HOLDING_TEXT,
-    Decision,
-    Matcher,
-    ReplyBook,
-    ThreadView,
-    Topic,
-    check_outgoing,
-    skeleton,
-)
 from rpa.text import BIDI_CONTROLS, clean_line
 from tests.conftest import Sandbox
 

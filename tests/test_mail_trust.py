@@ -11,6 +11,7 @@ from flows.mailbox import warning_texts
 from rpa.config import parse_config
 from rpa.errors import ConfigError
 from rpa.mail import auth
+from rpa.mail.amazon import AMAZON_DOMAINS, RELAY_DOMAINS, load_amazon_domains, mentions_amazon
 from rpa.mail.headers import (
     MailItem,
     _clean_header,
@@ -20,17 +21,13 @@ from rpa.mail.headers import (
     synthetic_id,
 )
 from rpa.mail.rules import (
-    AMAZON_DOMAINS,
     DEFAULT_RULES,
     DEFAULT_TRUSTED_DOMAINS,
     PHISHING,
-    RELAY_DOMAINS,
     UNVERIFIED,
     AuthPolicy,
     Decision,
     classify,
-    load_amazon_domains,
-    mentions_amazon,
 )
 from rpa.practice.mailcorpus import (
     AUTHSERV_ID,

@@ -9,6 +9,7 @@ from email.message import EmailMessage
 import pytest
 
 from rpa.errors import ConfigError
+from rpa.mail.amazon import mentions_amazon
 from rpa.mail.body import body_text
 from rpa.mail.headers import MailItem, decode_words, parse_headers
 from rpa.mail.rules import (
@@ -17,7 +18,6 @@ from rpa.mail.rules import (
     Decision,
     Rule,
     classify,
-    mentions_amazon,
     parse_rules,
 )
 from rpa.mail.summary import summarize

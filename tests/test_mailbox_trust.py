@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from rpa.mail.rules import RELAY_DOMAINS
+from rpa.mail.amazon import RELAY_DOMAINS
 from rpa.practice import dovecot
 from rpa.practice.mailcorpus import AUTHSERV_ID, OWNER_ADDRESS, relay_buyer_mail, trust_mails
 from rpa.practice.receiver import Receiver

@@ -9,9 +9,9 @@ import yaml
 
 from rpa.config import parse_config
 from rpa.errors import ConfigError
+from rpa.messaging.policy import check
+from rpa.messaging.replies import HOLDING_SENTENCE, Message, ThreadView
 from rpa.patterns import compile_pattern
-from rpa.seller_central.messaging import check
-from rpa.seller_central.replies import HOLDING_SENTENCE, Message, ThreadView
 
 
 def rules(text: str, **kw: Any) -> set[str]:

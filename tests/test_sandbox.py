@@ -19,9 +19,9 @@ import pyotp
 import pytest
 import yaml
 
+from rpa.browser.chromium import KeptBrowser
 from rpa.practice.sandbox import SandboxServer, list_scenarios, load_scenario
 from rpa.practice.sandbox.scenario import SCENARIO_DIR
-from rpa.seller_central.browser import KeptBrowser
 from tests.console_server import launch_browser
 
 SIGNIN_QUERY = ("openid.assoc_handle=sc_na_amazon_v2&openid.mode=checkid_setup"

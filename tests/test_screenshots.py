@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 from PIL import Image, ImageChops
 
+from rpa.browser.chromium import BrowserSession, launch
 from rpa.config import BrowserConfig
 from rpa.run import capture
 from rpa.run.evidence import MASK_COLOUR, MAX_SHOT_HEIGHT, Evidence
-from rpa.seller_central.browser import BrowserSession, launch
 
 FORM = """<!doctype html><html><head><style>
   body { margin: 0; font: 16px sans-serif; background: #fff; }
@@ -161,8 +161,8 @@ def test_the_sign_in_pages_secret_fields_are_masked_as_selectors_yaml_finds_them
         session: BrowserSession, sandbox: Any, tmp_path: Path) -> None:
     """The run's masks are selectors.yaml's (labels first, then ids): on the sandbox's
     password page, with the password typed, the field is the mask colour only."""
+    from rpa.browser.selectors import Selectors
     from rpa.run.context import MASK_KEYS
-    from rpa.seller_central.selectors import Selectors
 
     sandbox.reset("healthy")
     login = sandbox.login()

@@ -9,7 +9,7 @@ import pytest
 
 from rpa.config import check_secrets, needed_secrets, parse_config
 from rpa.errors import ConfigError
-from rpa.seller_central.otp import min_secret_bits, min_secret_chars, secret_problem, totp
+from rpa.otp import min_secret_bits, min_secret_chars, secret_problem, totp
 
 KEY_32 = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
 KEY_16 = KEY_32[:16]  # 80 bits

@@ -19,12 +19,12 @@ import pytest
 import yaml
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
+from rpa.browser.selectors import Selectors, parse_selectors, url_matches
 from rpa.errors import ConfigError, NeedsPerson, PageError
 from rpa.practice.receiver import Receiver
 from rpa.practice.sandbox import load_scenario
 from rpa.practice.sandbox.scenario import SCENARIO_DIR
 from rpa.run.orchestrator import RunResult, run
-from rpa.seller_central.selectors import Selectors, parse_selectors, url_matches
 from rpa.seller_central.signin import NEEDS_PERSON, SIGNIN_STATES, SignIn
 from tests.conftest import Sandbox
 

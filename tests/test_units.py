@@ -9,13 +9,13 @@ import pytest
 import yaml
 
 from flows.performance import summary_text
+from rpa.browser.selectors import Selectors, default_selectors_file, parse_selectors
 from rpa.config import check_secrets, load_config, parse_config
 from rpa.errors import ConfigError, PageError
+from rpa.otp import fresh_code
 from rpa.owner.notify import Notifier
 from rpa.run.registry import plan
 from rpa.seller_central.home import parse_count
-from rpa.seller_central.otp import fresh_code
-from rpa.seller_central.selectors import Selectors, default_selectors_file, parse_selectors
 
 GOOD = {
     "accounts": [{"name": "main", "email": "a@b.c", "password_env": "X_PW",

@@ -21,6 +21,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
+from rpa.browser.selectors import Selectors, declared_keys, default_selectors_file
 from rpa.cli import app
 from rpa.config import is_loopback, parse_config
 from rpa.errors import ConfigError
@@ -29,7 +30,6 @@ from rpa.practice import dovecot
 from rpa.practice.receiver import Receiver
 from rpa.run.orchestrator import EXIT_CONFIG, run
 from rpa.seller_central import home, messages, pages, picker, selectcheck, signin
-from rpa.seller_central.selectors import Selectors, declared_keys, default_selectors_file
 from tests.conftest import Sandbox
 
 ROOT = Path(__file__).resolve().parents[1]

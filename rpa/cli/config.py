@@ -60,8 +60,8 @@ def runnable_flows(cfg: Config, acc: AccountConfig) -> dict[str, list[str]]:
     """Each registered flow, needed ones first -> what keeps it from running now (empty:
     it can run). A flow needs its own secrets, the owner's channels and the flows it needs.
     """
+    from rpa.otp import secret_problem
     from rpa.run.registry import load_flows, plan
-    from rpa.seller_central.otp import secret_problem
 
     known = load_flows()
     out: dict[str, list[str]] = {}

@@ -146,14 +146,16 @@ def login_cmd(config: Path = ConfigOpt, account: Optional[str] = AccountOpt,  # 
 
 def demo_cmd(scenario: str = typer.Option("at-risk", "--scenario", "-s"),
              headed: bool = typer.Option(False, "--headed"),
-             recordings: Path = typer.Option(Path("recordings"), "--recordings"),
+             home: Path = typer.Option(Path("demo"), "--folder",
+                                       help="where demos keep their state and recordings, "
+                                            "one folder each (FOLDER/latest: the newest)"),
              verbose: bool = typer.Option(False, "--verbose", "-v")) -> None:
-    """Run the routine against the bundled sandbox, with throwaway state."""
+    """Run the routine against the bundled sandbox, in a fresh demo folder."""
     from rpa.practice.demo import run_demo
 
     logs.setup(verbose)
-    result, received, mail_skipped, loop = run_demo(scenario, headed=headed,
-                                                    recordings=recordings, on_step=_show_step)
+    result, received, mail_skipped, loop, folder = run_demo(
+        scenario, headed=headed, home=home, on_step=_show_step)
     print_summary(result, alerts=False)
     if mail_skipped:
         console.print(f"[yellow]Mailbox skipped:[/yellow] {escape(mail_skipped)}")
@@ -167,8 +169,11 @@ def demo_cmd(scenario: str = typer.Option("at-risk", "--scenario", "-s"),
         console.print("[bold]The loop closed (the owner answers, the bot delivers):[/bold]")
         for line in loop:
             console.print(f"  {escape(line)}", highlight=False, soft_wrap=True)
-    console.print(f"Look at these runs in the console: .venv/bin/rpa console --demo "
-                  f"--recordings {recordings}", highlight=False, soft_wrap=True)
+    console.print(f"This demo's state and recordings: {folder} ({home / 'latest'} is the "
+                  "newest demo; each demo starts afresh)", highlight=False, soft_wrap=True)
+    look = "" if home == Path("demo") else f" --folder {home}"
+    console.print(f"Look at it in the console: .venv/bin/rpa console --demo{look}",
+                  highlight=False, soft_wrap=True)
     raise typer.Exit(result.exit_code)
 
 

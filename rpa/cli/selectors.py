@@ -12,6 +12,7 @@ from rich.table import Table
 from rpa import logs
 from rpa.cli.common import AccountOpt, ConfigOpt, console
 from rpa.config import load_config
+from rpa.run.orchestrator import run
 
 selectors_app = typer.Typer(help="Check selectors.yaml against the pages.")
 
@@ -20,11 +21,10 @@ selectors_app = typer.Typer(help="Check selectors.yaml against the pages.")
 def selectors_check(config: Path = ConfigOpt, account: Optional[str] = AccountOpt,  # noqa: UP045
                     headed: bool = typer.Option(False, "--headed")) -> None:
     """Sign in, open the pages and report which candidate resolves each key."""
-    from rpa.seller_central.selectcheck import check_selectors
-
     logs.setup(False)
     cfg = load_config(config)
-    rows = check_selectors(cfg, account=account, headed=headed)
+    result = run(cfg, account=account, flows=["selectors_check"], headed=headed)
+    rows = result.data["observations"].get("selectors") or []
     table = Table(title="selectors.yaml")
     for col in ("key", "page", "resolved by"):
         table.add_column(col)

@@ -110,33 +110,38 @@ def console_cmd(ctx: typer.Context, config: Path = ConfigOpt,
                 port: Optional[int] = typer.Option(  # noqa: UP045
                     None, "--port", help="port (default: console.port)"),
                 demo: bool = typer.Option(False, "--demo",
-                                          help="look at the demo's runs: no config needed, "
+                                          help="look at the newest demo: no config needed, "
                                                "a one-time viewer password, this machine only"),
-                recordings: Path = typer.Option(Path("recordings"), "--recordings",
-                                                help="with --demo: the demo's recordings")
+                home: Path = typer.Option(Path("demo"), "--folder",
+                                          help="with --demo: the demos' folder (rpa demo "
+                                               "--folder)")
                 ) -> None:
     """Serve the console (127.0.0.1:8765 unless configured or told otherwise)."""
     if ctx.invoked_subcommand is not None:
         return
-    import tempfile
 
     from rpa.config import is_loopback
     from rpa.console.app import serve
 
     logs.setup(False)
     if demo:
-        from rpa.practice.demo import demo_console_config
+        from rpa.practice.demo import demo_console_config, latest_demo
 
         if host is not None and not is_loopback(host):
             err_console.print("[red]console:[/red] --demo serves this machine only "
                               "(127.0.0.1)", soft_wrap=True)
             raise typer.Exit(EXIT_CONFIG)
-        with tempfile.TemporaryDirectory(prefix="rpa-console-demo-") as tmp:
-            cfg, user, password = demo_console_config(recordings, Path(tmp))
-            where = f"http://{host or cfg.console.host}:{port or cfg.console.port}/"
-            console.print(f"Console at {where} — sign in as '{user}' with the one-time "
-                          f"password {password} (Ctrl-C stops it)", highlight=False)
-            serve(cfg, host, port)
+        folder = latest_demo(home)
+        if folder is None:
+            err_console.print(f"[red]console:[/red] no demo has run in {escape(str(home))} "
+                              "yet: `make demo` (or `rpa demo`) first", soft_wrap=True)
+            raise typer.Exit(EXIT_CONFIG)
+        cfg, user, password = demo_console_config(folder)
+        where = f"http://{host or cfg.console.host}:{port or cfg.console.port}/"
+        console.print(f"Console at {where} for the demo in {folder} — sign in as '{user}' "
+                      f"with the one-time password {password} (Ctrl-C stops it)",
+                      highlight=False, soft_wrap=True)
+        serve(cfg, host, port)
         return
     cfg = load_config(config)
     if not cfg.console.users:

@@ -24,8 +24,8 @@ from starlette.routing import Route
 from rpa.console import web
 from rpa.console.runnow import jobs_of, start_job
 from rpa.ledger import WAITING_STATES, Ledger
+from rpa.messaging import policy
 from rpa.owner import answers
-from rpa.seller_central import messaging
 from rpa.text import clean_line, clean_text
 
 KIND_NAMES = {"buyer_question": "buyer question", "blocked_reply": "reply the rules stopped",
@@ -232,7 +232,7 @@ def _preview(request: Request, code: str, esc: dict[str, Any], text: str, va_ful
     problems: list[str] = []
     checked = esc["kind"] in answers.BUYER_KINDS
     if checked:
-        problems = [str(v) for v in messaging.check(shown, max_chars)]
+        problems = [str(v) for v in policy.check(shown, max_chars)]
     return _detail_page(request, code, text=text, preview=shown, problems=problems,
                         checked=checked)
 

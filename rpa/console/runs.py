@@ -387,11 +387,7 @@ def _undelivered_outbox(console: Console) -> list[dict[str, Any]] | None:
     if ledger is None:
         return None
     try:
-        rows = ledger.db.execute(
-            "SELECT o.key, o.channel, o.text, o.title, o.state, o.attempts, o.run_id,"
-            " o.updated_at, r.account FROM outbox o LEFT JOIN runs r ON r.run_id = o.run_id"
-            " WHERE o.state != 'sent' ORDER BY o.id DESC LIMIT 100").fetchall()
-        return [dict(r) for r in rows]
+        return ledger.outbox_unsent(100)
     finally:
         ledger.close()
 

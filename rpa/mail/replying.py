@@ -19,10 +19,10 @@ from email.message import EmailMessage, Message
 from email.utils import formataddr, formatdate
 
 from rpa.mail import auth
+from rpa.mail.amazon import domain_within
 from rpa.mail.body import body_text, html_to_text
 from rpa.mail.decoding import decode_bytes
 from rpa.mail.headers import MailItem, Sender, decode_words, parse_headers, parse_sender
-from rpa.mail.rules import domain_within
 from rpa.smtp import new_message_id
 from rpa.text import clean_line, clean_text
 

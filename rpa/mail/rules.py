@@ -23,54 +23,22 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
-from importlib import resources
 from typing import Any
 
 from rpa.errors import ConfigError
 from rpa.mail import auth, kinds
+from rpa.mail.amazon import AMAZON_DOMAINS, domain_within, is_trusted, mentions_amazon
 from rpa.mail.headers import MailItem
 from rpa.patterns import PatternError, compile_pattern
-from rpa.text import latin_skeleton, show_hidden
+from rpa.text import show_hidden
 
 ACTIONS = ("delete", "buyer_message", "owner_reply", "escalate", "keep", "digest")
 MATCHER_FIELDS = ("subject", "sender_name", "sender_address", "sender_domain")
 # true: only mail of that kind (rpa.mail.kinds); false: only mail not of that kind.
 KIND_FIELDS = (kinds.BOUNCE, kinds.AUTO_REPLY, kinds.MAILING_LIST)
 RULE_KEYS = ("name", "action", *MATCHER_FIELDS, *KIND_FIELDS, "amazon")
-
-
-
-@dataclass(frozen=True)
-class AmazonDomain:
-    """One line of ``amazon_domains.txt``: a domain, ``retail`` or ``relay``, its
-    marketplace."""
-
-    domain: str
-    kind: str
-    marketplace: str
-
-
-def load_amazon_domains(text: str | None = None) -> list[AmazonDomain]:
-    """Amazon's mail domains from the packaged data file (or from ``text`` in its format)."""
-    if text is None:
-        text = resources.files("rpa.mail").joinpath("amazon_domains.txt").read_text("utf-8")
-    out: list[AmazonDomain] = []
-    for lineno, line in enumerate(text.splitlines(), 1):
-        line = line.split("#", 1)[0].strip()
-        if not line:
-            continue
-        parts = line.split(None, 2)
-        if len(parts) < 3 or parts[1] not in ("retail", "relay"):
-            raise ValueError(f"amazon_domains.txt line {lineno}: expected 'domain retail|relay "
-                             f"marketplace', got {line!r}")
-        out.append(AmazonDomain(parts[0].lower(), parts[1], parts[2]))
-    return out
-
-
-AMAZON_DOMAINS = load_amazon_domains()
+# Trusted as Amazon unless the configuration says otherwise (mailbox.trusted_domains).
 DEFAULT_TRUSTED_DOMAINS = [d.domain for d in AMAZON_DOMAINS]
-#: The buyer-seller messaging relays, one per marketplace (``marketplace.amazon.<tld>``).
-RELAY_DOMAINS = [d.domain for d in AMAZON_DOMAINS if d.kind == "relay"]
 AUTHENTICATION = ("required", "when-present")
 PHISHING = "Possible phishing"
 UNVERIFIED = "Unverified Amazon sender"
@@ -190,47 +158,6 @@ def _pattern_matches(fname: str, pattern: str, value: str) -> bool:
     return bool(_compiled(pattern).search(value))
 
 
-def domain_within(domain: str, parent: str) -> bool:
-    """``domain`` is ``parent`` or one of its subdomains (case-insensitive)."""
-    d = domain.strip().strip(".").lower()
-    p = parent.strip().strip(".").lstrip("@").lower()
-    if p.startswith("*."):
-        p = p[2:]
-    return bool(d and p) and (d == p or d.endswith("." + p))
-
-
-def is_trusted(domain: str, trusted_domains: list[str]) -> bool:
-    """Whether the sender's domain is a trusted domain or a subdomain of one."""
-    d = domain.strip().strip(".").lower()
-    if not d:
-        return False
-    trusted = _domain_set(tuple(trusted_domains))
-    # The domain and each parent of it ("a.b.amazon.com", "b.amazon.com", "amazon.com"...).
-    while True:
-        if d in trusted:
-            return True
-        dot = d.find(".")
-        if dot < 0:
-            return False
-        d = d[dot + 1:]
-
-
-@lru_cache(maxsize=64)
-def _domain_set(trusted_domains: tuple[str, ...]) -> frozenset[str]:
-    """Trusted domains as :func:`domain_within` reads them, for a lookup per parent."""
-    out = set()
-    for t in trusted_domains:
-        p = t.strip().strip(".").lstrip("@").lower()
-        if p.startswith("*."):
-            p = p[2:]
-        if p:
-            out.add(p)
-    return frozenset(out)
-
-
-_AMAZON_LIKE = re.compile(r"a+m+a*z+o*n")
-
-
 def _idna(domain: str) -> str:
     """A punycode domain (xn--...) in Unicode, so a homograph shows its letters."""
     if "xn--" not in domain:
@@ -250,13 +177,6 @@ def _ascii_domain(domain: str) -> str:
         return domain.encode("idna").decode("ascii")
     except (UnicodeError, ValueError):
         return show_hidden(domain)
-
-
-def mentions_amazon(text: str, *, symbols: bool = True) -> bool:
-    """Whether the text spells Amazon, plainly or disguised: digits or symbols for letters
-    (amaz0n), letters of other scripts that look Latin (Αmazon), "rn" for "m" (arnazon),
-    hidden or direction-reversed characters, or shortened (amazn, amzn)."""
-    return bool(text) and bool(_AMAZON_LIKE.search(latin_skeleton(text, symbols=symbols)))
 
 
 def _lookalike_where(item: MailItem) -> str:

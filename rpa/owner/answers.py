@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from rpa.seller_central import messaging
+from rpa.messaging import policy
 
 if TYPE_CHECKING:
     from rpa.config import Config
@@ -111,9 +111,9 @@ def submit(ledger: Ledger, config: Config, code: str, text: str, *, via: str, by
     final = kind in ACKNOWLEDGED_KINDS
     if kind in BUYER_KINDS:
         body = buyer_text(body, config.va.full_name)
-        broken = messaging.check(body, config.messaging.max_chars)
+        broken = policy.check(body, config.messaging.max_chars)
         if broken:
-            why = messaging.describe(broken)
+            why = policy.describe(broken)
             ledger.event(code, "answer_refused", f"via {via} by {by}: {why}", run_id)
             return Outcome(code, kind, "refused", body, why, esc)
     row = ledger.record_answer(code, body, via=via, by=by, ref=ref, final=final,

@@ -13,18 +13,42 @@ list on the details channel), each marked notified once that text is delivered; 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
-from rpa.run.context import RunContext
+if TYPE_CHECKING:
+    from rpa.config import AccountConfig, Config
+    from rpa.ledger import Ledger
+    from rpa.owner.notify import Notifier
+
+
+class EscalationRun(Protocol):
+    """The run an escalation is made in, as far as escalating uses it: the run context
+    handed to every flow (``rpa.run.context.RunContext``) has all of it."""
+
+    @property
+    def config(self) -> Config: ...
+    @property
+    def account(self) -> AccountConfig: ...
+    @property
+    def ledger(self) -> Ledger: ...
+    @property
+    def notifier(self) -> Notifier: ...
+    @property
+    def run_id(self) -> str: ...
+    @property
+    def dry_run(self) -> bool: ...
+    @property
+    def clock(self) -> Callable[[], datetime]: ...
 
 
 class UnknownEscalation(LookupError):
     """A code was to be texted that the ledger does not hold: a bug or a lost ledger."""
 
 
-def notify(ctx: RunContext, code: str, *,
+def notify(ctx: EscalationRun, code: str, *,
            texts: tuple[str, str, str] | None = None) -> bool:
     """Text the owner about escalation ``code`` unless that was done already.
 
@@ -60,7 +84,7 @@ class Flushed:
     digest_text: str = ""
 
 
-def flush(ctx: RunContext, kinds: tuple[str, ...]) -> int:
+def flush(ctx: EscalationRun, kinds: tuple[str, ...]) -> int:
     """Send every earlier escalation of ``kinds`` whose text did not go out; returns how many."""
     sent = 0
     for esc in ctx.ledger.escalations(ctx.account.name, unnotified=True):
@@ -69,7 +93,7 @@ def flush(ctx: RunContext, kinds: tuple[str, ...]) -> int:
     return sent
 
 
-def flush_capped(ctx: RunContext, kinds: tuple[str, ...], limit: int, *,
+def flush_capped(ctx: EscalationRun, kinds: tuple[str, ...], limit: int, *,
                  noun: tuple[str, str] = ("escalation", "escalations"),
                  without_details: str = "the VA has the list",
                  first: set[str] | frozenset[str] = frozenset()) -> Flushed:
@@ -106,7 +130,7 @@ def _one_line(summary: str) -> str:
     return text if len(text) <= DIGEST_LINE_CHARS else text[:DIGEST_LINE_CHARS - 1] + "…"
 
 
-def digest(ctx: RunContext, escalations: list[dict[str, Any]], *,
+def digest(ctx: EscalationRun, escalations: list[dict[str, Any]], *,
            noun: tuple[str, str] = ("escalation", "escalations"),
            without_details: str = "the VA has the list") -> tuple[bool, str]:
     """One text for many escalations ("E011–E250: 240 more emails need you; check
@@ -165,7 +189,7 @@ def _count_text(counts: list[tuple[str, int]], total: int, room: int) -> str:
     return f"{head}{len(names)} sender{'s' if len(names) != 1 else ''}."
 
 
-def mailing_list_digest(ctx: RunContext) -> dict[str, Any]:
+def mailing_list_digest(ctx: EscalationRun) -> dict[str, Any]:
     """The day's one text about mailing-list mail (emails in state ``digest``): how many
     and from whom, the whole list on the details channel when it does not fit.
 
@@ -249,7 +273,7 @@ class Followed:
                 "failed": self.failed, "later": self.later}
 
 
-def followups(ctx: RunContext, now: datetime | None = None) -> Followed:
+def followups(ctx: EscalationRun, now: datetime | None = None) -> Followed:
     """Remind the owner of escalations still waiting for an answer, each step once.
 
     ``followup_after`` the first text, a notified escalation is texted again ("Reminder:
@@ -336,7 +360,7 @@ def run_summary(ledger: Any, account: str, run_id: str, now: datetime) -> dict[s
 
 # --------------------------------------------------------------------------- findings
 
-def finding(ctx: RunContext, topic: str, signature: str, *, summary: str, details: str,
+def finding(ctx: EscalationRun, topic: str, signature: str, *, summary: str, details: str,
             short: str = "") -> tuple[str, str]:
     """The ``F…`` escalation for what a run found about ``topic`` (e.g. Seller Performance
     not Good), said once: while the same finding (``signature``) stands, later runs reuse
@@ -359,7 +383,7 @@ def finding(ctx: RunContext, topic: str, signature: str, *, summary: str, detail
     return code, "new"
 
 
-def resolve_findings(ctx: RunContext, topic: str, why: str) -> list[str]:
+def resolve_findings(ctx: EscalationRun, topic: str, why: str) -> list[str]:
     """The findings about ``topic`` no longer hold (e.g. performance is Good again): each
     still standing expires, so the next time it is found it is told afresh."""
     done = []

@@ -1,24 +1,68 @@
-"""The demo: the whole routine against the bundled sandbox, with throwaway state.
+"""The demo: the whole routine against the bundled sandbox, in a folder of its own.
 
 A sandbox Seller Central and a local notification receiver are started on loopback; the
-practice credentials go into this process's environment only; evidence goes to the
-recordings folder like any run, so the report can be opened afterwards.
+practice credentials go into this process's environment only. Each demo keeps its state
+(ledger, saved sign-in) and its recordings together in a fresh folder under the demo home
+(``demo/<time>/``, ``demo/latest`` pointing at the newest), so a second demo tells the same
+story from a clean start, and ``rpa console --demo`` shows one demo's runs beside its own
+ledger. The last few demos are kept; older ones are removed.
 """
 
 from __future__ import annotations
 
 import os
-import tempfile
+import re
+import shutil
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
+from rpa.browser.chromium import kept_open
 from rpa.config import parse_config
+from rpa.messaging.replies import DEFAULT_REPLIES
 from rpa.practice.receiver import Receiver
 from rpa.practice.sandbox import SandboxServer
 from rpa.run.orchestrator import RunResult, run
-from rpa.seller_central.browser import kept_open
-from rpa.seller_central.replies import DEFAULT_REPLIES
+
+DEMO_HOME = Path("demo")
+KEEP_DEMOS = 5
+LATEST = "latest"
+_DEMO_NAME = re.compile(r"^\d{8}-\d{6}-\d{6}$")  # date-time-microseconds: sorts by age
+
+
+def new_demo_folder(home: Path = DEMO_HOME, *, keep: int = KEEP_DEMOS) -> Path:
+    """A fresh folder for one demo (``home/<time>/`` with ``state/`` and ``recordings/``);
+    ``home/latest`` points at it, and demos beyond the newest ``keep`` are removed."""
+    home.mkdir(parents=True, exist_ok=True)
+    while True:  # another demo started in the same microsecond: take the next one
+        folder = home / datetime.now().strftime("%Y%m%d-%H%M%S-%f")
+        try:
+            folder.mkdir(mode=0o700)
+            break
+        except FileExistsError:
+            continue
+    for sub in ("state", "recordings"):
+        (folder / sub).mkdir(mode=0o700)
+    link = home / f".{LATEST}-{os.getpid()}"
+    link.unlink(missing_ok=True)
+    link.symlink_to(folder.name)
+    os.replace(link, home / LATEST)  # the switch is atomic: never a missing "latest"
+    demos = sorted(p for p in home.iterdir()
+                   if p.is_dir() and not p.is_symlink() and _DEMO_NAME.match(p.name))
+    for old in demos[:-keep] if keep > 0 else []:
+        if old != folder:
+            shutil.rmtree(old, ignore_errors=True)
+    return folder
+
+
+def latest_demo(home: Path = DEMO_HOME) -> Path | None:
+    """The newest demo's folder, or None when no demo has run under ``home``."""
+    link = home / LATEST
+    if not link.is_symlink() and not link.is_dir():
+        return None
+    folder = link.resolve()
+    return folder if (folder / "state").is_dir() else None
 
 
 def _get(obj: Any, name: str) -> Any:
@@ -164,20 +208,29 @@ def start_demo_mailbox() -> tuple[Any, str]:
     return server, ""
 
 
-def run_demo(scenario: str = "at-risk", *, headed: bool = False,
-             recordings: Path = Path("recordings"),
+class DemoOutcome(NamedTuple):
+    """What one demo did: the routine's result, the texts the owner got, why the mailbox
+    was skipped ("" when it ran), the loop's lines, and the demo's folder."""
+
+    result: RunResult
+    received: list[tuple[str, str]]
+    mail_skipped: str
+    loop: list[str]
+    folder: Path
+
+
+def run_demo(scenario: str = "at-risk", *, headed: bool = False, home: Path = DEMO_HOME,
              on_step: Callable[[str, Any], None] | None = None,
-             mailbox: bool = True, loop: bool = True,
-             ) -> tuple[RunResult, list[tuple[str, str]], str, list[str]]:
+             mailbox: bool = True, loop: bool = True) -> DemoOutcome:
     """Run the routine on the sandbox (and a throwaway mailbox when Dovecot is here), then
     (``loop``) close the loop: the owner answers, the answers reach the buyer and sender.
-
-    Returns the routine's result, the texts the owner got, why the mailbox was skipped (""
-    when it ran), and the loop's lines.
+    State and recordings go into a new folder under ``home`` (:func:`new_demo_folder`);
+    an unknown scenario is refused (ValueError) before it is made.
     """
     from rpa.practice.smtpserver import SmtpServer
 
-    server = SandboxServer(scenario)
+    server = SandboxServer(scenario)  # an unknown scenario is refused before anything starts
+    folder = new_demo_folder(home).resolve()
     server.start()
     receiver = Receiver().start()
     smtp = SmtpServer().start()
@@ -192,16 +245,16 @@ def run_demo(scenario: str = "at-risk", *, headed: bool = False,
         os.environ["RPA_DEMO_SMS_URL"] = receiver.url("sms")
         os.environ["RPA_DEMO_DETAILS_URL"] = receiver.url("details")
         # The routine and the loop's answers run one after the other: one Chromium for both.
-        with tempfile.TemporaryDirectory(prefix="rpa-demo-") as tmp, kept_open():
-            data = demo_config_data(server.url, login, Path(tmp) / "state",
-                                    recordings.resolve(), mail, smtp.port)
+        with kept_open():
+            data = demo_config_data(server.url, login, folder / "state",
+                                    folder / "recordings", mail, smtp.port)
             cfg = parse_config(data, f"demo:{scenario}")
             result = run(cfg, headed=headed, on_step=on_step)
             received = [(item.path.strip("/"), item.message) for item in receiver.items]
             if loop and result.status == "ok":
                 loop_lines = close_the_loop(cfg, result, mail, smtp, on_step)
                 result.data["loop"] = loop_lines
-        return result, received, skipped, loop_lines
+        return DemoOutcome(result, received, skipped, loop_lines, folder)
     finally:
         if mail is not None:
             mail.cleanup()
@@ -210,19 +263,20 @@ def run_demo(scenario: str = "at-risk", *, headed: bool = False,
         server.stop()
 
 
-def demo_console_config(recordings: Path, state_dir: Path) -> tuple[Any, str, str]:
-    """A configuration to look at the demo's runs in the console: the recordings folder,
-    a throwaway state folder, and one viewer with a fresh random password (returned, to
-    be shown once). Returns (config, user name, password)."""
+def demo_console_config(folder: Path) -> tuple[Any, str, str]:
+    """A configuration to look at one demo in the console: its recordings and its own state
+    (ledger, saved sign-in), and one viewer with a fresh random password (returned, to be
+    shown once). Returns (config, user name, password)."""
     import secrets
 
     from rpa.console.web import hash_password
 
     password = secrets.token_urlsafe(12)
+    folder = folder.resolve()
     data = demo_config_data("http://127.0.0.1:9", {
         "email": "demo@example.com", "password": "", "totp_secret": "",
-        "account_name": "Demo", "marketplace": "United States"}, state_dir,
-        recordings.resolve())
+        "account_name": "Demo", "marketplace": "United States"}, folder / "state",
+        folder / "recordings")
     data["console"] = {"users": [{"name": "demo", "role": "viewer",
                                   "password_hash": hash_password(password)}]}
     return parse_config(data, "demo console"), "demo", password

@@ -1,8 +1,10 @@
 """The run machinery: one run of the routine for one account, from lock to report.
 
-``orchestrator`` (lock, browser, flows in order, summary), ``context`` (what a flow is
-handed), ``registry`` (flows by name; the one module that loads ``flows``), ``evidence``
-(screenshots, trace, run.json, report.html) and ``capture`` (the full-page screenshot,
-encoded for speed). May import the top-level pieces, ``ledger``, ``seller_central`` and
-``owner``; never ``mail``, ``practice`` or the CLI.
+``orchestrator`` (lock, selectors checked, flows in order, summary), ``context`` (what a
+flow is handed; it launches Chromium on first use), ``registry`` (flows by name, loaded as
+plugins from the ``rpa.flows`` entry points), ``evidence`` (screenshots, trace, run.json,
+report.html) and ``capture`` (the full-page screenshot, encoded for speed). May import the
+cross-cutting pieces, the configuration, ``ledger``, ``browser`` and ``owner``; never
+Seller Central, ``flows`` (not even by name), ``mail``, the console, the scheduler,
+``practice`` or the CLI.
 """

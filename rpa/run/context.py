@@ -16,12 +16,12 @@ from typing import Any
 from loguru import logger
 from playwright.sync_api import Locator, Page
 
+from rpa.browser.chromium import BrowserSession, launch
+from rpa.browser.selectors import Selectors
 from rpa.config import AccountConfig, Config
 from rpa.ledger import Ledger
 from rpa.owner.notify import Notifier
 from rpa.run.evidence import Evidence
-from rpa.seller_central.browser import BrowserSession, launch
-from rpa.seller_central.selectors import Selectors
 
 MASK_KEYS = ("signin.password", "mfa.code", "challenge.cvf")
 

@@ -23,6 +23,7 @@ from loguru import logger
 from playwright.sync_api import Error as PlaywrightError
 
 from rpa import redact
+from rpa.browser.selectors import Selectors, declared_keys
 from rpa.config import Config, check_folders, check_secrets
 from rpa.errors import ApplicationError, BusinessError, ConfigError, RunLocked
 from rpa.ledger import Ledger, LedgerBroken, check_ledger
@@ -32,7 +33,6 @@ from rpa.owner.notify import EMAIL_SCHEME, Notifier
 from rpa.run.context import RunContext, utc_now
 from rpa.run.evidence import Evidence, emails_summary, new_run_id
 from rpa.run.registry import plan
-from rpa.seller_central.selectors import Selectors, declared_keys
 from rpa.smtp import SmtpSettings
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_PERSON, EXIT_LOCKED = 0, 1, 2, 3, 4
@@ -121,12 +121,13 @@ def run(cfg: Config, *, account: str | None = None, flows: list[str] | None = No
     secrets = check_secrets(cfg, acc, [f.name for f in order])
     redact.register(*secrets.values())
     selectors = Selectors.load(cfg.paths.selectors_file, cfg.browser.timeout_ms)
-    # Every key the page objects declare must be in the file (else exit 2, before Chromium).
+    # Every key the page objects declare must be in the file (else exit 2, before Chromium);
+    # they declared them as the flows planned above loaded them.
     selectors.require(declared_keys(with_check=any(f.name == "selectors_check"
                                                    for f in order)))
     check_folders(cfg)  # a folder that cannot be written: exit 2 here, not a traceback later
     if "totp_secret" in secrets:  # only runs that sign in to Seller Central have one
-        from rpa.seller_central.otp import totp
+        from rpa.otp import totp
 
         idx = cfg.accounts.index(acc)
         totp(secrets["totp_secret"], key=f"accounts[{idx}].totp_secret_env", source=cfg.source)

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 from loguru import logger
 from playwright.sync_api import Locator
 
+from rpa.browser.selectors import declare
 from rpa.errors import PageError, SelectorNotFound
 from rpa.seller_central import locale
 
@@ -35,7 +36,7 @@ FIGURE_NAMES = {UNSHIPPED: "Unshipped", PERFORMANCE: "Seller Performance",
 
 
 # The selectors.yaml keys this module asks for: a file without one of them is refused
-# before any browser starts (rpa.seller_central.selectors.declared_keys).
+# before any browser starts (declared to rpa.browser.selectors).
 SELECTOR_KEYS: tuple[str, ...] = (
     "health.heading",
     "health.metric_name",
@@ -51,6 +52,7 @@ SELECTOR_KEYS: tuple[str, ...] = (
     "home.unshipped_count",
     "orders.unshipped_count",
 )
+declare(__name__, SELECTOR_KEYS)
 
 
 class NotRead(PageError):

@@ -10,8 +10,9 @@ from loguru import logger
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Page
 
+from rpa.browser.selectors import declare
 from rpa.errors import PageError
-from rpa.seller_central.replies import Message, ThreadView
+from rpa.messaging.replies import Message, ThreadView
 from rpa.text import clean_line, clean_text
 
 if TYPE_CHECKING:
@@ -28,7 +29,7 @@ LINE_LIMIT = 200
 
 
 # The selectors.yaml keys this module asks for: a file without one of them is refused
-# before any browser starts (rpa.seller_central.selectors.declared_keys).
+# before any browser starts (declared to rpa.browser.selectors).
 SELECTOR_KEYS: tuple[str, ...] = (
     "app.server_error",
     "app.signed_in",
@@ -53,6 +54,7 @@ SELECTOR_KEYS: tuple[str, ...] = (
     "thread.status",
     "thread.subject",
 )
+declare(__name__, SELECTOR_KEYS)
 
 
 @dataclass

@@ -14,6 +14,7 @@ from urllib.parse import urlparse
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Page
 
+from rpa.browser.selectors import declare
 from rpa.errors import NeedsPerson, PageError, SelectorNotFound
 from rpa.seller_central.home import Home
 from rpa.seller_central.messages import Inbox, ThreadPage
@@ -24,10 +25,11 @@ if TYPE_CHECKING:
 
 
 # The selectors.yaml keys this module asks for: a file without one of them is refused
-# before any browser starts (rpa.seller_central.selectors.declared_keys).
+# before any browser starts (declared to rpa.browser.selectors).
 SELECTOR_KEYS: tuple[str, ...] = (
     "app.signed_in",
 )
+declare(__name__, SELECTOR_KEYS)
 
 
 class SellerCentral:

@@ -23,13 +23,14 @@ from typing import TYPE_CHECKING
 
 from playwright.sync_api import Error as PlaywrightError
 
+from rpa.browser.selectors import declare
 from rpa.errors import NeedsPerson, SelectorNotFound
 
 if TYPE_CHECKING:
     from playwright.sync_api import Locator, Page
 
+    from rpa.browser.selectors import Scope
     from rpa.seller_central.pages import SellerCentral
-    from rpa.seller_central.selectors import Scope
 
 
 def normalise(name: str) -> str:
@@ -99,7 +100,7 @@ def _not_one(what: str, wanted: str, offered: Sequence[str], hits: Sequence[int]
 
 
 # The selectors.yaml keys this module asks for: a file without one of them is refused
-# before any browser starts (rpa.seller_central.selectors.declared_keys).
+# before any browser starts (declared to rpa.browser.selectors).
 SELECTOR_KEYS: tuple[str, ...] = (
     "app.account_switcher",
     "app.signed_in",
@@ -112,6 +113,7 @@ SELECTOR_KEYS: tuple[str, ...] = (
     "picker.selected_account",
     "picker.selected_marketplace",
 )
+declare(__name__, SELECTOR_KEYS)
 
 
 class AccountPicker:

@@ -1,10 +1,13 @@
-"""``rpa selectors check``: which candidate of each key resolves on the live pages."""
+"""``rpa selectors check``: which candidate of each key resolves on the live pages.
+
+:func:`check_pages` opens each page and tries every key; the flow ``selectors_check``
+(``flows/selectors_check.py``) runs it after signing in, and the command reads its rows.
+"""
 
 from __future__ import annotations
 
-from rpa.config import Config
+from rpa.browser.selectors import declare
 from rpa.run.context import RunContext
-from rpa.run.registry import flow
 from rpa.seller_central.messages import THREAD_PATH, thread_id_from_href
 from rpa.seller_central.pages import SellerCentral
 
@@ -56,11 +59,12 @@ SELECTOR_KEYS: tuple[str, ...] = (
     "thread.message_time",
     "thread.sent",
 )
+declare(__name__, SELECTOR_KEYS, check_only=True)
 
 
-@flow("selectors_check", needs=("login",))
-def selectors_check(ctx: RunContext) -> None:
-    """Open each page and note which candidate resolves every selectors.yaml key."""
+def check_pages(ctx: RunContext) -> list[list[str | None]]:
+    """Open each page and note which candidate resolves every selectors.yaml key: a row
+    ``[key, page, candidate]`` each, the candidate None when nothing resolves it."""
     sc = SellerCentral(ctx)
     rows: list[list[str | None]] = []
     keys = sorted(ctx.selectors.keys)
@@ -90,14 +94,4 @@ def selectors_check(ctx: RunContext) -> None:
         if key.split(".", 1)[0] not in PAGES:
             rows.append([key, "sign-in pages", ctx.selectors.won.get(key)
                          or "(not shown this run)"])
-    ctx.observe("selectors", rows)
-
-
-def check_selectors(cfg: Config, *, account: str | None = None,
-                    headed: bool = False) -> list[tuple[str, str, str | None]]:
-    """Sign in and check every key; returns (key, page, candidate or None)."""
-    from rpa.run.orchestrator import run
-
-    result = run(cfg, account=account, flows=["selectors_check"], headed=headed)
-    rows = result.data["observations"].get("selectors") or []
-    return [(r[0], r[1], r[2]) for r in rows]
+    return rows

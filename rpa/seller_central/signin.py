@@ -21,8 +21,9 @@ from typing import TYPE_CHECKING, NoReturn
 from loguru import logger
 from playwright.sync_api import Error as PlaywrightError
 
+from rpa.browser.selectors import declare
 from rpa.errors import NeedsPerson, PageError
-from rpa.seller_central.otp import fresh_code, totp
+from rpa.otp import fresh_code, totp
 from rpa.seller_central.picker import AccountPicker
 
 if TYPE_CHECKING:
@@ -62,7 +63,7 @@ ASSIST_MINUTES = 10
 
 
 # The selectors.yaml keys this module asks for: a file without one of them is refused
-# before any browser starts (rpa.seller_central.selectors.declared_keys).
+# before any browser starts (declared to rpa.browser.selectors).
 SELECTOR_KEYS: tuple[str, ...] = (
     "app.server_error",
     "app.signed_in",
@@ -82,6 +83,7 @@ SELECTOR_KEYS: tuple[str, ...] = (
     "signin.remember_me",
     "signin.submit",
 )
+declare(__name__, SELECTOR_KEYS)
 
 
 class SignIn:

@@ -12,7 +12,12 @@ Imports nothing else of ``rpa``: it stands apart from the bot it exercises.
 """
 
 from rpa.practice.sandbox.app import create_app
-from rpa.practice.sandbox.scenario import Scenario, ScenarioError, list_scenarios, load_scenario
+from rpa.practice.sandbox.scenario import (
+    Scenario,
+    ScenarioError,
+    list_scenarios,
+    load_scenario,
+)
 from rpa.practice.sandbox.server import SandboxServer
 from rpa.practice.sandbox.state import SandboxState
 

@@ -1,8 +1,8 @@
 """Scenario files: who the practice seller is and what their Seller Central shows.
 
 A scenario is a YAML file in ``scenarios/`` (or any path). It is validated on load; any
-problem is raised as ``ScenarioError`` (a ``ValueError``) naming the file and the offending
-key.
+problem is raised as :class:`ScenarioError` (a ``ValueError``) naming the file and the
+offending key.
 """
 
 from __future__ import annotations
@@ -19,16 +19,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 SCENARIO_DIR = Path(__file__).with_name("scenarios")
 
 Layout = Literal["classic", "modern"]
+
+
+class ScenarioError(ValueError):
+    """A scenario that cannot be used: unknown, unreadable or invalid (file and key named)."""
 # The language Seller Central is shown in (the marketplace's); the ids stay the same.
 Locale = Literal["en", "de", "fr", "it", "es", "ja"]
 MetricStatus = Literal["Good", "Fair", "Poor"]
 ThreadStatus = Literal["response_needed", "responded", "no_response_needed"]
-
-
-class ScenarioError(ValueError):
-    """A scenario that cannot be served: an unknown name, or a file that cannot be read or
-    is not valid (the message names the file and the key)."""
-
 
 CUSTOMER_SERVICE = "Customer Service Performance"
 POLICY = "Policy Compliance"

@@ -42,6 +42,8 @@ ROLES = {
     "region", "option", "menuitem", "form",
 }
 Scope = Page | Locator
+# The keys each loaded module asks for (module -> keys, whether only checking needs them).
+_DECLARED: dict[str, tuple[tuple[str, ...], bool]] = {}
 
 
 def default_selectors_file() -> Path:
@@ -363,21 +365,26 @@ def _candidate(item: Any, source: str, key: str) -> Candidate:
     return Candidate(strategy, value, name, exact)
 
 
+def declare(module: str, keys: tuple[str, ...], *, check_only: bool = False) -> None:
+    """Record the selectors.yaml keys ``module`` asks for; a module declares its own when it
+    loads, so a file without one of them is refused before any browser starts.
+
+    ``check_only``: keys only checking the file (``rpa selectors check``) names itself.
+    """
+    _DECLARED[module] = (tuple(keys), check_only)
+
+
 def declared_keys(*, with_check: bool = False) -> dict[str, tuple[str, ...]]:
-    """Every selectors.yaml key the page objects declare, with the modules declaring it.
+    """Every key the modules loaded so far declare, with the modules declaring it (by
+    their last name). The flows load the page objects they use: ask once they are loaded.
 
     ``with_check`` adds the keys ``rpa selectors check`` names itself.
     """
-    from rpa.seller_central import home, messages, pages, picker, signin
-
-    modules = {"pages": pages, "signin": signin, "picker": picker, "home": home,
-               "messages": messages}
-    if with_check:
-        from rpa.seller_central import selectcheck
-
-        modules["selectcheck"] = selectcheck
     out: dict[str, tuple[str, ...]] = {}
-    for name, module in modules.items():
-        for key in module.SELECTOR_KEYS:
-            out[key] = (*out.get(key, ()), name)
+    for module in sorted(_DECLARED, key=lambda m: m.rpartition(".")[2]):
+        keys, check_only = _DECLARED[module]
+        if check_only and not with_check:
+            continue
+        for key in keys:
+            out[key] = (*out.get(key, ()), module.rpartition(".")[2])
     return out

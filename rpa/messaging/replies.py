@@ -13,8 +13,8 @@ import string
 from dataclasses import dataclass, field
 from typing import Any
 
+from rpa.messaging import policy
 from rpa.patterns import PatternError, compile_pattern
-from rpa.seller_central import messaging
 
 PLACEHOLDERS = {
     "buyer_name": "the buyer's name as Seller Central shows it",
@@ -295,12 +295,12 @@ def skeleton(template: str) -> str:
     return _fill_once(template, dict.fromkeys(PLACEHOLDERS, "x"))
 
 
-def check_outgoing(decision: Decision, max_chars: int) -> list[messaging.Violation]:
+def check_outgoing(decision: Decision, max_chars: int) -> list[policy.Violation]:
     """Every Amazon messaging rule the decision's text breaks. A placeholder left unfilled
     is looked for in the template (its skeleton), so braces in a buyer's name or subject
     never stop the reply."""
-    found = [v for v in messaging.check(decision.text, max_chars) if v.rule != "placeholder"]
+    found = [v for v in policy.check(decision.text, max_chars) if v.rule != "placeholder"]
     if decision.skeleton:
-        found += [v for v in messaging.check(decision.skeleton, max_chars)
+        found += [v for v in policy.check(decision.skeleton, max_chars)
                   if v.rule == "placeholder"]
     return found

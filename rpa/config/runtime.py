@@ -1,0 +1,37 @@
+"""How a run works on this machine: Chromium (``browser``), the state and recordings
+folders (``paths``) and how often a step is tried (``retries``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+
+from rpa.config.base import StrictModel
+
+
+class BrowserConfig(StrictModel):
+    headless: bool = True
+    executable_path: str | None = None
+    slow_mo_ms: int = Field(default=0, ge=0)
+    timeout_ms: int = Field(default=15000, ge=1000)
+    navigation_timeout_ms: int = Field(default=30000, ge=1000)
+    trace: bool = True
+    # DOM snapshots in the trace: handy when a selector breaks, but ~0.2 s a page, and the
+    # step screenshots are the reviewers' evidence; off unless asked for.
+    trace_snapshots: bool = False
+    # PNG encoding of the screenshots: "compact" is Chromium's smallest file; "fast" the same
+    # pixels in about half the encoding time and ~40 % more disk (up to ~35 ms a buyer thread
+    # on a 2-core machine; docs/benchmarks.md).
+    screenshots: Literal["compact", "fast"] = "compact"
+
+
+class PathsConfig(StrictModel):
+    state_dir: Path = Path("state")
+    recordings_dir: Path = Path("recordings")
+    selectors_file: Path | None = None
+
+
+class RetryConfig(StrictModel):
+    attempts: int = Field(default=3, ge=1, le=10)
