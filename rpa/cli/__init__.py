@@ -20,22 +20,32 @@ from __future__ import annotations
 
 import typer
 
-from rpa.cli import config, escalations, ledger, runs, selectors, serving
 from rpa.cli.common import ErrorBoundary
-from rpa.cli.runs import TERMINAL_EMAILS, print_summary
+from rpa.cli.config import config_app
+from rpa.cli.escalations import answer_cmd, escalations_app, followups_cmd
+from rpa.cli.ledger import ledger_app
+from rpa.cli.runs import (
+    TERMINAL_EMAILS,
+    demo_cmd,
+    flows_cmd,
+    login_cmd,
+    print_summary,
+    run_cmd,
+    sandbox_cmd,
+)
+from rpa.cli.selectors import selectors_app
+from rpa.cli.serving import console_app, schedule_cmd, serve_cmd
 
 app = typer.Typer(cls=ErrorBoundary, help=__doc__, no_args_is_help=True, add_completion=False)
 # The commands in the order `rpa --help` lists them, then the command groups.
-for name, command in (("run", runs.run_cmd), ("login", runs.login_cmd),
-                      ("demo", runs.demo_cmd), ("sandbox", runs.sandbox_cmd),
-                      ("flows", runs.flows_cmd), ("answer", escalations.answer_cmd),
-                      ("followups", escalations.followups_cmd),
-                      ("schedule", serving.schedule_cmd), ("serve", serving.serve_cmd)):
+for name, command in (("run", run_cmd), ("login", login_cmd), ("demo", demo_cmd),
+                      ("sandbox", sandbox_cmd), ("flows", flows_cmd), ("answer", answer_cmd),
+                      ("followups", followups_cmd), ("schedule", schedule_cmd),
+                      ("serve", serve_cmd)):
     app.command(name)(command)
-for name, group in (("selectors", selectors.selectors_app), ("config", config.config_app),
-                    ("ledger", ledger.ledger_app),
-                    ("escalations", escalations.escalations_app),
-                    ("console", serving.console_app)):
+for name, group in (("selectors", selectors_app), ("config", config_app),
+                    ("ledger", ledger_app), ("escalations", escalations_app),
+                    ("console", console_app)):
     app.add_typer(group, name=name)
 
 __all__ = ["TERMINAL_EMAILS", "app", "main", "print_summary"]
