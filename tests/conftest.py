@@ -71,6 +71,7 @@ LONGEST_FIRST = (
     "test_console.py", "test_failures.py", "test_home_variants.py", "test_home_labels.py",
     "test_artifacts_security.py", "test_account_picker.py",
     "test_validation.py",  # 16 s, mostly waiting on refused connections
+    "test_cli_errors.py",  # forty `rpa` processes, about a second of CPU each
 )
 
 
