@@ -1,10 +1,14 @@
 """The owner's answers by email, and the answers that go out by email.
 
 Mail from an owner address that answers an escalation (it replies to an alert email the
-bot sent, or its subject or first line starts with a code) is taken as the answer only when
-it is provably the owner's: the receiving server authenticated its domain (DMARC, or an
-aligned DKIM signature), or it replies to a Message-ID only the bot and the owner know.
-Anything else carrying a code is escalated as a suspicious answer and nothing is sent.
+bot sent, or its subject or first line starts with a code) is taken as the answer only with
+a proof only the owner has, recorded with the answer: ``reply`` (it replies to an alert
+email's Message-ID, random and sent to the owner alone), ``token`` (it quotes the code's
+answer token, which only the texts to the owner's channels carry: "E012-K7QP"), or
+``authenticated`` (the trusted receiving server's Authentication-Results pass the owner's
+domain; see the mailbox flow for when they are trusted). A From address is no proof, nor is
+a guessable code. Anything else carrying a code is escalated as a suspicious answer: nothing
+is sent and the mail stays where it is.
 
 Answers to escalated emails (``E…``) go back to the sender as a threaded reply over SMTP;
 the original is then marked read and the escalation closes. A sending an earlier run began
@@ -31,6 +35,7 @@ from rpa.mail.replying import (
     fresh_text,
     owner_verdict,
     referenced_ids,
+    token_quoted,
 )
 from rpa.owner import answers, escalate
 from rpa.run.context import RunContext
@@ -60,23 +65,35 @@ class Taken:
     # The answer mails taken this run, by code: done with once their answer is delivered.
     mails: dict[str, tuple[str, int]] = field(default_factory=dict)
     notes: dict[str, str] = field(default_factory=dict)  # message_id -> what became of it
+    proofs: dict[str, str] = field(default_factory=dict)  # code -> reply|token|authenticated
 
 
 def _suspicious_texts(item: MailItem, code: str, why: str) -> tuple[str, str, str]:
     sender = item.from_addr or "(no address)"
-    full = (f"{{code}}: an email from {sender} answering {code} was NOT used: it is not "
-            f"authenticated as yours. Nothing sent.")
+    full = (f"{{code}}: an email from {sender} answering {code} was NOT used: nothing shows "
+            f"it is yours. Nothing sent.")
     short = f"{{code}}: unverified answer to {code} from {sender}; nothing sent."
     details = (f"{{code}}: an email that claims to be your answer to {code} was not acted on, "
-               f"because it cannot be proven to come from you.\nFrom: {sender}\nSubject: "
-               f"{item.subject}\nMessage-ID: {item.message_id}\nWhy: {why}\n\nIf it was "
-               f"yours, answer again from your own mailbox (replying to the bot's email), or "
-               f"have the VA enter it with: rpa answer {code} \"...\"")
+               f"because it cannot be proven to come from you: it does not reply to the "
+               f"bot's email, does not quote the code's answer token, and is not "
+               f"authenticated.\nFrom: {sender}\nSubject: {item.subject}\nMessage-ID: "
+               f"{item.message_id}\nWhy: {why}\nThe mail stays in the mailbox.\n\nIf it was "
+               f"yours, reply to the bot's email, or write the code with its token as the "
+               f"text showed it ({code}-XXXX: your answer), or have the VA enter it with: "
+               f"rpa answer {code} \"...\"")
     return full, short, details
 
 
-def take_owner_answers(ctx: RunContext, cfg: MailboxConfig, mails: list[OwnerMail]) -> Taken:
-    """Every owner mail that answers an escalation goes through the one answer path."""
+PROOFS = {"reply": "replies to the bot's alert email",
+          "token": "quotes the answer token",
+          "authenticated": "authenticated by the receiving server"}
+
+
+def take_owner_answers(ctx: RunContext, cfg: MailboxConfig, mails: list[OwnerMail], *,
+                       authserv_id: str | None) -> Taken:
+    """Every owner mail that answers an escalation goes through the one answer path, when
+    it carries a proof (``authserv_id``: the id whose Authentication-Results count this
+    run; None: none count)."""
     out = Taken()
     ledger = ctx.ledger
     for mail in mails:
@@ -97,22 +114,26 @@ def take_owner_answers(ctx: RunContext, cfg: MailboxConfig, mails: list[OwnerMai
             else:
                 out.notes[mid] = f"answer to {code}, waiting for delivery"
             continue
-        verdict = owner_verdict(item, authserv_id=cfg.authserv_id)
+        verdict = owner_verdict(item, authserv_id=authserv_id)
+        token = ledger.answer_token(code) if esc is not None else ""
+        proof = ("reply" if by_ref is not None
+                 else "token" if token_quoted([item.subject, fresh], code, token)
+                 else "authenticated" if verdict.status == auth.PASS else "")
         if ctx.dry_run:
-            trusted = by_ref is not None or verdict.status == auth.PASS
-            out.notes[mid] = (f"answer to {code} (dry run: not taken)" if trusted else
-                              f"claims to answer {code}, not authenticated (dry run)")
+            out.notes[mid] = (f"answer to {code} (dry run: not taken; {PROOFS[proof]})"
+                              if proof else f"claims to answer {code}, no proof (dry run)")
             continue
-        if by_ref is None and verdict.status != auth.PASS:
+        if not proof:
             full, short, details = _suspicious_texts(item, code, verdict.why)
             s_code, new = ledger.escalate(ctx.account.name, "suspicious_answer", mid,
                                           summary=full, short=short, details=details,
                                           buyer=item.from_addr, run_id=ctx.run_id)
             if new:
                 out.suspicious.append(s_code)
-            out.notes[mid] = f"claims to answer {code} but is not authenticated ({verdict.why})"
+            out.notes[mid] = (f"claims to answer {code} without proof (no reply to the bot's "
+                              f"email, no answer token; {verdict.why}): kept, nothing sent")
             continue
-        body = answer_text(fresh, code)
+        body = answer_text(fresh, code, token)
         try:
             outcome = answers.submit(ledger, ctx.config, code, body, via="email",
                                      by=item.from_addr, ref=mid, account=ctx.account.name,
@@ -140,7 +161,8 @@ def take_owner_answers(ctx: RunContext, cfg: MailboxConfig, mails: list[OwnerMai
             continue
         out.answers.append(code)
         out.mails[code] = (mail.folder, item.uid)
-        how = "replies to the bot's email" if by_ref else verdict.why
+        out.proofs[code] = proof
+        how = PROOFS[proof] + (f": {verdict.why}" if proof == "authenticated" else "")
         out.notes[mid] = f"answer to {code} ({outcome.status}; {how})"
         if outcome.status == "closed":
             out.trash.setdefault(mail.folder, []).append(item.uid)
@@ -253,7 +275,7 @@ def tell_about_answers(ctx: RunContext, taken: Taken) -> None:
 
 
 def report(taken: Taken, sent: Sent) -> dict[str, Any]:
-    return {"answers_by_email": taken.answers, "refused": taken.refused,
+    return {"answers_by_email": taken.answers, "proofs": taken.proofs, "refused": taken.refused,
             "suspicious": taken.suspicious, "rejected": taken.rejected,
             "replies_sent": sent.delivered, "replies_failed": sent.failed,
             "replies_uncertain": sent.uncertain}

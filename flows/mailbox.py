@@ -17,7 +17,7 @@ from typing import Any
 from flows import email_answers
 from rpa.config import MailboxConfig
 from rpa.errors import PageError
-from rpa.mail import kinds
+from rpa.mail import auth, kinds
 from rpa.mail.body import body_text
 from rpa.mail.headers import MailItem, parse_headers
 from rpa.mail.imap import Mailbox
@@ -40,6 +40,7 @@ class Triage:
 
     folder: str
     role: str
+    scanned: list[MailItem] = field(default_factory=list)  # headers read, not yet decided
     items: list[tuple[MailItem, Decision]] = field(default_factory=list)
     known: dict[str, dict[str, Any] | None] = field(default_factory=dict)  # ledger rows
     trash: list[int] = field(default_factory=list)
@@ -132,15 +133,68 @@ class MailTriage:
         # The owner's mail, read whole: answers to escalations are taken from it.
         self.owner_mail: list[email_answers.OwnerMail] = []
 
-    def folder(self, name: str, role: str) -> Triage:
+    def scan(self, name: str, role: str) -> Triage:
+        """Read one folder's headers (nothing decided yet: that waits for every folder's
+        scan, see :meth:`check_stamps`)."""
         tri = Triage(name, role)
         self.box.select(name, readonly=self.ctx.dry_run)
-        uids = self.box.all_uids()
-        for uid, raw, flags, size in self.box.headers(uids):
-            item = parse_headers(raw, uid=uid, folder=name, size=size, flags=flags)
+        for uid, raw, flags, size in self.box.headers(self.box.all_uids()):
+            tri.scanned.append(parse_headers(raw, uid=uid, folder=name, size=size,
+                                             flags=flags))
+        return tri
+
+    def check_stamps(self, scans: list[Triage]) -> dict[str, Any]:
+        """Whether the configured authserv-id proves anything this run: the receiving
+        server that owns it stamps every mail it takes in, so when some scanned mail lacks
+        it, the server does not (or not always) and a header under that id may be the
+        sender's own. Then no Authentication-Results count this run (as with no id set);
+        the owner is told once (a finding) until the id is on every mail again."""
+        wanted = (self.cfg.authserv_id or "").strip()
+        items = [item for tri in scans for item in tri.scanned]
+        if not wanted:
+            return {"authserv_id": None, "trusted": False,
+                    "why": "mailbox.authserv_id is not set: no Authentication-Results "
+                           "header is trusted (anyone can write one)"}
+        lacking = [item for item in items
+                   if not auth.stamped(item.header_values("authentication-results"), wanted)]
+        topic = "mail_authentication"
+        if not lacking:
+            if items and not self.ctx.dry_run:
+                escalate.resolve_findings(self.ctx, topic, f"{wanted} is on every mail again")
+            return {"authserv_id": wanted, "trusted": True,
+                    "why": f"every scanned mail ({len(items)}) carries {wanted}'s "
+                           "Authentication-Results"}
+        self.auth = AuthPolicy(authserv_id=None, required=self.auth.required)
+        example = lacking[0]
+        why = (f"{len(lacking)} of {len(items)} mails lack an Authentication-Results header "
+               f"from {wanted} (e.g. {show_hidden(example.subject)[:60]!r} in "
+               f"{example.folder}): the server does not stamp every mail, so that id proves "
+               "nothing this run and no Authentication-Results header is trusted")
+        if not self.ctx.dry_run:
+            code, state = escalate.finding(
+                self.ctx, topic, f"unstamped:{wanted}",
+                summary=(f"{{code}}: mail authentication is OFF: {len(lacking)} of "
+                         f"{len(items)} mails lack {wanted}'s Authentication-Results. Check "
+                         "mailbox.authserv_id."),
+                short="{code}: mail authentication OFF: check mailbox.authserv_id.",
+                details=(f"{{code}}: mailbox.authserv_id is {wanted!r}, but {why}. Until "
+                         "the id is on every mail, Amazon's mail is trusted by its domain "
+                         "only as mailbox.authentication allows, and an email answer is "
+                         "taken only when it replies to the bot's alert or quotes the "
+                         "answer token. `rpa config check` shows the id the mails carry."))
+            if state == "new":
+                escalate.notify(self.ctx, code)
+        return {"authserv_id": wanted, "trusted": False, "why": why}
+
+    def folder(self, tri: Triage) -> Triage:
+        """Decide every scanned mail of one folder, read the bodies the decisions need and
+        open the folder's escalations; the folder is selected again for its changes."""
+        self.box.select(tri.folder, readonly=self.ctx.dry_run)
+        for item in tri.scanned:
             tri.items.append((item, classify(item, self.rules, trusted_domains=self.trusted,
                                              owner_addresses=self.cfg.owner_addresses,
                                              auth_policy=self.auth)))
+        tri.scanned = []
         # Bodies only where the decision needs them: unknown mail to summarise, buyer
         # emails without an order id in the subject, and the owner's mail to record.
         need: list[int] = []
@@ -322,6 +376,7 @@ def mailbox(ctx: RunContext) -> None:
     counts: dict[str, dict[str, int]] = {}
     texts: dict[str, Any] = {}
     answers_seen: dict[str, Any] = {}
+    authentication: dict[str, Any] = {}
     box = Mailbox(cfg.host, cfg.port, cfg.user, ctx.secret("mailbox.password"), tls=cfg.tls,
                   timeout=cfg.timeout_s, chunk=cfg.chunk_size,
                   ca_file=str(cfg.ca_file) if cfg.ca_file else None)
@@ -336,9 +391,17 @@ def mailbox(ctx: RunContext) -> None:
             # moved: the run fails here, before anything is read or changed.
             spam, trash = folders.require()
         triage = MailTriage(ctx, cfg, box)
-        for role, name in (("inbox", folders.inbox), ("spam", spam)):
+        with ctx.step("mailbox: read the headers", screenshot=False) as step:
+            scans = [triage.scan(name, role)
+                     for role, name in (("inbox", folders.inbox), ("spam", spam))]
+            authentication = triage.check_stamps(scans)
+            step.name = ("mailbox: headers read; Authentication-Results "
+                         + ("trusted" if authentication["trusted"] else "NOT trusted")
+                         + f": {authentication['why']}")
+        for tri in scans:
+            name = tri.folder
             with ctx.step(f"mailbox: {name}", screenshot=False) as step:
-                tri = triage.folder(name, role)
+                triage.folder(tri)
                 triage.apply(tri, trash)
                 entries.extend(tri.entries)
                 counts[name] = tri.counts()
@@ -348,7 +411,8 @@ def mailbox(ctx: RunContext) -> None:
                              "already escalated"
                              + (" (dry run: nothing changed)" if ctx.dry_run else ""))
         with ctx.step("mailbox: the owner's answers", screenshot=False) as step:
-            taken = email_answers.take_owner_answers(ctx, cfg, triage.owner_mail)
+            taken = email_answers.take_owner_answers(ctx, cfg, triage.owner_mail,
+                                                     authserv_id=triage.auth.authserv_id)
             sent = email_answers.deliver_email_answers(ctx, box)
             for entry in entries:
                 note = taken.notes.get(entry["message_id"])
@@ -376,6 +440,7 @@ def mailbox(ctx: RunContext) -> None:
         ctx.observe("email_answers", answers_seen)
         ctx.observe("emails", entries)
         ctx.observe("email_folders", counts)
+        ctx.observe("mail_authentication", authentication)
         ctx.observe("email_texts", texts)
         ctx.observe("imap_commands", box.commands)
     failed = answers_seen.get("replies_failed") or []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -107,7 +108,7 @@ def test_every_decision_path(sandbox: Sandbox, make_config: Any, receiver: Recei
     for text in sms:
         assert len(text) <= 160 and text.endswith("-MS"), text
     for code in [*codes, by_id["M-15"]["escalation"]]:
-        assert sum(text.startswith(code + ":") for text in sms) == 1
+        assert sum(bool(re.match(rf"{code}-[A-Z2-9]{{4}}:", text)) for text in sms) == 1
     blocked_text = next(t for t in sms if t.startswith(by_id["M-15"]["escalation"]))
     assert "breaks Amazon's rules" in blocked_text and "holding reply sent" in blocked_text
     # the long question does not fit a text: the text points at the details channel

@@ -41,6 +41,14 @@ def _escalate(cfg: Config, source: str, *, notified: bool = True) -> str:
         ledger.close()
 
 
+def _token(cfg: Config, code: str) -> str:
+    ledger = Ledger(Path(cfg.paths.state_dir) / "ledger.sqlite")
+    try:
+        return ledger.answer_token(code)
+    finally:
+        ledger.close()
+
+
 def _state(cfg: Config, code: str) -> dict[str, Any]:
     ledger = Ledger(Path(cfg.paths.state_dir) / "ledger.sqlite")
     try:
@@ -92,7 +100,9 @@ def test_reminder_after_two_days_then_every_fallback_channel_each_once(
     result = _followups(cfg, monkeypatch, reminded_at)
     assert result.exit_code == EXIT_OK, result.data["errors"]
     sms = receiver.messages("sms")
-    assert len(sms) == 1 and sms[0].startswith(f"Reminder: {code} still needs your answer")
+    token = _token(cfg, code)
+    assert len(sms) == 1 and sms[0].startswith(f"Reminder: {code}-{token} still needs your "
+                                                "answer"), "the code with its answer token"
     assert sms[0].endswith("-MS") and len(sms[0]) <= 160
     assert receiver.messages("fallback") == [] and receiver.messages("fallback2") == []
     esc = _state(cfg, code)

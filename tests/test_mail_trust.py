@@ -55,6 +55,9 @@ def mail(from_value: str, subject: str = "Hello", *results: str) -> MailItem:
 
 
 def decide(item: MailItem, **policy: Any) -> Decision:
+    """The decision with the practice mailbox's receiving server configured (unless the
+    test sets ``authserv_id`` itself)."""
+    policy.setdefault("authserv_id", RECEIVER)
     return classify(item, DEFAULT_RULES, trusted_domains=DEFAULT_TRUSTED_DOMAINS,
                     owner_addresses=["owner@acme-goods.example"],
                     auth_policy=AuthPolicy(**policy))
@@ -64,8 +67,16 @@ def aligned(d: str, from_domain: str) -> bool:
     return d == from_domain or from_domain.endswith("." + d)
 
 
-def verdict(*values: str, domain: str = "amazon.com", authserv_id: str | None = None
+TOP = "the top header's"
+
+
+def verdict(*values: str, domain: str = "amazon.com", authserv_id: str | None = TOP
             ) -> auth.Verdict:
+    """The verdict with the server that wrote the top header configured as the trusted
+    receiver (unless the test names one, or None for an unset mailbox.authserv_id)."""
+    if authserv_id == TOP:
+        authserv_id = auth.parse_authentication_results(values[0]).authserv_id if values \
+            else None
     return auth.verify(list(values), domain, authserv_id=authserv_id, aligned=aligned)
 
 
@@ -165,6 +176,32 @@ def test_a_forged_header_with_the_same_authserv_id_below_cannot_add_a_pass() -> 
     real = authentication_results(dmarc="fail", dkim="fail", spf="fail")
     forged = authentication_results()
     assert verdict(real, forged, authserv_id=RECEIVER).status == "fail"
+
+
+def test_with_no_authserv_id_configured_no_header_authenticates_anything() -> None:
+    # On a host that adds no Authentication-Results, the top header is the sender's own.
+    forged = authentication_results(authserv_id="mx.google.com")
+    v = verdict(forged, authserv_id=None)
+    assert v.status == "absent" and "authserv_id is not set" in v.why
+    fail = authentication_results(dmarc="fail", dkim="fail", spf="fail")
+    assert verdict(fail, authserv_id=None).status == "absent", "nor fails it"
+    # For Amazon's mail: as if it had none, so the when-present policy decides and says so
+    dec = decide(mail("Amazon Seller Central <seller-notification@amazon.com>",
+                      "Sold, ship now: boards", forged), authserv_id=None)
+    assert (dec.rule, dec.action) == ("sold_ship_now", "delete")
+    assert "not set" in dec.note and "when-present" in dec.note
+    dec = decide(mail("Amazon Seller Central <seller-notification@amazon.com>",
+                      "Sold, ship now: boards", forged), authserv_id=None, required=True)
+    assert (dec.rule, dec.action, dec.warning) == ("unverified_amazon", "escalate", UNVERIFIED)
+
+
+def test_only_the_first_header_with_the_configured_id_counts() -> None:
+    real = authentication_results(dmarc="none", dkim="none", spf="none")
+    forged = authentication_results()  # a pass, with the same id, written by the sender
+    assert verdict(real, forged, authserv_id=RECEIVER).status == "none"
+    assert auth.stamped([real, forged], RECEIVER)
+    assert not auth.stamped([authentication_results(authserv_id="mx.google.com")], RECEIVER)
+    assert not auth.stamped([], RECEIVER)
 
 
 def test_no_header_is_absent() -> None:

@@ -53,12 +53,12 @@ def test_a_backlog_sends_the_configured_texts_and_one_digest(
     sms = receiver.messages("sms")
     assert len(sms) == 7 + 1, sms
     singles, digest = sms[:7], sms[7]
-    assert all(re.match(r"E\d{3}: ", t) and len(t) <= 160 for t in singles)
+    assert all(re.match(r"E\d{3}-[A-Z2-9]{4}: ", t) and len(t) <= 160 for t in singles)
     assert digest == "E008–E300: 293 more emails need you; check Upwork. -MS"
     listing = [t for t in receiver.messages("details") if t.startswith("E008–E300")]
     assert len(listing) == 1
     for n in range(8, 301):  # every code not texted alone is on the list, with its summary
-        assert f"\nE{n:03d}: " in listing[0]
+        assert re.search(rf"\nE{n:03d}-[A-Z2-9]{{4}}: ", listing[0]), n
 
     ledger = ledger_of(cfg)
     try:
@@ -180,9 +180,12 @@ def test_mail_no_person_wrote_and_texts_that_can_be_acted_on(
 def test_a_warning_behind_a_backlog_is_texted_on_its_own(
         make_config: Any, receiver: Receiver, mail: dovecot.DovecotServer,
         monkeypatch: pytest.MonkeyPatch) -> None:
-    mail.append_many("INBOX", corpus.unknown_mails(20))
+    # The receiving server stamps every mail, and its authserv-id is trusted: the spoof's
+    # failed authentication is its word.
+    mail.append_many("INBOX", [corpus.stamp(raw) for raw in corpus.unknown_mails(20)])
     mail.append("Junk", corpus.trust_mails()["spoofed_disbursement"])  # last of all
-    cfg = mail_config(make_config, mail, monkeypatch, max_texts_per_run=3)
+    cfg = mail_config(make_config, mail, monkeypatch, max_texts_per_run=3,
+                      authserv_id=corpus.AUTHSERV_ID)
     result = run(cfg, flows=["mailbox"])
     assert result.status == "ok", result.data["errors"]
     sms = receiver.messages("sms")

@@ -11,7 +11,13 @@ import pytest
 
 from rpa.mail.amazon import RELAY_DOMAINS
 from rpa.practice import dovecot
-from rpa.practice.mailcorpus import AUTHSERV_ID, OWNER_ADDRESS, relay_buyer_mail, trust_mails
+from rpa.practice.mailcorpus import (
+    AUTHSERV_ID,
+    OWNER_ADDRESS,
+    relay_buyer_mail,
+    stamp,
+    trust_mails,
+)
 from rpa.practice.receiver import Receiver
 from rpa.run.orchestrator import run
 
@@ -50,12 +56,13 @@ def texts_by_code(receiver: Receiver) -> list[str]:
     return [t for t in receiver.messages("sms") if t[:1] == "E"]
 
 
-# Where each case of trust_mails() ends up with the receiving server's authserv-id set.
-TRASHED = {"authenticated", "no_header"}
+# Where each case of trust_mails() ends up with the receiving server's authserv-id set and
+# every mail stamped by that server (a mail it found nothing about says "none").
+TRASHED = {"authenticated"}
 PHISHING = {"spoofed_sold", "spoofed_disbursement", "foreign_pass_under_fail",
             "address_in_name", "reversed_name", "zero_width_name", "several_from",
             "empty_address", "amazon_second_from", "amazon_inside_address"}
-UNVERIFIED = {"foreign_header_only"}
+UNVERIFIED = {"foreign_header_only", "no_header"}
 IN_JUNK = {"spoofed_disbursement", "zero_width_name"}
 
 
@@ -66,7 +73,7 @@ def test_only_authenticated_amazon_mail_is_trusted(make_config: Any, receiver: R
     assert set(cases) == TRASHED | PHISHING | UNVERIFIED
     ids = {case: _mid(raw) for case, raw in cases.items()}
     for case, raw in cases.items():
-        mail.append("Junk" if case in IN_JUNK else "INBOX", raw, flags=(SEEN,))
+        mail.append("Junk" if case in IN_JUNK else "INBOX", stamp(raw), flags=(SEEN,))
     # every case texted on its own (the backlog limit is another test's matter)
     cfg = mailbox_config(make_config, mail, monkeypatch, authserv_id=AUTHSERV_ID,
                          max_texts_per_run=len(cases))
@@ -81,14 +88,14 @@ def test_only_authenticated_amazon_mail_is_trusted(make_config: Any, receiver: R
 
     entries = {e["message_id"]: e for e in result.data["emails"]}
     rules = {case: entries[ids[case]]["rule"] for case in cases}
-    assert rules["authenticated"] == rules["no_header"] == "sold_ship_now"
+    assert rules["authenticated"] == "sold_ship_now"
+    assert result.data["observations"]["mail_authentication"]["trusted"] is True
     assert rules["spoofed_sold"] == rules["spoofed_disbursement"] == "spoofed_amazon"
     assert rules["foreign_pass_under_fail"] == "spoofed_amazon"
-    assert rules["foreign_header_only"] == "unverified_amazon"
+    assert rules["foreign_header_only"] == rules["no_header"] == "unverified_amazon"
     assert {rules[c] for c in ("address_in_name", "reversed_name", "zero_width_name",
                                "several_from", "empty_address", "amazon_second_from",
                                "amazon_inside_address")} == {"suspicious_from"}
-    assert "when-present" in entries[ids["no_header"]]["note"]
     assert "authenticated" in entries[ids["authenticated"]]["note"]
 
     texts = texts_by_code(receiver)
@@ -122,18 +129,53 @@ def test_required_authentication_keeps_mail_without_results(
     cases = trust_mails()
     for case in ("authenticated", "no_header"):
         mail.append("INBOX", cases[case], flags=(SEEN,))
+    # No authserv-id configured: no header counts (the one on "authenticated" could be the
+    # sender's own), and "required" never treats such mail as Amazon's.
     cfg = mailbox_config(make_config, mail, monkeypatch, authentication="required")
     result = run(cfg, flows=["mailbox"])
     assert result.status == "ok", result.data["errors"]
     after = contents(mail)
-    assert set(after["Trash"]) == {_mid(cases["authenticated"])}
-    assert set(after["INBOX"]) == {_mid(cases["no_header"])}
-    assert SEEN not in after["INBOX"][_mid(cases["no_header"])]
-    entry = next(e for e in result.data["emails"]
-                 if e["message_id"] == _mid(cases["no_header"]))
-    assert entry["rule"] == "unverified_amazon" and entry["escalation"]
-    [text] = texts_by_code(receiver)
-    assert "Unverified Amazon sender: 'Amazon Seller Central' from amazon.com" in text
+    assert set(after.get("Trash", {})) == set()
+    assert set(after["INBOX"]) == {_mid(cases["authenticated"]), _mid(cases["no_header"])}
+    assert all(SEEN not in flags for flags in after["INBOX"].values())
+    entries = {e["message_id"]: e for e in result.data["emails"]}
+    assert {entries[_mid(cases[c])]["rule"] for c in ("authenticated", "no_header")} == \
+        {"unverified_amazon"}
+    assert "not set" in entries[_mid(cases["authenticated"])]["note"]
+    texts = texts_by_code(receiver)
+    assert len(texts) == 2
+    assert all("Unverified Amazon sender: 'Amazon Seller Central' from amazon.com" in t
+               for t in texts)
+    auth_seen = result.data["observations"]["mail_authentication"]
+    assert auth_seen["trusted"] is False and "not set" in auth_seen["why"]
+
+
+def test_an_authserv_id_the_server_does_not_stamp_on_every_mail_proves_nothing(
+        make_config: Any, receiver: Receiver, mail: dovecot.DovecotServer,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A pinned id on a server that adds no header: the sender writes one with that id
+    (a pass for a spoofed Amazon notice), but other mail lacks it, so the id is off this
+    run: no header counts, run.json says why, the owner is told once."""
+    cases = trust_mails()
+    forged = stamp(cases["no_header"], result="dkim=pass header.d=amazon.com; "
+                                               "dmarc=pass header.from=amazon.com")
+    mail.append("INBOX", forged, flags=(SEEN,))
+    mail.append("INBOX", cases["foreign_header_only"], flags=(SEEN,))  # no header of the id
+    cfg = mailbox_config(make_config, mail, monkeypatch, authserv_id=AUTHSERV_ID,
+                         authentication="required")
+    result = run(cfg, flows=["mailbox"])
+    assert result.status == "ok", result.data["errors"]
+    seen = result.data["observations"]["mail_authentication"]
+    assert seen["trusted"] is False and "1 of 2 mails lack" in seen["why"], seen
+    entries = {e["message_id"]: e for e in result.data["emails"]}
+    assert entries[_mid(forged)]["rule"] == "unverified_amazon", "the forged pass is not read"
+    assert set(contents(mail).get("Trash", {})) == set()
+    off = [t for t in receiver.messages("sms") if "mail authentication is OFF" in t]
+    assert len(off) == 1 and off[0].startswith("F")
+    # told once while it stands
+    again = run(cfg, flows=["mailbox"])
+    assert again.status == "ok", again.data["errors"]
+    assert len([t for t in receiver.messages("sms") if "authentication is OFF" in t]) == 1
 
 
 def test_a_buyer_email_from_every_marketplace_relay_is_a_buyer_email(

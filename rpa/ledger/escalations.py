@@ -6,6 +6,7 @@ owner's answer and its delivery, and the counter the codes come from.
 
 from __future__ import annotations
 
+import secrets
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,21 @@ ESCALATION_STEP_COLUMNS = ("reminded_at", "escalated_further_at", "answered_at",
 # is told and may answer again), "done".
 ANSWER_COLUMNS = ("answer", "answer_via", "answer_by", "answer_ref", "delivery_state",
                   "delivery_error", "delivery_attempts")
+# The answer token: a few random characters that appear only in the texts sent to the
+# owner's channels ("E012-K7QP"), so an email that quotes it proves it saw one of them.
+# Letters first and no 0/O/1/I, so it reads back the same from a phone.
+TOKEN_COLUMNS = ("token",)
+TOKEN_LETTERS = "ABCDEFGHJKLMNPQRSTUVWXYZ"
+TOKEN_CHARS = TOKEN_LETTERS + "23456789"
+TOKEN_LENGTH = 4
+
+
+def new_token() -> str:
+    """A fresh answer token (4 characters, about 2 to the power 19 of them)."""
+    return secrets.choice(TOKEN_LETTERS) + "".join(
+        secrets.choice(TOKEN_CHARS) for _ in range(TOKEN_LENGTH - 1))
+
+
 # Answered, waiting for its delivery (nothing to deliver for a finding: answered = closed).
 DELIVERY_STATES = ("answered",)
 FINAL_STATES = ("delivered", "closed", "expired")
@@ -128,13 +144,13 @@ class Escalations(SQLiteRecords):
                 made.add(key)
                 self.db.execute(
                     "INSERT INTO escalations (id, code, account, kind, source_key, buyer,"
-                    " order_id, summary, short, details, url, run_id, created_at)"
-                    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    " order_id, summary, short, details, url, run_id, created_at, token)"
+                    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                     (number, code, account, kind, key, it.get("buyer", ""),
                      it.get("order_id", ""), scrub(it["summary"].replace("{code}", code)),
                      scrub(it.get("short", "").replace("{code}", code)),
                      scrub(it["details"].replace("{code}", code)), it.get("url", ""),
-                     run_id, now))
+                     run_id, now, new_token()))
                 self._event(code, "opened", kind, run_id)
                 self._after_insert(code)
                 out.append((code, True))
@@ -163,6 +179,19 @@ class Escalations(SQLiteRecords):
         """The escalation ``code`` (None when the ledger has no such code)."""
         row = self.db.execute("SELECT * FROM escalations WHERE code=?", (code,)).fetchone()
         return dict(row) if row else None
+
+    def answer_token(self, code: str) -> str:
+        """The answer token of ``code`` ("" for no such code); an escalation from before
+        tokens gets one now."""
+        row = self.db.execute("SELECT token FROM escalations WHERE code=?", (code,)).fetchone()
+        if row is None:
+            return ""
+        if row["token"]:
+            return str(row["token"])
+        token = new_token()
+        self.db.execute("UPDATE escalations SET token=? WHERE code=? AND token IS NULL",
+                        (token, code))
+        return self.answer_token(code)
 
     def escalations(self, account: str | None, *, unnotified: bool = False,
                     states: tuple[str, ...] | None = None) -> list[dict[str, Any]]:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import sqlite3
 
-from rpa.ledger.escalations import ANSWER_COLUMNS, ESCALATION_STEP_COLUMNS
+from rpa.ledger.escalations import ANSWER_COLUMNS, ESCALATION_STEP_COLUMNS, TOKEN_COLUMNS
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -172,7 +172,7 @@ def migrate(db: sqlite3.Connection) -> None:
     added (never a table rebuilt, so no row is lost), and an escalation already texted
     under the old schema gets the state ``notified``."""
     have = {r[1] for r in db.execute("PRAGMA table_info(escalations)")}  # (cid, name, ...)
-    for column in (*ESCALATION_STEP_COLUMNS, *ANSWER_COLUMNS):
+    for column in (*ESCALATION_STEP_COLUMNS, *ANSWER_COLUMNS, *TOKEN_COLUMNS):
         if column not in have:
             try:
                 db.execute(f"ALTER TABLE escalations ADD COLUMN {column} TEXT")

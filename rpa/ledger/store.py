@@ -122,6 +122,10 @@ class LedgerStore(Protocol):
         """The escalation ``code`` (None when the ledger has no such code)."""
         ...
 
+    def answer_token(self, code: str) -> str:
+        """The answer token of ``code`` ("" for no such code); one is made when missing."""
+        ...
+
     def escalations(self, account: str | None, *, unnotified: bool = False,
                     states: tuple[str, ...] | None = None) -> list[dict[str, Any]]:
         """The escalations of ``account`` (None: every account), in code order; only the

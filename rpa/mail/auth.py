@@ -2,10 +2,13 @@
 
 The receiving server checks SPF, DKIM and DMARC and writes what it found into an
 ``Authentication-Results`` header at the top of the message, led by its own name (the
-authserv-id). Anyone can write such a header into a mail before sending it, so only the
-headers carrying the receiving server's authserv-id count: the configured one, else the one
-of the topmost header. Of those, the topmost header that reports a method is the one read
-for that method (a forged header further down cannot add a result the server did give).
+authserv-id). Anyone can write such a header into a mail before sending it (RFC 8601: a
+header is evidence only when a receiver the reader trusts added it), so only the configured
+authserv-id counts, and only the topmost header carrying it. With none configured, no
+header authenticates anything: on a server that adds none, "the topmost header" would be
+the sender's own. :func:`stamped` tells whether a mail carries the configured id at all: a
+server that stamps its id stamps every mail it receives, so mail without it shows the id
+proves nothing on that mailbox.
 
 A From domain is authenticated when DMARC passes for it, or, when the server gave no DMARC
 verdict (no result, ``none``, ``temperror``, ``permerror``), when a DKIM signature passes
@@ -194,16 +197,22 @@ def _domain_of(value: str) -> str:
 
 
 def trusted_headers(values: Iterable[str], authserv_id: str | None) -> tuple[str, list[AuthHeader]]:
-    """The authserv-id in force and the headers written under it, topmost first.
+    """The authserv-id in force and the one header it vouches for: the topmost carrying the
+    configured ``authserv_id``. None configured: no header at all."""
+    wanted = (authserv_id or "").strip().lower()
+    if not wanted:
+        return "", []
+    for value in values:
+        header = parse_authentication_results(value)
+        if header.authserv_id == wanted:
+            return wanted, [header]
+    return wanted, []
 
-    ``authserv_id`` None or empty: the topmost header's (the receiving server adds its
-    header on top of whatever the mail arrived with).
-    """
-    headers = [parse_authentication_results(v) for v in values]
-    if not headers:
-        return (authserv_id or "").lower(), []
-    wanted = (authserv_id or "").strip().lower() if authserv_id else headers[0].authserv_id
-    return wanted, [h for h in headers if h.authserv_id == wanted]
+
+def stamped(values: Iterable[str], authserv_id: str) -> bool:
+    """Whether a mail carries an Authentication-Results header under ``authserv_id``."""
+    wanted = authserv_id.strip().lower()
+    return any(parse_authentication_results(v).authserv_id == wanted for v in values)
 
 
 def _topmost(headers: list[AuthHeader], method: str) -> list[Result]:
@@ -223,6 +232,12 @@ def verify(values: Iterable[str], from_domain: str, *, authserv_id: str | None,
     label = server or "the receiving server"
     if not values:
         return Verdict(ABSENT, "no Authentication-Results header", server)
+    if not server:
+        # Read as if there were none: without a trusted receiver's name, the topmost header
+        # is whatever the sender wrote.
+        return Verdict(ABSENT, "Authentication-Results not trusted: mailbox.authserv_id is "
+                       "not set (or not stamped on every mail this run), and anyone can "
+                       "write such a header", server)
     if not headers:
         # Headers only from other servers: whatever they say was not checked here.
         others = sorted({parse_authentication_results(v).authserv_id or "(none)"

@@ -172,7 +172,24 @@ _TAG = re.compile(r"\[\s*[A-Za-z][A-Za-z .-]{0,19}\]\s*")
 
 def _code_re(prefixes: str) -> re.Pattern[str]:
     letters = re.escape(prefixes)
-    return re.compile(r"(?:[\[(]\s*)?([" + letters + r"]\d{3,5})(?![\w])(?:\s*[\])])?", re.I)
+    # A code stands alone, or with an answer token attached ("E012K7QP": a letter, then
+    # three letters or digits, then no more); "E004x" glued to a word is no code.
+    return re.compile(r"(?:[\[(]\s*)?([" + letters + r"]\d{3,5})"
+                      r"(?:(?![\w])|(?=[A-Z][A-Z2-9]{3}(?![A-Za-z0-9])))(?:\s*[\])])?", re.I)
+
+
+# Between a code and its token: nothing, a middle dot, a hyphen, a dot, a slash or spaces.
+_TOKEN_SEP = r"\s*[·.\-/:]?\s*"
+
+
+def token_quoted(texts: list[str], code: str, token: str) -> bool:
+    """Whether one of ``texts`` quotes ``code`` with its answer ``token`` ("E012-K7QP",
+    "e012·k7qp", "E012 K7QP", "E012K7QP"; case does not matter)."""
+    if not (code and token):
+        return False
+    pattern = re.compile(rf"(?<![A-Za-z0-9]){re.escape(code)}{_TOKEN_SEP}{re.escape(token)}"
+                         r"(?![A-Za-z0-9])", re.I)
+    return any(pattern.search(clean_text(t or "")) for t in texts)
 
 
 def _leading_code(text: str, prefixes: str) -> tuple[str, int] | None:
@@ -337,10 +354,11 @@ def readable_text(raw: bytes) -> str:
     return ""
 
 
-def answer_text(fresh: str, code: str) -> str:
+def answer_text(fresh: str, code: str, token: str = "") -> str:
     """The owner's answer without the code it starts with ("E004: yes", "E004 - yes",
-    "[E004] yes", "E004" alone on the first line): only a code on the first non-empty line
-    is removed, with its separator; the rest is unchanged (outer whitespace stripped)."""
+    "[E004] yes", "E004" alone on the first line) and the code's answer ``token`` right after
+    it ("E004-K7QP: yes"): only a code on the first non-empty line is removed, with its
+    separator; the rest is unchanged (outer whitespace stripped)."""
     text = (fresh or "").strip()
     if not text or not code:
         return text
@@ -348,7 +366,11 @@ def answer_text(fresh: str, code: str) -> str:
     found = _leading_code(first, code[0].upper() + code[0].lower())
     if not found or found[0] != code.upper():
         return text
-    remainder = re.sub(r"^[\s:;,.)\]\-–—]*", "", first[found[1]:])
+    remainder = first[found[1]:]
+    if token:
+        remainder = re.sub(rf"^{_TOKEN_SEP}{re.escape(token)}(?![A-Za-z0-9])", "", remainder,
+                           flags=re.I)
+    remainder = re.sub(r"^[\s:;,.)\]\-–—]*", "", remainder)
     return (remainder + nl + rest).strip() if remainder else rest.strip()
 
 

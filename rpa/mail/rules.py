@@ -30,7 +30,7 @@ from rpa.mail import auth, kinds
 from rpa.mail.amazon import AMAZON_DOMAINS, domain_within, is_trusted, mentions_amazon
 from rpa.mail.headers import MailItem
 from rpa.patterns import PatternError, compile_pattern
-from rpa.text import show_hidden
+from rpa.text import latin_skeleton, show_hidden
 
 ACTIONS = ("delete", "buyer_message", "owner_reply", "escalate", "keep", "digest")
 MATCHER_FIELDS = ("subject", "sender_name", "sender_address", "sender_domain")
@@ -41,6 +41,7 @@ RULE_KEYS = ("name", "action", *MATCHER_FIELDS, *KIND_FIELDS, "amazon")
 DEFAULT_TRUSTED_DOMAINS = [d.domain for d in AMAZON_DOMAINS]
 AUTHENTICATION = ("required", "when-present")
 PHISHING = "Possible phishing"
+OWNER_PHISHING = "Possible phishing imitating the owner"
 UNVERIFIED = "Unverified Amazon sender"
 
 ORDER_ID = re.compile(r"(?<![\d-])\d{3}-\d{7}-\d{7}(?![\d-])")
@@ -341,11 +342,44 @@ def classify(item: MailItem, rules: list[Rule], *, trusted_domains: list[str],
     return dec
 
 
+def imitated_owner(item: MailItem, owners: set[str]) -> str:
+    """The owner address a sender imitates ("" when none): an address or domain that reads
+    the same as an owner's once look-alike characters are folded ("example-sh0p.test" for
+    "example-shop.test") without being it, or a display name that shows an owner's address
+    or domain while the mail comes from elsewhere."""
+    addr = item.from_addr.lower()
+    domain = item.from_domain.lower()
+    name = item.from_name.lower()
+    name_skeleton = latin_skeleton(name, symbols=False)
+    for owner in sorted(owners):
+        owner_domain = owner.rpartition("@")[2]
+        if addr == owner:
+            continue
+        if addr and latin_skeleton(addr, symbols=False) == latin_skeleton(owner, symbols=False):
+            return owner
+        if domain and domain != owner_domain and \
+                latin_skeleton(domain, symbols=False) == latin_skeleton(owner_domain,
+                                                                        symbols=False):
+            return owner
+        if name and domain != owner_domain and (
+                owner in name or owner_domain in name
+                or latin_skeleton(owner_domain, symbols=False) in name_skeleton):
+            return owner
+    return ""
+
+
 def _decide(item: MailItem, rules: list[Rule], *, trust: Trust,
             owner_addresses: list[str]) -> Decision:
     owners = {a.strip().lower() for a in owner_addresses if a.strip()}
-    if item.from_addr and item.from_addr.lower() in owners:
+    if item.from_addr and item.from_addr.lower() in owners and not item.from_problems:
         return Decision("owner", "owner_reply", note="mail from the owner")
+    imitated = imitated_owner(item, owners) if owners else ""
+    if imitated or (item.from_problems and item.from_addr.lower() in owners):
+        whom = imitated or item.from_addr
+        return Decision("owner_lookalike", "escalate", warning=OWNER_PHISHING,
+                        sender=real_sender(item),
+                        note=(f"possible phishing imitating the owner ({whom}): never taken "
+                              f"as an answer, not deleted ({_sender_text(item)})"))
     if trust.decision is not None:
         return trust.decision
     trusted = trust.trusted

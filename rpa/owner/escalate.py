@@ -12,6 +12,7 @@ list on the details channel), each marked notified once that text is delivered; 
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -48,6 +49,15 @@ class UnknownEscalation(LookupError):
     """A code was to be texted that the ledger does not hold: a bug or a lost ledger."""
 
 
+def with_token(text: str, code: str, token: str) -> str:
+    """``text`` with each mention of ``code`` shown with its answer token ("E012-K7QP"):
+    what the owner's channels get, so that an email answer quoting it proves it saw one."""
+    if not token:
+        return text
+    return re.sub(rf"(?<![A-Za-z0-9]){re.escape(code)}(?![0-9])(?!-{re.escape(token)})",
+                  f"{code}-{token}", text)
+
+
 def notify(ctx: EscalationRun, code: str, *,
            texts: tuple[str, str, str] | None = None) -> bool:
     """Text the owner about escalation ``code`` unless that was done already.
@@ -65,7 +75,9 @@ def notify(ctx: EscalationRun, code: str, *,
         return True
     if ctx.dry_run:
         return False
-    summary, short, details = texts or (esc["summary"], esc["short"], esc["details"])
+    token = ctx.ledger.answer_token(code)
+    summary, short, details = (with_token(t, code, token) for t in
+                               texts or (esc["summary"], esc["short"], esc["details"]))
     ok = ctx.notifier.sms(summary, details=details, short=short or None,
                           title=f"Escalation {code}", key=f"escalation:{code}")
     if ok:
@@ -146,7 +158,9 @@ def digest(ctx: EscalationRun, escalations: list[dict[str, Any]], *,
     what = f"1 more {noun[0]} needs" if n == 1 else f"{n} more {noun[1]} need"
     notifier = ctx.notifier
     # One bounded line each, so that a long list still fits its larger cap whole.
-    listing = "\n".join(_one_line(str(e["summary"])) for e in escalations)
+    listing = "\n".join(
+        _one_line(with_token(str(e["summary"]), e["code"], ctx.ledger.answer_token(e["code"])))
+        for e in escalations)
     told = False
     key = f"digest:{ctx.account.name}:{span}:{n}"
     if "details" in notifier.urls:
@@ -308,13 +322,16 @@ def followups(ctx: EscalationRun, now: datetime | None = None) -> Followed:
             (out.reminded if step == "reminder" else out.escalated_further).append(code)
             continue
         at = now.isoformat(timespec="seconds")
+        token = ctx.ledger.answer_token(code)
+        shown = f"{code}-{token}" if token else code
         if step == "reminder":
             ago = _ago(_when(esc["notified_at"]), now)
-            text = f"Reminder: {code} still needs your answer (texted {ago} ago): {_gist(esc)}"
+            text = (f"Reminder: {shown} still needs your answer (texted {ago} ago): "
+                    f"{_gist(esc)}")
             ok = ctx.notifier.sms(
                 text, details=f"Reminder, texted {ago} ago and not answered yet:\n\n"
-                              f"{esc['details']}",
-                short=f"Reminder: {code} still needs your answer (texted {ago} ago).",
+                              f"{with_token(str(esc['details']), code, token)}",
+                short=f"Reminder: {shown} still needs your answer (texted {ago} ago).",
                 title=f"Reminder {code}", key=f"reminder:{code}")
             if ok and ctx.ledger.mark_reminded(code, at, ctx.run_id):
                 out.reminded.append(code)
@@ -322,8 +339,9 @@ def followups(ctx: EscalationRun, now: datetime | None = None) -> Followed:
                 out.failed.append(code)
         else:
             first = _ago(_when(esc["notified_at"] or esc["created_at"]), now)
-            text = (f"{code} still needs the owner's answer: texted {first} ago and reminded "
-                    f"since, no answer yet. Answer with the code {code}.\n\n{esc['details']}")
+            text = (f"{shown} still needs the owner's answer: texted {first} ago and reminded "
+                    f"since, no answer yet. Answer with the code {shown}.\n\n"
+                    f"{with_token(str(esc['details']), code, token)}")
             ok = ctx.notifier.fallbacks(text, title=f"Unanswered {code}",
                                         key=f"fallback:{code}")
             if ok and ctx.ledger.mark_escalated_further(code, at, ctx.run_id):

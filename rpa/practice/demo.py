@@ -98,7 +98,6 @@ DEMO_BAD_TEMPLATE = {
 DEMO_BUYER_ANSWER = ("Thank you for waiting. We checked with our warehouse: your order is "
                      "updated as you asked, and you will see the change in Your Orders today.")
 DEMO_EMAIL_ANSWER = "Thank you, we accept. Please go ahead as proposed."
-DEMO_AUTHSERV = "mx.acme-goods.example"
 
 
 def demo_config_data(url: str, login: dict[str, str], state_dir: Path,
@@ -121,7 +120,7 @@ def demo_config_data(url: str, login: dict[str, str], state_dir: Path,
 
         data["mailbox"] = {"host": mail.host, "port": mail.port, "tls": False,
                            "user": mail.user, "password_env": "RPA_DEMO_MAIL_PASSWORD",
-                           "owner_addresses": [OWNER_ADDRESS], "authserv_id": DEMO_AUTHSERV}
+                           "owner_addresses": [OWNER_ADDRESS]}
     if smtp_port is not None:
         data["smtp"] = {"host": "127.0.0.1", "port": smtp_port, "security": "none",
                         "from_address": "support@acme-goods.example",
@@ -129,24 +128,22 @@ def demo_config_data(url: str, login: dict[str, str], state_dir: Path,
     return data
 
 
-def _owner_email(code: str, answer: str) -> bytes:
-    """The owner's reply to an escalation text, as the receiving server delivers it: the
-    owner's domain authenticated in Authentication-Results."""
+def _owner_email(code: str, token: str, answer: str) -> bytes:
+    """The owner's reply to an escalation text, by email: the demo's mail server (a plain
+    Dovecot) authenticates nothing, so the answer carries its proof itself: the code with
+    the answer token the owner's text showed ("E005-K7QP: ...")."""
     from email.message import EmailMessage
     from email.utils import formatdate, make_msgid
 
     from rpa.practice.mailcorpus import OWNER_ADDRESS
 
     msg = EmailMessage()
-    msg["Authentication-Results"] = (
-        f"{DEMO_AUTHSERV}; spf=pass smtp.mailfrom={OWNER_ADDRESS}; dkim=pass "
-        "header.d=acme-goods.example; dmarc=pass header.from=acme-goods.example")
     msg["From"] = f"Sam Carter <{OWNER_ADDRESS}>"
     msg["To"] = "support@acme-goods.example"
-    msg["Subject"] = f"{code}"
+    msg["Subject"] = f"{code}-{token}"
     msg["Date"] = formatdate(localtime=True)
     msg["Message-ID"] = make_msgid(domain="acme-goods.example")
-    msg.set_content(f"{code}: {answer}\n\nSam\n")
+    msg.set_content(f"{code}-{token}: {answer}\n\nSam\n")
     return msg.as_bytes()
 
 
@@ -169,6 +166,7 @@ def close_the_loop(cfg: Any, result: RunResult, mail: Any, smtp: Any,
             code = threads[0]["escalation"]
             submit(ledger, cfg, code, DEMO_BUYER_ANSWER, via="cli", by=cfg.va.full_name)
             lines.append(f"{code}: the owner's answer entered (rpa answer {code} \"...\")")
+        token = ledger.answer_token(emails[0]["escalation"]) if emails else ""
     finally:
         ledger.close()
     if threads:
@@ -180,14 +178,18 @@ def close_the_loop(cfg: Any, result: RunResult, mail: Any, smtp: Any,
                                     else f"answer NOT delivered (run {delivered.status})"))
     if emails and mail is not None and smtp is not None:
         code = emails[0]["escalation"]
-        mail.append("INBOX", _owner_email(code, DEMO_EMAIL_ANSWER))
-        lines.append(f"{code}: the owner replied by email (authenticated)")
+        mail.append("INBOX", _owner_email(code, token, DEMO_EMAIL_ANSWER))
+        lines.append(f"{code}: the owner replied by email with the code and the answer token "
+                     f"from the text ({code}-{token}), the proof the mail is the owner's")
         replied = run(cfg, flows=["mailbox"], on_step=on_step)
         sent = [m for m in smtp.messages() if str(m["Subject"]).startswith("Re:")]
+        proof = (replied.data.get("observations", {}).get("email_answers") or {}) \
+            .get("proofs", {}).get(code)
         if replied.data["escalations"].get("delivered") == [code] and sent:
-            lines.append(f"{code}: threaded reply to {sent[-1]['To']} caught by the local SMTP "
-                         f"server (\"{sent[-1]['Subject']}\"); original marked read, "
-                         "escalation closed")
+            lines.append(f"{code}: answer taken (proof: {proof}); threaded reply to "
+                         f"{sent[-1]['To']} caught by the local SMTP server "
+                         f"(\"{sent[-1]['Subject']}\"); original marked read, escalation "
+                         "closed")
         else:
             lines.append(f"{code}: reply NOT sent (run {replied.status})")
     return lines

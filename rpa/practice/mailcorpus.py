@@ -594,6 +594,16 @@ def authentication_results(*, dmarc: str | None = "pass", dkim: str | None = "pa
     return "; ".join(parts)
 
 
+def stamp(raw: bytes, authserv_id: str = AUTHSERV_ID, result: str = "none") -> bytes:
+    """``raw`` as a receiving server that stamps every mail delivers it: its own
+    Authentication-Results on top (``result``: what it found; "none": nothing checked),
+    unless the top header is already its own."""
+    top = raw.split(b"\r\n", 1)[0].split(b"\n", 1)[0]
+    if top.lower().startswith(f"authentication-results: {authserv_id}".lower().encode()):
+        return raw
+    return f"Authentication-Results: {authserv_id}; {result}\r\n".encode() + raw
+
+
 def _raw_mail(from_value: str, subject: str, message_id: str, body: str, *,
               results: tuple[str, ...] = (), minutes: int = 200) -> bytes:
     """Raw bytes with the From value exactly as given (a hostile header is not tidied) and
