@@ -237,3 +237,27 @@ def test_a_reply_to_the_alert_email_is_taken_with_no_authentication(
     assert result.status == "ok", result.data["errors"]
     assert list(result.data["observations"]["email_answers"]["proofs"].values()) == ["reply"]
     assert len(_to(smtp, SUPPLIER)) == 1
+
+
+def test_config_check_says_whether_the_authserv_id_is_on_every_mail_and_suggests_one(
+        make_config: Any, mail: dovecot.DovecotServer, smtp: SmtpServer,
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from rpa.cli.config import authentication_check
+
+    for n in range(3):
+        mail.append("INBOX", stamp(answer_mail(f"hello {n}", message_id=f"<s.{n}@x.example>"),
+                                   "mx.acme-goods.example"))
+    authentication_check(config(make_config, mail, smtp, monkeypatch))
+    unset = capsys.readouterr().out
+    assert "is not set" in unset
+    assert "carries Authentication-Results from 'mx.acme-goods.example'" in unset
+    authentication_check(config(make_config, mail, smtp, monkeypatch,
+                                authserv_id="mx.google.com"))
+    pinned = capsys.readouterr().out
+    assert "'mx.google.com'" in pinned and "NOT trusted" in pinned
+    assert "set mailbox.authserv_id to it" in pinned
+    mail.append("INBOX", answer_mail("no stamp", message_id="<s.9@x.example>"))
+    authentication_check(config(make_config, mail, smtp, monkeypatch,
+                                authserv_id="mx.acme-goods.example"))
+    partly = capsys.readouterr().out
+    assert "on 3 of them: NOT trusted" in partly and "leave mailbox.authserv_id unset" in partly

@@ -41,13 +41,8 @@ def config_check(config: Path = ConfigOpt) -> None:
         blocked += [f"account '{acc.name}': {problem} (stops {', '.join(names)} and the "
                     "flows that need it)" for problem, names in stopped.items()]
     mb = cfg.mailbox
-    if mb is not None and mb.authentication == "required" and not mb.authserv_id:
-        # Without the id, the topmost Authentication-Results header is believed; on a server
-        # that adds none, that is whatever the sender wrote ("dmarc=pass").
-        err_console.print("[yellow]warning:[/yellow] mailbox.authentication is 'required' "
-                          "but mailbox.authserv_id is not set: set it to the id your mail "
-                          "server writes in Authentication-Results, or a sender's own "
-                          "forged header could be believed", soft_wrap=True)
+    if mb is not None:
+        authentication_check(cfg)
     if blocked:
         for line in blocked:
             err_console.print(f"[red]configuration error:[/red] {escape(line)}",
@@ -79,3 +74,55 @@ def runnable_flows(cfg: Config, acc: AccountConfig) -> dict[str, list[str]]:
     return out
 
 
+SURVEY_MAILS = 50  # the newest mails of the Inbox looked at by ``config check``
+
+
+def authentication_check(cfg: Config) -> None:
+    """Whether mailbox.authserv_id can be trusted: the newest Inbox mails must all carry
+    it (a server stamps every mail it takes in); the id they all carry is suggested. Says
+    why when the mailbox cannot be reached; never fails the check for that."""
+    from rpa.mail import auth
+    from rpa.mail.headers import parse_headers
+    from rpa.mail.imap import Mailbox
+
+    mb = cfg.mailbox
+    assert mb is not None
+    configured = mb.authserv_id
+    if not configured:
+        console.print("mailbox.authserv_id is not set: no Authentication-Results header is "
+                      "trusted (Amazon's mail is trusted by its domain only as "
+                      f"mailbox.authentication '{mb.authentication}' allows; an owner's email "
+                      "answer needs a reply to the bot's alert or the answer token)",
+                      soft_wrap=True, highlight=False)
+    password = os.environ.get(mb.password_env or "", "")
+    if not password:
+        console.print(f"mailbox not checked: {mb.password_env} is not set", highlight=False)
+        return
+    box = Mailbox(mb.host, mb.port, mb.user, password, tls=mb.tls, timeout=mb.timeout_s,
+                  chunk=mb.chunk_size, ca_file=str(mb.ca_file) if mb.ca_file else None)
+    try:
+        box.connect()
+        box.select("INBOX", readonly=True)
+        uids = box.all_uids()[-SURVEY_MAILS:]
+        mails = [parse_headers(raw).header_values("authentication-results")
+                 for _uid, raw, _flags, _size in box.headers(uids)]
+    except Exception as err:  # noqa: BLE001 - an unreachable mailbox is reported, not fatal
+        console.print(f"mailbox not checked: {escape(str(err))}", soft_wrap=True)
+        return
+    finally:
+        box.close()
+    seen = auth.survey(mails, configured)
+    every, n = seen.on_every_mail, seen.checked
+    if configured:
+        state = ("on all of them: trusted" if seen.configured_on == n and n else
+                 f"on {seen.configured_on} of them: NOT trusted while mail lacks it")
+        console.print(f"mailbox.authserv_id '{escape(configured)}': the newest {n} Inbox "
+                      f"mails checked, {state}", soft_wrap=True, highlight=False)
+    if len(every) == 1 and every[0] != (configured or "").lower():
+        console.print(f"every one of the newest {n} Inbox mails carries Authentication-"
+                      f"Results from '{escape(every[0])}': set mailbox.authserv_id to it if "
+                      "that is your receiving server", soft_wrap=True, highlight=False)
+    elif not every and n:
+        console.print(f"no authserv-id is on all of the newest {n} Inbox mails: this server "
+                      "does not stamp every mail, so leave mailbox.authserv_id unset",
+                      soft_wrap=True, highlight=False)

@@ -272,3 +272,23 @@ def verify(values: Iterable[str], from_domain: str, *, authserv_id: str | None,
     seen = ", ".join(r.text() for r in (*dmarc, *dkim, *spf)) or "no SPF, DKIM or DMARC result"
     return Verdict(NONE, f"{label} gives no DMARC pass or aligned DKIM pass for {domain} "
                    f"({seen})", server, envelope)
+
+
+@dataclass(frozen=True)
+class Survey:
+    """What the newest mails say about the receiving server's id: how many were looked at,
+    how many carry the configured id, and the ids every one of them carries."""
+
+    checked: int
+    configured_on: int
+    on_every_mail: tuple[str, ...]
+
+
+def survey(mails: list[list[str]], configured: str | None) -> Survey:
+    """:class:`Survey` of ``mails`` (each mail's Authentication-Results values)."""
+    ids_per_mail = [{parse_authentication_results(v).authserv_id for v in values} - {""}
+                    for values in mails]
+    on_all = set.intersection(*ids_per_mail) if ids_per_mail else set()
+    wanted = (configured or "").strip().lower()
+    return Survey(len(mails), sum(1 for ids in ids_per_mail if wanted and wanted in ids),
+                  tuple(sorted(on_all)))
