@@ -5,7 +5,8 @@ notes on Seller Central), with scenario data from YAML, a JSON control API under
 ``/__sandbox/`` and injectable faults (captcha, intrusion check, slow pages, errors).
 
 ``app`` (the Starlette app: the gate, the signed-in pages), ``auth`` (the sign-in pages),
-``picker`` (the account picker), ``control`` (the control API), ``scenario`` (the YAML
+``picker`` (the account picker), ``messaging`` (Buyer Messages: the v3 app or the legacy
+inbox, and the threads), ``control`` (the control API), ``scenario`` (the YAML
 scenarios), ``state`` (sessions, threads, counters, faults), ``wording`` (the pages' words
 per locale), ``web`` (shared helpers) and ``server`` (a loopback server in a thread).
 Imports nothing else of ``rpa``: it stands apart from the bot it exercises.
