@@ -275,7 +275,9 @@ class ThreadPage:
         self.sel.wait(page, "thread.message")  # a thread shows at least the buyer's message
         nodes = self.sel.any_of(page, "thread.message")
         mine = self.sel.any_of(page, "thread.from_seller")
-        senders = [bool(nodes.nth(i).and_(mine).count()) for i in range(nodes.count())]
+        count = nodes.count()
+        senders = ([False] * count if not mine.count()  # none of ours on the page
+                   else [bool(nodes.nth(i).and_(mine).count()) for i in range(count)])
         bodies = self.sel.texts(nodes, "thread.message_text")
         times = self.sel.texts(nodes, "thread.message_time")
         if len(bodies) != len(senders):

@@ -43,8 +43,8 @@ SENT_FLASH = "Your message has been sent."
 NO_RESPONSE_FLASH = "Marked as no response needed."
 EMPTY_REPLY = "Enter a message"
 TOO_LONG = f"Your message is too long ({MAX_REPLY} characters at most)"
-# The v3 app's views, by the ``fi`` the left nav puts in the address.
-VIEWS = {"responseNeeded": "Response needed", "all": "All messages",
+# The v3 app's views, by the ``fi`` the left nav puts in the address, in the nav's order.
+VIEWS = {"all": "All messages", "responseNeeded": "Response needed",
          "sent": "Sent messages", "resolved": "Resolved"}
 STATUS_WORDS = {"response_needed": "Response needed", "responded": "Responded",
                 "no_response_needed": "Resolved"}
@@ -151,7 +151,7 @@ def _app_page(request: Request, chrome: dict[str, Any], state: SandboxState,
               "search": request.query_params.get("ss", ""),
               "page": request.query_params.get("page", "1"), "thread": thread_id,
               "inbox_path": INBOX_PATH, "thread_path": THREAD_PATH, "api": API_PREFIX,
-              "views": VIEWS, "min_width": variant.list_min_width,
+              "views": list(VIEWS.items()), "min_width": variant.list_min_width,
               "cold_deep_link": variant.cold_deep_link,
               "no_response_label": variant.no_response_label,
               "render_ms": variant.render_ms}

@@ -125,6 +125,8 @@
         return;
       }
       this.cfg = JSON.parse(this.getAttribute("data-config") || "{}");
+      this.viewNames = {};
+      this.cfg.views.forEach(function (pair) { this.viewNames[pair[0]] = pair[1]; }, this);
       var root = this.attachShadow({ mode: "open" });
       if (!this.mayMount()) {
         return; // unmounted: Seller Central's navigation is all the page shows
@@ -240,12 +242,13 @@
       card.appendChild(make("span", { "class": "bsm-metric-value" },
         this.needed === null ? "…" : String(this.needed)));
       this.nav.appendChild(card);
-      Object.keys(this.cfg.views).forEach(function (key) {
+      this.cfg.views.forEach(function (pair) {
+        var key = pair[0];
         var attrs = { href: self.cfg.inbox_path + "?fi=" + key };
         if (key === self.view && !self.threadId) {
           attrs["aria-current"] = "page";
         }
-        var link = make("a", attrs, self.cfg.views[key]);
+        var link = make("a", attrs, pair[1]);
         link.addEventListener("click", function (ev) {
           ev.preventDefault();
           self.setView(key);
@@ -309,7 +312,7 @@
         return;
       }
       pane.hidden = false;
-      pane.appendChild(make("h2", {}, this.cfg.views[this.view] || "Search results"));
+      pane.appendChild(make("h2", {}, this.viewNames[this.view] || "Search results"));
       if (this.listError) {
         pane.appendChild(make("p", { role: "alert", "class": "bsm-error" }, this.listError));
         return;
