@@ -18,6 +18,7 @@ from rpa.ledger import Ledger
 from rpa.practice.sandbox.scenario import SCENARIO_DIR
 from rpa.run.orchestrator import run
 from rpa.seller_central.browser import KeptBrowser
+from rpa.seller_central.messages import _on_site, inbox_view
 from tests.conftest import Sandbox
 from tests.console_server import launch_browser
 from tests.test_buyer_messages import EXPECTED, REPLIES, messages_config, replies_by_thread
@@ -149,3 +150,21 @@ def test_the_legacy_inbox_still_works(sandbox: Sandbox, make_config: Any) -> Non
     again = run(cfg)
     assert again.status == "ok", again.data["errors"]
     assert sandbox.state()["replies"] == state["replies"]
+
+
+class _Site:
+    base = "https://sellercentral.amazon.com"
+
+
+def test_the_inbox_view_and_the_messaging_link_are_read_from_addresses() -> None:
+    assert inbox_view("https://x/messaging/inbox-v3?fi=responseNeeded&page=2") == \
+        "responseneeded"
+    assert inbox_view("https://x/messaging/inbox-v3?fi=RESPONSE_NEEDED") == "responseneeded"
+    assert inbox_view("https://x/messaging/inbox-v3") == ""
+    here = "https://sellercentral.amazon.com/home"
+    site: Any = _Site()
+    assert _on_site(site, here, "/messaging/inbox-v3?fi=responseNeeded")
+    assert _on_site(site, here, "https://sellercentral.amazon.com/messaging/inbox")
+    assert not _on_site(site, here, "https://sellercentral-europe.amazon.com/messaging/inbox")
+    assert not _on_site(site, here, "//evil.example/messaging/inbox")
+    assert not _on_site(site, here, None) and not _on_site(site, here, "")

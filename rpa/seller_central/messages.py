@@ -18,7 +18,7 @@ import re
 import weakref
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qs, urlparse
+from urllib.parse import parse_qs, urljoin, urlparse
 
 from loguru import logger
 from playwright.sync_api import Error as PlaywrightError
@@ -123,20 +123,13 @@ def wide_enough(page: Page) -> None:
 
 def enter(sc: SellerCentral) -> str:
     """Open messaging as a person does: the home page, then the page's own messaging link,
-    until the list (or its empty state) shows. Only when the page offers no such link is
-    the inbox's address opened directly (a cold deep link, which v3 may leave unmounted).
-    Returns the key that showed (``inbox.thread_row`` or ``inbox.empty``)."""
+    until the list (or its empty state) shows. Returns the key that showed
+    (``inbox.thread_row`` or ``inbox.empty``)."""
     page = sc.page
     wide_enough(page)
     for _ in range(2):  # a second time only after signing in again on the way
         sc.open(HOME_PATH)
-        link = sc.sel.any_of(page, "inbox.entry_link").filter(visible=True).first
-        if link.count():
-            link.click()  # a page load or the app's own routing: waited for by what shows
-        else:
-            logger.warning("no messaging link on {}; opening the inbox by its address",
-                           HOME_PATH)
-            sc.goto(INBOX_PATH)
+        _follow_entry_link(sc)
         shown = sc.sel.which(page, ["inbox.thread_row", "inbox.empty", *LEFT_FOR])
         if shown in ("inbox.thread_row", "inbox.empty"):
             _entered.add(page)
@@ -145,6 +138,43 @@ def enter(sc: SellerCentral) -> str:
             raise PageError("Seller Central showed a server error instead of the inbox")
         sc.sign_in(shown)
     raise PageError("the inbox did not open after signing in again")
+
+
+def _follow_entry_link(sc: SellerCentral) -> None:
+    """Click the page's messaging link; one in a closed menu is followed by its address,
+    from this page (as a click would). Only when the page has no such link on this site is
+    the inbox's address opened directly: a cold deep link, which v3 may leave unmounted."""
+    page = sc.page
+    links = sc.sel.any_of(page, "inbox.entry_link")
+    try:
+        links.first.wait_for(state="attached", timeout=sc.sel.timeout_ms)
+        found = True
+    except PlaywrightError:
+        found = False
+    if found:
+        shown = links.filter(visible=True).first
+        if shown.count() and _on_site(sc, page.url, shown.get_attribute("href")):
+            shown.click()  # a page load or the app's own routing: waited for by what shows
+            return
+        href = links.first.get_attribute("href")
+        if _on_site(sc, page.url, href):
+            try:
+                page.goto(urljoin(page.url, href or ""), wait_until="domcontentloaded",
+                          referer=page.url)
+            except PlaywrightError as err:
+                raise PageError(f"could not follow the messaging link: "
+                                f"{str(err).splitlines()[0]}") from err
+            return
+    logger.warning("no messaging link on {}; opening the inbox by its address", HOME_PATH)
+    sc.goto(INBOX_PATH)
+
+
+def _on_site(sc: SellerCentral, here: str, href: str | None) -> bool:
+    """Whether ``href`` (read on the page at ``here``) leads into this Seller Central."""
+    if not href:
+        return False
+    target, base = urlparse(urljoin(here, href)), urlparse(sc.base)
+    return (target.scheme, target.netloc) == (base.scheme, base.netloc)
 
 
 class Inbox:

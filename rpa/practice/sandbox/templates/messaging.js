@@ -109,7 +109,7 @@
     ".bsm-nav a[aria-current=page]{font-weight:bold;background:#eef7f8}" +
     ".bsm-metrics{border:1px solid #d5d9d9;border-radius:8px;padding:8px;margin-bottom:12px}" +
     ".bsm-metric-value{font-size:22px;font-weight:bold;display:block}" +
-    ".bsm-list{flex:1 1 auto;min-width:0}.bsm-thread{flex:0 0 560px}" +
+    ".bsm-list{flex:1 1 auto;min-width:0}.bsm-thread-pane{flex:0 0 600px;min-width:0}" +
     ".bsm-pager{display:flex;gap:12px;align-items:center;margin:10px 0}" +
     ".message-list{list-style:none;padding:0}" +
     ".message{background:#fff;border:1px solid #e3e6e6;border-radius:6px;padding:8px 12px;" +
