@@ -1,10 +1,11 @@
 """Buyer-Seller Messaging: the inbox and the thread pages, in the scenario's generation.
 
 ``v3`` (the default) serves a shell: Seller Central's navigation and the messaging app, a
-single-page app (``templates/messaging.js``) that draws its list and the open thread
-inside components with open shadow roots from the JSON below ``/messaging/api/``, and
-sends a reply or "No response needed" as a request of its own, the page staying where it
-is. ``legacy`` serves the older server-drawn pages, whose forms load the next page.
+single-page app (``templates/messaging.js``, its components in ``messaging_parts.js``)
+that draws its list and the open thread inside open shadow roots from the JSON below
+``/messaging/api/``, and sends a reply or "No response needed" as a request of its own,
+the page staying where it is. ``legacy`` serves the older server-drawn pages, whose forms
+load the next page.
 
 Both write to the same state: a reply or a thread closed by one shows in the other.
 """
@@ -48,9 +49,18 @@ VIEWS = {"all": "All messages", "responseNeeded": "Response needed",
          "sent": "Sent messages", "resolved": "Resolved"}
 STATUS_WORDS = {"response_needed": "Response needed", "responded": "Responded",
                 "no_response_needed": "Resolved"}
-MESSAGING_JS = Markup((TEMPLATE_DIR / "messaging.js").read_text(encoding="utf-8"))
-if "</script" in MESSAGING_JS.lower():
-    raise ValueError("messaging.js must not close its own element")
+
+
+def _script(*names: str) -> Markup:
+    """The v3 app's script files, in order, as one script element's text."""
+    text = "\n".join((TEMPLATE_DIR / name).read_text(encoding="utf-8") for name in names)
+    if "</script" in text.lower():
+        raise ValueError(f"{', '.join(names)} must not close their own element")
+    return Markup(text)
+
+
+# The app's parts (components and helpers), then the app.
+MESSAGING_JS = _script("messaging_parts.js", "messaging.js")
 
 
 def _signed_in(request: Request) -> tuple[SandboxState, Session, dict[str, Any]]:
