@@ -314,6 +314,36 @@ class AfterSignIn(_Strict):
         return self
 
 
+# ---- Buyer-Seller Messaging: which inbox the sandbox serves and how it behaves ---------------
+InboxGeneration = Literal["v3", "legacy"]
+
+
+class MessagingVariant(_Strict):
+    """The Buyer Messages pages of a scenario.
+
+    ``v3`` is messaging v3 as public code shows it (the shared notes, section 4c): a
+    single-page app at ``/messaging/inbox-v3`` drawn inside components with open shadow
+    roots, a two-pane layout (thread list and the open thread), left-nav filters and a
+    "Response needed N" card; Send and "No response needed" change the page without
+    loading another. ``legacy`` is the older server-drawn inbox (``#threads-list``, about
+    2018) with a thread page whose actions load the next page.
+    """
+
+    inbox: InboxGeneration = "v3"
+    # v3: the list pane is drawn only in a window at least this wide (narrower: the
+    # navigation alone); the open thread is drawn at any width.
+    list_min_width: int = Field(default=1600, ge=0, le=10000)
+    # v3: a messaging address opened directly (typed, bookmarked, a script's goto) before
+    # the app was entered through a Seller Central link in this tab leaves the app
+    # unmounted: only the navigation is drawn.
+    cold_deep_link: bool = True
+    # The words on the button that closes a thread without a reply ("No Response Required"
+    # is the older help pages' wording).
+    no_response_label: str = Field(default="No response needed", min_length=1, max_length=60)
+    # v3: how long the app waits with its data before drawing it (a slow first paint).
+    render_ms: int = Field(default=0, ge=0, le=25000)
+
+
 class Scenario(_Strict):
     name: str = ""
     layout: Layout
@@ -341,6 +371,8 @@ class Scenario(_Strict):
     account_pages: AccountPages = Field(default_factory=AccountPages)
     # Home and Account Health drawn from the evidence, and the pages' first paint.
     after_signin: AfterSignIn = Field(default_factory=AfterSignIn)
+    # Buyer-Seller Messaging's pages (see MessagingVariant).
+    messaging: MessagingVariant = Field(default_factory=MessagingVariant)
 
     @field_validator("never_loads")
     @classmethod

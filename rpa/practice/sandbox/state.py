@@ -31,6 +31,9 @@ COUNTER_NAMES = (
     "http500_served",
     "hangs_started",
     "requests",
+    # Buyer-Seller Messaging: thread pages loaded, and the v3 app's data requests
+    "thread_pages_served",
+    "messaging_data_served",
 )
 
 FAULT_KEYS = ("captcha", "cvf", "otp_reject_once", "slow_ms", "http500", "hang", "times",
@@ -86,6 +89,7 @@ class LiveThread:
     thread: Thread
     status: str
     messages: list[dict[str, str]]
+    closed_at: str | None = None  # when this sandbox recorded a reply or "no response needed"
 
     @property
     def thread_id(self) -> str:
@@ -263,7 +267,9 @@ class SandboxState:
 
     # -- buyer messages ----------------------------------------------------------------
 
-    def reply(self, thread_id: str, text: str) -> None:
+    def reply(self, thread_id: str, text: str, via: str = "form") -> None:
+        """Record a reply; ``via`` says how it came: ``form`` (a page's form, the legacy
+        thread page) or ``app`` (the v3 app's request, the page staying as it is)."""
         at = now_iso()
         with self.lock:
             live = self.thread(thread_id)
@@ -271,16 +277,18 @@ class SandboxState:
                 raise KeyError(thread_id)
             live.messages.append({"from": "seller", "text": text, "at": at})
             live.status = "responded"
-            self.replies.append({"thread_id": thread_id, "text": text, "at": at})
+            live.closed_at = at
+            self.replies.append({"thread_id": thread_id, "text": text, "at": at, "via": via})
 
-    def mark_no_response(self, thread_id: str) -> None:
+    def mark_no_response(self, thread_id: str, via: str = "form") -> None:
         at = now_iso()
         with self.lock:
             live = self.thread(thread_id)
             if live is None:
                 raise KeyError(thread_id)
             live.status = "no_response_needed"
-            self.no_response.append({"thread_id": thread_id, "at": at})
+            live.closed_at = at
+            self.no_response.append({"thread_id": thread_id, "at": at, "via": via})
 
     # -- faults --------------------------------------------------------------------
 
