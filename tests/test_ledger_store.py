@@ -74,7 +74,7 @@ def test_every_operation_callers_use_is_in_the_store() -> None:
     used = {name for path in files
             for name in re.findall(r"(?<!rpa\.)\bledger\.(?!sqlite\b)([a-z]\w*)",
                                    path.read_text())}
-    assert {"escalate", "outbox_sending", "claim_run_alert", "path"} <= used, used
+    assert {"escalate", "outbox_sending", "claim_run_alert", "where"} <= used, used
     assert sorted(used - set(declared(LedgerStore))) == []
 
 

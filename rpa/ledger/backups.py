@@ -12,7 +12,7 @@ import sqlite3
 from datetime import datetime, timezone
 from pathlib import Path
 
-from rpa.ledger.base import SQLiteRecords
+from rpa.ledger.base import Records
 
 BACKUPS_DIR = "backups"
 KEEP_BACKUPS = 7
@@ -137,11 +137,15 @@ def restore(path: Path, source: Path | None = None) -> tuple[Path, Path | None]:
     return source, aside
 
 
-class Backups(SQLiteRecords):
+class Backups(Records):
     """Copies of the open ledger into ``backups/`` beside it."""
 
-    def backup(self, keep: int = KEEP_BACKUPS, label: str = "") -> Path:
-        """Copy the ledger into ``backups/`` with SQLite's backup API; keep the last ``keep``."""
+    path: Path
+    db: sqlite3.Connection  # SQLite's own: its backup API copies the file
+
+    def backup(self, keep: int = KEEP_BACKUPS, label: str = "") -> Path | None:
+        """Copy the ledger into ``backups/`` with SQLite's backup API; keep the last ``keep``;
+        returns the copy."""
         folder = self.path.parent / BACKUPS_DIR
         folder.mkdir(mode=0o700, exist_ok=True)
         stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
