@@ -27,10 +27,10 @@ class LedgerBroken(Exception):
 
     exit_code = 6
 
-    def __init__(self, message: str, *, path: Path, reason: str) -> None:
+    def __init__(self, message: str, *, path: Path | str, reason: str) -> None:
         super().__init__(message)
-        self.path = path
-        self.reason = reason  # "corrupt" or "missing"
+        self.path = path  # the SQLite file, or the PostgreSQL URL (without a password)
+        self.reason = reason  # "corrupt", "missing" or "unreachable" (PostgreSQL)
 
 
 def backups(state_dir: Path) -> list[Path]:

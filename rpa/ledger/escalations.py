@@ -262,7 +262,7 @@ class Escalations(Records):
             cur = self.db.execute(
                 "UPDATE escalations SET answer=?, answer_via=?, answer_by=?, answer_ref=?,"
                 " answered_at=?, status=?, closed_at=CASE WHEN ?='closed' THEN ? ELSE"
-                " closed_at END, delivery_state='', delivery_error='', delivery_attempts=0"
+                " closed_at END, delivery_state='', delivery_error='', delivery_attempts='0'"
                 " WHERE code=? AND status NOT IN ('delivered','closed','expired')"
                 " AND COALESCE(delivery_state,'') NOT IN ('sending','done')",
                 (scrub(text), via, scrub(by), ref, at, state, state, at, code))
@@ -288,8 +288,10 @@ class Escalations(Records):
         ``delivered``, or ``closed`` for an email whose original is marked read)."""
         at = now_iso()
         if state == "sending":
+            # A TEXT column (added by a migration), counted as a number.
             self.db.execute("UPDATE escalations SET delivery_state='sending', delivery_attempts="
-                            "COALESCE(delivery_attempts,0)+1 WHERE code=?", (code,))
+                            "CAST(COALESCE(CAST(delivery_attempts AS INTEGER), 0) + 1 AS TEXT)"
+                            " WHERE code=?", (code,))
             return
         if state == "done":
             self.db.execute("UPDATE escalations SET delivery_state='done', delivery_error='',"
