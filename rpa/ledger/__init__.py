@@ -49,7 +49,13 @@ from rpa.ledger.escalations import (
 )
 from rpa.ledger.migrations import LATEST as POSTGRES_SCHEMA_VERSION
 from rpa.ledger.pglock import advisory_lock
-from rpa.ledger.postgres import PostgresLedger, check_postgres, display_url, url_problem
+from rpa.ledger.postgres import (
+    PostgresLedger,
+    check_postgres,
+    display_url,
+    migrate_database,
+    url_problem,
+)
 from rpa.ledger.schema import SCHEMA
 from rpa.ledger.sqlite import Ledger
 from rpa.ledger.store import LedgerStore
@@ -78,6 +84,7 @@ __all__ = [
     "check_postgres",
     "copy_ledger",
     "display_url",
+    "migrate_database",
     "now_iso",
     "quick_check",
     "restore",

@@ -182,6 +182,16 @@ class PostgresLedger(Runs, Replies, Escalations, Outbox, Emails, Audit):
         self.db.execute("SELECT value FROM meta WHERE name='escalation_counter' FOR UPDATE")
 
 
+def migrate_database(url: str, password: str = "") -> tuple[int, list[migrations.Migration]]:
+    """Apply the database's missing migrations now (``rpa ledger migrate``); returns the
+    version it was at and the migrations applied."""
+    db = connect(url, password, purpose="migrate")
+    try:
+        return migrations.version(db), migrations.migrate(db)
+    finally:
+        db.close()
+
+
 def _sqlite_runs(path: Path) -> bool:
     """Whether the SQLite ledger at ``path`` remembers a run (False when there is none, or
     it cannot be read: its own check is not this ledger's)."""
