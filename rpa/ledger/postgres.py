@@ -123,12 +123,12 @@ def connect(url: str, password: str = "", *, purpose: str = "ledger") -> PgConne
                                connect_timeout=CONNECT_TIMEOUT_S,
                                application_name=f"rpa {purpose}"[:63], **extra)
     except psycopg.OperationalError as err:
+        why = "; ".join(line.strip() for line in str(err).splitlines() if line.strip())
         raise LedgerBroken(
-            f"the PostgreSQL ledger at {display_url(url)} cannot be reached: "
-            f"{str(err).strip().splitlines()[-1] if str(err).strip() else type(err).__name__}."
-            " Nothing was done; check that the database server is up, ledger.url, and the"
-            " password in the variable ledger.password_env names",
-            path=display_url(url), reason="unreachable") from err
+            f"the PostgreSQL ledger at {display_url(url)} cannot be reached"
+            f" ({why or type(err).__name__}). Nothing was done; check that the database"
+            " server is up, ledger.url, and the password in the variable that"
+            " ledger.password_env names", path=display_url(url), reason="unreachable") from err
     return PgConnection(conn)
 
 
