@@ -155,6 +155,46 @@ def test_a_text_killed_in_flight_on_postgres_is_sent_again_once(
         ledger.close()
 
 
+# Dies right after the first escalation row is inserted, inside the transaction that also
+# takes the counter's row lock and writes the history: the server undoes all of it.
+KILL_IN_ESCALATE = """
+import os, signal, sys
+from rpa.ledger import PostgresLedger
+from rpa.ledger.postgres import PgConnection
+
+original = PgConnection.execute
+
+def execute(self, sql, parameters=(), /):
+    cur = original(self, sql, parameters)
+    if sql.lstrip().startswith("INSERT INTO escalations"):
+        os.kill(os.getpid(), signal.SIGKILL)
+    return cur
+
+PgConnection.execute = execute
+ledger = PostgresLedger(sys.argv[1], password=os.environ["T_PG_PASSWORD"])
+ledger.escalate_many("test", "email", [{"source_key": f"<m{n}@x>", "summary": "{code}: s",
+                                        "details": "d"} for n in range(3)])
+"""
+
+
+def test_killed_inside_an_escalation_on_postgres_keeps_all_or_nothing(
+        pg_database: PgDatabase, tmp_path: Path) -> None:
+    proc = child(KILL_IN_ESCALATE, pg_database.url, tmp_path=tmp_path)
+    assert proc.returncode == -9, proc.stderr[-2000:]
+    ledger = ledger_of(pg_database)
+    try:
+        assert ledger.escalations(None) == [] and ledger.events() == []
+        # the counter's row lock went with the dead session: this does not wait
+        ledger.db.execute("SET lock_timeout = '10s'")
+        made = ledger.escalate_many("test", "email", [
+            {"source_key": f"<m{n}@x>", "summary": "{code}: s", "details": "d"}
+            for n in range(3)])
+        assert made == [("E001", True), ("E002", True), ("E003", True)]
+        assert [e["event"] for e in ledger.events()] == ["opened"] * 3
+    finally:
+        ledger.close()
+
+
 HOLD_THE_LOCK = """
 import os, sys, time
 from rpa.ledger import advisory_lock
