@@ -87,7 +87,7 @@ def escalations_show(code: str = typer.Argument(..., help="the code, e.g. E004")
     if ledger is not None:
         ledger.close()
     if esc is None:
-        where = Path(cfg.paths.state_dir) / "ledger.sqlite"
+        where = ledger.where if ledger is not None else Path(cfg.paths.state_dir) / "ledger.sqlite"
         err_console.print(f"[red]unknown escalation:[/red] no escalation {escape(code)} in "
                           f"the ledger {where} (list them with `rpa escalations --all`)",
                           soft_wrap=True)
