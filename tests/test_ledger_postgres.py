@@ -518,3 +518,21 @@ def test_the_ledger_section_keeps_the_password_out_of_the_file() -> None:
         with pytest.raises(ConfigError, match=said) as caught:
             parse_config({**base, "ledger": {"url": url}}, "x.yaml")
         assert "secret" not in str(caught.value)
+
+
+def test_a_role_that_may_not_create_tables_is_told_to_migrate(
+        pg_server: Any, pg_database: PgDatabase) -> None:
+    import secrets
+
+    role = f"reader_{secrets.token_hex(4)}"
+    with pg_server.connect() as conn:
+        conn.execute(f"CREATE ROLE {role} LOGIN PASSWORD 'reader-pw'")
+    url = pg_database.url.replace(f"//{pg_server.user}@", f"//{role}@")
+    with pytest.raises(LedgerBroken, match="rpa ledger migrate") as caught:
+        PostgresLedger(url, password="reader-pw")
+    assert caught.value.reason == "outdated" and caught.value.exit_code == 6
+    conn = connect(pg_database.url, pg_database.password)
+    try:
+        assert migrations.version(conn) == 0, "nothing half-made"
+    finally:
+        conn.close()

@@ -30,7 +30,9 @@ class LedgerBroken(Exception):
     def __init__(self, message: str, *, path: Path | str, reason: str) -> None:
         super().__init__(message)
         self.path = path  # the SQLite file, or the PostgreSQL URL (without a password)
-        self.reason = reason  # "corrupt", "missing" or "unreachable" (PostgreSQL)
+        # "corrupt", "missing"; PostgreSQL's also "unreachable" and "outdated" (its schema
+        # could not be brought up to date)
+        self.reason = reason
 
 
 def backups(state_dir: Path) -> list[Path]:

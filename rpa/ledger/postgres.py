@@ -146,7 +146,7 @@ class PostgresLedger(Runs, Replies, Escalations, Outbox, Emails, Audit):
         self.code_floor = code_floor
         self.db = connect(url, password)
         try:
-            migrations.migrate(self.db)
+            _migrate(self.db, url)
         except BaseException:
             self.db.close()
             raise
@@ -182,12 +182,28 @@ class PostgresLedger(Runs, Replies, Escalations, Outbox, Emails, Audit):
         self.db.execute("SELECT value FROM meta WHERE name='escalation_counter' FOR UPDATE")
 
 
+def _migrate(db: PgConnection, url: str) -> list[migrations.Migration]:
+    """:func:`migrations.migrate`; a database that refuses them (a role that may not create
+    tables) raises :class:`LedgerBroken` (``reason`` "outdated"): the schema is left as
+    it was."""
+    import psycopg
+
+    try:
+        return migrations.migrate(db)
+    except psycopg.Error as err:
+        raise LedgerBroken(
+            f"the PostgreSQL ledger at {display_url(url)} could not be brought up to date"
+            f" ({str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__});"
+            " nothing was changed. Run `rpa ledger migrate` as a role that may create tables"
+            " in the database", path=display_url(url), reason="outdated") from err
+
+
 def migrate_database(url: str, password: str = "") -> tuple[int, list[migrations.Migration]]:
     """Apply the database's missing migrations now (``rpa ledger migrate``); returns the
     version it was at and the migrations applied."""
     db = connect(url, password, purpose="migrate")
     try:
-        return migrations.version(db), migrations.migrate(db)
+        return migrations.version(db), _migrate(db, url)
     finally:
         db.close()
 

@@ -342,9 +342,12 @@ def _stopped_by_ledger(cfg: Config, place: LedgerPlace,
         yield
     except LedgerBroken as err:
         logger.error("{}", err)
-        what = {"corrupt": "corrupt", "unreachable": "out of reach"}.get(err.reason, "missing")
+        what = {"corrupt": "corrupt", "unreachable": "out of reach",
+                "outdated": "not up to date"}.get(err.reason, "missing")
         if err.reason == "unreachable":
             way = "The VA checks the database server and ledger.url"
+        elif err.reason == "outdated":
+            way = "The VA runs: rpa ledger migrate"
         elif place.url:
             way = "The VA copies the SQLite ledger over: rpa ledger copy"
         else:
