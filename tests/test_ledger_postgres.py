@@ -364,3 +364,24 @@ def test_a_role_that_may_not_create_tables_is_told_to_migrate(
         assert migrations.version(conn) == 0, "nothing half-made"
     finally:
         conn.close()
+
+
+def test_the_throwaway_server_goes_away_with_its_folder() -> None:
+    import psycopg
+
+    from rpa.practice import postgres
+
+    ok, why = postgres.available()
+    if not ok:
+        pytest.skip(f"PostgreSQL is not available: {why}")
+    with postgres.PostgresServer(user="other") as server:
+        url = server.create_database("kept_here")
+        assert server.running and url.endswith(f":{server.port}/kept_here")
+        with psycopg.connect(url, password=server.password) as conn:
+            assert conn.execute("SELECT current_user").fetchone() == ("other",)
+        with pytest.raises(psycopg.OperationalError, match="password"):
+            psycopg.connect(url, password="wrong", connect_timeout=5)
+        root = server.root
+    assert not root.exists()
+    with pytest.raises(psycopg.OperationalError):
+        psycopg.connect(url, password=server.password, connect_timeout=5)

@@ -151,6 +151,11 @@ class PostgresServer:
             pwfile.write_text(self.password + "\n")
             pwfile.chmod(0o600)
             if self._run_as is not None:
+                closed = [str(d) for d in self.root.parents if not d.stat().st_mode & 0o001]
+                if closed:
+                    raise RuntimeError(f"{closed[0]} is not searchable by other users, but the"
+                                       f" '{SERVICE_USER}' user must reach {self.root}; set"
+                                       " TMPDIR to a folder such as /tmp")
                 for path in (self.root, sockets, pwfile):
                     os.chown(path, self._run_as.pw_uid, self._run_as.pw_gid)
             _run([str(self.bindir / "initdb"), "-D", str(self.data), "-U", self.user,
