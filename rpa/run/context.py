@@ -19,7 +19,7 @@ from playwright.sync_api import Locator, Page
 from rpa.browser.chromium import BrowserSession, launch
 from rpa.browser.selectors import Selectors
 from rpa.config import AccountConfig, Config
-from rpa.ledger import Ledger
+from rpa.ledger import LedgerStore
 from rpa.owner.notify import Notifier
 from rpa.run.evidence import Evidence
 
@@ -55,7 +55,7 @@ class RunContext:
     account: AccountConfig
     secrets: dict[str, str] = field(repr=False)
     selectors: Selectors
-    ledger: Ledger
+    ledger: LedgerStore
     notifier: Notifier
     evidence: Evidence
     run_id: str
