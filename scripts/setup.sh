@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Idempotent set-up: virtualenv, the package (with --test, its test tools), a Chromium
-# and Dovecot (with --bench also imapfilter, which the mailbox benchmark compares with).
+# Idempotent set-up: virtualenv, the package (with --test, its test tools), a Chromium,
+# Dovecot and Xvfb (with --bench also imapfilter, which the mailbox benchmark compares with).
 # Safe to run again and again; it only does what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -62,7 +62,17 @@ if ! command -v dovecot >/dev/null 2>&1 && [ ! -x /usr/sbin/dovecot ]; then
   fi
 fi
 
-# 5. imapfilter, for the benchmark only (bench/mailbox.py runs it beside our triage)
+# 5. Xvfb: a visible browser (browser.headless: false) on a machine without a display draws
+#    on a private one; the test of it is skipped without
+if ! command -v Xvfb >/dev/null 2>&1; then
+  if is_root && have_apt; then
+    apt_install xvfb
+  else
+    echo "note: Xvfb is not installed (Debian: apt-get install xvfb); browser.headless: false needs it where there is no display" >&2
+  fi
+fi
+
+# 6. imapfilter, for the benchmark only (bench/mailbox.py runs it beside our triage)
 if [ $want_bench = 1 ] && ! command -v imapfilter >/dev/null 2>&1; then
   if is_root && have_apt; then
     apt_install imapfilter

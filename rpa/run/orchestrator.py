@@ -23,6 +23,7 @@ from loguru import logger
 from playwright.sync_api import Error as PlaywrightError
 
 from rpa import redact
+from rpa.browser.display import needs_own_display
 from rpa.browser.selectors import Selectors, declared_keys
 from rpa.config import Config, check_folders, check_secrets
 from rpa.errors import ApplicationError, BusinessError, ConfigError, RunLocked
@@ -131,6 +132,8 @@ def run(cfg: Config, *, account: str | None = None, flows: list[str] | None = No
 
         idx = cfg.accounts.index(acc)
         totp(secrets["totp_secret"], key=f"accounts[{idx}].totp_secret_env", source=cfg.source)
+        # A visible browser needs a display, or Xvfb to make one: exit 2 here, not later.
+        needs_own_display(cfg.browser, headed)
 
     state_dir = Path(cfg.paths.state_dir)
     state_dir.mkdir(parents=True, exist_ok=True)

@@ -28,6 +28,9 @@ COUNTER_NAMES = (
     "challenge_pages_shown",
     "challenges_cleared",
     "account_chooser_shown",
+    # Password posts from a browser whose localStorage still held the mark a signed-in
+    # page left there: the browser kept its site storage.
+    "stored_device_seen",
     "http500_served",
     "hangs_started",
     "requests",
@@ -121,6 +124,11 @@ class SandboxState:
         self.scenario_name: str
         self.sessions: dict[str, Session] = {}
         self.remember_tokens: dict[str, str] = {}
+        # What signed-in pages leave in the browser's localStorage (as Amazon's scripts
+        # leave their device data), and the sign-in form posts back.
+        self.storage_mark = ""
+        # What the last password post carried as device data (its localStorage mark).
+        self.device_data = ""
         # Tokens of challenges this browser has passed (the WAF token, a wall's click).
         self.challenge_tokens: set[str] = set()
         self.pending: dict[str, PendingSignIn] = {}
@@ -142,6 +150,8 @@ class SandboxState:
             self.scenario_name = loaded.name
             self.sessions = {}
             self.remember_tokens = {}
+            self.storage_mark = new_token(9)
+            self.device_data = ""
             self.challenge_tokens = set()
             self.pending = {}
             self.counters = dict.fromkeys(COUNTER_NAMES, 0)
@@ -154,6 +164,14 @@ class SandboxState:
     def bump(self, name: str, by: int = 1) -> None:
         with self.lock:
             self.counters[name] = self.counters.get(name, 0) + by
+
+    def note_device_data(self, value: str) -> None:
+        """A password post's device data: counted when it is the mark the signed-in pages
+        leave in localStorage."""
+        with self.lock:
+            self.device_data = value
+            if value and value == self.storage_mark:
+                self.counters["stored_device_seen"] += 1
 
     # -- derived numbers -------------------------------------------------------------
 
@@ -376,6 +394,9 @@ class SandboxState:
                 "rating": self.scenario.rating,
                 "threads": {t.thread_id: t.status for t in self.threads},
                 "faults": self.faults.as_dict(),
+                # The localStorage mark signed-in pages leave (key "sc-device").
+                "storage_mark": self.storage_mark,
+                "device_data": self.device_data,
                 # What each live session works in: {"account", "marketplace"} or None.
                 "selected": [{"account": c[0].name, "marketplace": c[1].name}
                              if (c := self.selection(s)) else None

@@ -113,4 +113,5 @@ def after_signin(state: SandboxState, session: Session, return_to: str) -> str:
 
 def chrome_context(state: SandboxState, session: Session) -> dict[str, Any]:
     """What the signed-in top bar shows (its account switcher: rpa.practice.sandbox.header)."""
-    return {"header": header_context(state, session), "signed_in_email": session.email}
+    return {"header": header_context(state, session), "signed_in_email": session.email,
+            "storage_mark": state.storage_mark}
