@@ -114,11 +114,12 @@ def test_xvfb_is_stopped_when_the_browser_does_not_start(
 
 
 @needs_xvfb
-def test_a_display_that_is_set_is_used(sandbox: Sandbox, make_config: Any,
-                                       monkeypatch: pytest.MonkeyPatch,
-                                       agents: list[str]) -> None:
-    """A desktop session's display (here one the test starts): the browser draws there and
-    the run starts no X server of its own."""
+def test_rpa_login_headed_uses_the_display_that_is_set_and_the_profile(
+        sandbox: Sandbox, make_config: Any, monkeypatch: pytest.MonkeyPatch,
+        agents: list[str]) -> None:
+    """`rpa login --headed` in a desktop session (its display here one the test starts):
+    the browser draws there, the run starts no X server of its own, and it signs in on the
+    account's profile, as the headless runs do."""
     screen = VirtualDisplay().start()
     try:
         for name, value in screen.env.items():
@@ -131,9 +132,14 @@ def test_a_display_that_is_set_is_used(sandbox: Sandbox, make_config: Any,
             return real(self, *args, **kwargs)
 
         monkeypatch.setattr(VirtualDisplay, "start", spy)
-        result = run(make_config(signed_in=True, browser__headless=False, flows=["login"]))
+        cfg = make_config(signed_in=True, browser__profile="persistent")
+        result = run(cfg, flows=["login"], headed=True, assist=True)  # as `rpa login --headed`
         assert result.status == "ok", result.data["errors"]
         assert spawned == [] and len(agents) == 1 and "Headless" not in agents[0]
+        state = Path(cfg.paths.state_dir)
+        assert (state / "profiles" / "test" / "Default").is_dir()
+        assert not (state / "browser" / "test.json").exists(), "the profile took the sign-in"
+        assert sandbox.state()["counters"]["password_posts"] == 0
     finally:
         screen.stop()
 
