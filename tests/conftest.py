@@ -1,4 +1,5 @@
-"""Shared fixtures: a real sandbox Seller Central, a real HTTP receiver, configs for them."""
+"""Shared fixtures: a real sandbox Seller Central, a real HTTP receiver, configs for them,
+and a throwaway PostgreSQL server with a database per test."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import json
 import os
 import urllib.request
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +16,7 @@ import pytest
 from rpa import logs
 from rpa.browser.chromium import KeptBrowser, kept_open
 from rpa.config import Config, parse_config
+from rpa.practice import postgres
 from rpa.practice.demo import scenario_login
 from rpa.practice.receiver import Receiver
 from rpa.practice.sandbox import SandboxServer
@@ -67,7 +70,9 @@ class Sandbox:
 # the others wait (35 s in one run).
 LONGEST_FIRST = (
     "test_buyer_messages.py", "test_signin_variants.py", "test_cli.py", "test_answers.py",
-    "test_routine.py", "test_ledger_reliability.py", "test_console_actions.py",
+    "test_routine.py", "test_ledger_reliability.py",
+    "test_ledger_postgres_faults.py",  # 45 s: two runs killed at a reply, and re-run
+    "test_console_actions.py",
     "test_console.py", "test_failures.py", "test_home_variants.py", "test_home_labels.py",
     "test_artifacts_security.py", "test_account_picker.py",
     "test_browser_profile.py",  # 45 s: a Chromium start a run
@@ -104,6 +109,43 @@ def sandbox(sandbox_server: SandboxServer) -> Sandbox:
     sb = Sandbox(sandbox_server)
     sb.reset("healthy")
     return sb
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[postgres.PostgresServer]:
+    """One throwaway PostgreSQL server per test worker, started on first use (about a
+    second) and stopped when the worker ends; each test takes a database of its own."""
+    ok, why = postgres.available()
+    if not ok:
+        pytest.skip(f"PostgreSQL is not available: {why}")
+    with postgres.PostgresServer() as server:
+        yield server
+
+
+@dataclass(frozen=True)
+class PgDatabase:
+    """A fresh database on the throwaway server: its URL (no password in it), the
+    password, and the environment variable a configuration names for it."""
+
+    url: str
+    password: str
+    password_env: str = "T_PG_PASSWORD"
+
+    @property
+    def config(self) -> dict[str, str]:
+        """The configuration's ``ledger:`` section for it."""
+        return {"url": self.url, "password_env": self.password_env}
+
+
+@pytest.fixture()
+def pg_database(pg_server: postgres.PostgresServer,
+                monkeypatch: pytest.MonkeyPatch) -> Iterator[PgDatabase]:
+    """A database of this test's own (dropped after it), its password in the environment."""
+    url = pg_server.create_database()
+    db = PgDatabase(url, pg_server.password)
+    monkeypatch.setenv(db.password_env, db.password)
+    yield db
+    pg_server.drop_database(url.rsplit("/", 1)[1])
 
 
 @pytest.fixture()
