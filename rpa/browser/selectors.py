@@ -400,3 +400,24 @@ def declared_keys(*, with_check: bool = False) -> dict[str, tuple[str, ...]]:
         for key in keys:
             out[key] = (*out.get(key, ()), module.rpartition(".")[2])
     return out
+
+
+_KEY_LINE = re.compile(r"^(?:(?P<ns>[a-z_][a-z0-9_]*):|  (?P<key>[a-z_][a-z0-9_]*):)"
+                       r"\s*(?P<rest>.*)$")
+
+
+def unconfirmed_keys(path: Path | None = None) -> list[str]:
+    """The keys whose line in the selectors file says ``# unconfirmed``: no public source
+    shows them (YAML drops comments, so the file's text is read line by line)."""
+    file = Path(path) if path else default_selectors_file()
+    out: list[str] = []
+    ns = ""
+    for line in file.read_text(encoding="utf-8").splitlines():
+        found = _KEY_LINE.match(line)
+        if found is None:
+            continue
+        if found["ns"]:
+            ns = found["ns"]
+        elif ns and "# unconfirmed" in found["rest"]:
+            out.append(f"{ns}.{found['key']}")
+    return out

@@ -10,6 +10,7 @@ import typer
 from rich.table import Table
 
 from rpa import logs
+from rpa.browser.selectors import unconfirmed_keys
 from rpa.cli.common import AccountOpt, ConfigOpt, console
 from rpa.config import load_config
 from rpa.run.orchestrator import run
@@ -33,4 +34,9 @@ def selectors_check(config: Path = ConfigOpt, account: Optional[str] = AccountOp
         table.add_row(key, page, how or "[red]nothing[/red]")
         missing += how is None
     console.print(table)
+    doubtful = unconfirmed_keys(cfg.paths.selectors_file)
+    if doubtful:
+        console.print(f"{len(doubtful)} key(s) no public source confirms (# unconfirmed in "
+                      f"selectors.yaml): {', '.join(doubtful)}", soft_wrap=True,
+                      highlight=False)
     raise typer.Exit(1 if missing else 0)
