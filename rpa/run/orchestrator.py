@@ -23,6 +23,7 @@ from loguru import logger
 from playwright.sync_api import Error as PlaywrightError
 
 from rpa import redact
+from rpa.browser.overlay import with_overlay
 from rpa.browser.selectors import Selectors, declared_keys
 from rpa.config import Config, check_folders, check_secrets
 from rpa.errors import ApplicationError, BusinessError, ConfigError, RunLocked
@@ -120,7 +121,8 @@ def run(cfg: Config, *, account: str | None = None, flows: list[str] | None = No
     order = plan(flows or cfg.flows)
     secrets = check_secrets(cfg, acc, [f.name for f in order])
     redact.register(*secrets.values())
-    selectors = Selectors.load(cfg.paths.selectors_file, cfg.browser.timeout_ms)
+    selectors = with_overlay(Selectors.load(cfg.paths.selectors_file, cfg.browser.timeout_ms),
+                             cfg.paths.selectors_overlay)
     # Every key the page objects declare must be in the file (else exit 2, before Chromium);
     # they declared them as the flows planned above loaded them.
     selectors.require(declared_keys(with_check=any(f.name == "selectors_check"

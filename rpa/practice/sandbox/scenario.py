@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -298,6 +299,8 @@ class AfterSignIn(_Strict):
     not know, each beside its label as a person reads it. ``ambiguous``: figures that page
     shows with two values beside one label. ``first_paint_ms``: the content of every page
     after sign-in mounts this late, by script (a single-page app's first paint).
+    ``renamed``: ids (and ``data-test`` names) the pages after sign-in show under another
+    name, old → new: a page Amazon changed (``{unshipped-count: unshipped-qty}``).
     """
 
     health_layout: HealthLayout = "classic"
@@ -305,6 +308,16 @@ class AfterSignIn(_Strict):
     home_ids: HomeIds = "known"
     ambiguous: list[Widget] = []
     first_paint_ms: int = Field(default=0, ge=0, le=MAX_FIRST_PAINT_MS)
+    renamed: dict[str, str] = {}
+
+    @field_validator("renamed")
+    @classmethod
+    def _names(cls, value: dict[str, str]) -> dict[str, str]:
+        for old, new in value.items():
+            for name in (old, new):
+                if not re.fullmatch(r"[A-Za-z][\w-]*", name):
+                    raise ValueError(f"{name!r}: expected an id such as 'unshipped-count'")
+        return value
 
     @model_validator(mode="after")
     def _ambiguous_needs_unknown_ids(self) -> AfterSignIn:
