@@ -21,6 +21,7 @@ from rpa.browser.selectors import Selectors
 from rpa.config import AccountConfig, Config
 from rpa.ledger import Ledger
 from rpa.owner.notify import Notifier
+from rpa.run import pagesnaps
 from rpa.run.evidence import Evidence
 
 MASK_KEYS = ("signin.password", "mfa.code", "challenge.cvf")
@@ -128,6 +129,8 @@ class RunContext:
                                                      self.masks)
                 rec.screenshot = shots[0] if shots else None
                 rec.extra_screenshots = shots[1:]
+                if pagesnaps.wanted(err):  # what the page was made of, for its selectors
+                    pagesnaps.keep(self, f"{name} failed")
             raise
         else:
             if rec.outcome == "running":

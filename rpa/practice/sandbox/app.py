@@ -342,10 +342,11 @@ async def inbox(request: Request) -> Response:
     rows = [{"id": t.thread_id, "buyer": t.thread.buyer, "subject": t.thread.subject,
              "order_id": t.thread.order_id, "received": t.thread.received,
              "snippet": _snippet(t), "status": t.status} for t in shown]
-    return render("inbox.html", view=view, heading=heading, rows=rows, page=page, pages=pages,
-                  total=len(threads), needed=state.buyer_messages,
-                  next_url=link(page + 1) if page < pages else None,
-                  prev_url=link(page - 1) if page > 1 else None, search=ss, **chrome)
+    shown_page = render("inbox.html", view=view, heading=heading, rows=rows, page=page,
+                        pages=pages, total=len(threads), needed=state.buyer_messages,
+                        next_url=link(page + 1) if page < pages else None,
+                        prev_url=link(page - 1) if page > 1 else None, search=ss, **chrome)
+    return _renamed(shown_page, state.scenario.after_signin.renamed)
 
 
 def _thread_or_404(state: SandboxState, thread_id: str) -> LiveThread:
