@@ -74,6 +74,8 @@ class RunContext:
     warnings: list[str] = field(default_factory=list)
     # The time reminders go by (escalate.followups); tests give another.
     clock: Callable[[], datetime] = utc_now
+    # What the command that started the run asks of its flows (rpa teach: key and page).
+    params: dict[str, Any] = field(default_factory=dict)
 
     # --- browser ---------------------------------------------------------------------
     @property

@@ -110,11 +110,13 @@ def smtp_settings(cfg: Config, secrets: dict[str, str]) -> SmtpSettings | None:
 def run(cfg: Config, *, account: str | None = None, flows: list[str] | None = None,
         dry_run: bool = False, headed: bool = False, assist: bool = False,
         on_step: Callable[[str, Any], None] | None = None,
-        clock: Callable[[], datetime] | None = None) -> RunResult:
+        clock: Callable[[], datetime] | None = None,
+        params: dict[str, Any] | None = None) -> RunResult:
     """Run the chosen flows (default: the config's) for one account and return the outcome.
 
     ``clock`` (default: the real time, UTC) is what the flows see as now, e.g. for the
-    follow-ups' 2 days; tests inject one.
+    follow-ups' 2 days; tests inject one. ``params``: what the command asks of its flows
+    (``rpa teach``: the key and page), handed to them as ``RunContext.params``.
     """
     acc = cfg.account(account)
     # Everything that can be wrong with the configuration is found here, before Chromium.
@@ -159,7 +161,7 @@ def run(cfg: Config, *, account: str | None = None, flows: list[str] | None = No
         ctx = RunContext(config=cfg, account=acc, secrets=secrets, selectors=selectors,
                          ledger=ledger, notifier=notifier, evidence=evidence, run_id=run_id,
                          dry_run=dry_run, headed=headed, assist=assist,
-                         on_step=on_step, clock=clock or utc_now)
+                         on_step=on_step, clock=clock or utc_now, params=params or {})
         started = _now()
         logger.info("run {} for account {} — flows: {}", run_id, acc.name,
                     ", ".join(f.name for f in order))

@@ -131,6 +131,10 @@ class AccountHealth:
         return out
 
     # --- one row -------------------------------------------------------------------------
+    def area(self, row: Locator) -> Area:
+        """One metric row read: by selectors.yaml, else by its words (noted in read_by)."""
+        return self._area(row)
+
     def _area(self, row: Locator) -> Area:
         key = row.get_attribute("id") or row.get_attribute("data-testid") or ""
         area = Area(key=key, name="", value="", target="", status="")
