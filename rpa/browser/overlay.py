@@ -33,10 +33,10 @@ from typing import Any
 
 import yaml
 
+from rpa.browser.pagesnap import scrub_text
 from rpa.browser.selectors import Candidate, Selectors, parse_candidate
 from rpa.config import load_yaml
 from rpa.errors import ConfigError
-from rpa.redact import scrub
 
 OVERLAY_NAME = "selectors.local.yaml"
 FIELDS = ("candidates", "page", "taught", "element")
@@ -163,8 +163,9 @@ def diff(selectors: Selectors) -> list[str]:
 
 def export(selectors: Selectors) -> str:
     """The overlay as selectors.yaml text for the maintainers: per key the page it was
-    taught on and the element's snapshot excerpt, then its candidates. Secrets masked;
-    the excerpts were scrubbed of buyer data when they were taken."""
+    taught on and the element's snapshot excerpt, then its candidates. The excerpts were
+    scrubbed of buyer data when they were taken; secrets, email addresses and order ids
+    are masked again here (a key edited by hand)."""
     if not selectors.local:
         return "# No local selectors: nothing to send.\n"
     out = ["# Taught or edited on this machine (rpa selectors export): fold these into",
@@ -186,4 +187,4 @@ def export(selectors: Selectors) -> str:
                 lines = dumped.rstrip("\n").splitlines()
                 out += [f"    {lines[0]}", *(f"    {line}" for line in lines[1:])]
         out.append("")
-    return scrub("\n".join(out))
+    return scrub_text("\n".join(out), ())

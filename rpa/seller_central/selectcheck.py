@@ -65,6 +65,7 @@ VARIANTS = {"home.unshipped_count", "home.open_orders_total", "health.metric_sta
 VARIANTS |= {"app.header_store", "app.header_country", "app.header_label",
              "app.header_marketplace"}
 NOT_NOW = "(not on this page now)"
+NO_THREAD = "(not checked: the inbox lists no thread)"
 LABEL = "label fallback"
 # The namespaces each flow reads: a key of theirs that nothing resolves fails the check.
 FLOW_NAMESPACES = {
@@ -144,6 +145,8 @@ def check_pages(ctx: RunContext) -> list[list[str | None]]:
         path = template
         if template == THREAD_PATH:
             if not first_thread:
+                rows += [[key, "a thread", NO_THREAD] for key in keys
+                         if PAGES.get(key.split(".", 1)[0]) == template]
                 continue
             path = THREAD_PATH.format(thread_id=first_thread)
         with ctx.step(f"check selectors on {path}"):
@@ -155,6 +158,9 @@ def check_pages(ctx: RunContext) -> list[list[str | None]]:
                     continue
                 scope = ctx.page
                 if key in ROW_OF:
+                    if not ctx.selectors.present(ctx.page, ROW_OF[key]):
+                        rows.append([key, path, f"(not checked: no {ROW_OF[key]} found)"])
+                        continue
                     scope = ctx.selectors.any_of(ctx.page, ROW_OF[key]).first  # type: ignore
                 found = ctx.selectors.check(scope, key) or by_label(key)
                 rows.append([key, path, found or (NOT_NOW if key in STATEFUL | VARIANTS else None)])

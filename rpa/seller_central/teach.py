@@ -129,9 +129,10 @@ class Teaching:
         proposal = Proposal(self.key, self.path, self._excerpt(element, private),
                             found_now=found_now)
         scope = self._row_of(element)
+        hollow = self._holds_no_part(element)
         for cand in pointing.derive(picked, element, words=not private):
             why = (f"not inside a row of {ROW_OF[self.key]} (teach that key first)"
-                   if scope is None else pointing.verify(cand, scope))
+                   if scope is None else hollow or pointing.verify(cand, scope))
             if why:
                 proposal.refused.append((cand, why))
             else:
@@ -152,6 +153,21 @@ class Teaching:
             if rows.nth(i).locator(f"[{pointing.PICKED}]").count():
                 return rows.nth(i)
         return None
+
+    def _holds_no_part(self, element: Locator) -> str:
+        """For a key other keys are read inside (a row): why the element is not one (it
+        holds none of them: a word in the row was clicked, not the row), or ''."""
+        parts = sorted(k for k, row in ROW_OF.items() if row == self.key and k in self.sel)
+        if not parts:
+            return ""
+        for part in parts:
+            try:
+                if self.sel.any_of(element, part).count():
+                    return ""
+            except PlaywrightError:
+                continue
+        return (f"the element holds none of {', '.join(parts)}: a row is meant (take the "
+                "element around it)")
 
     def _excerpt(self, element: Locator, private: bool) -> str:
         """The element's accessibility snapshot, its first lines, scrubbed of buyer data
