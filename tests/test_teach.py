@@ -50,10 +50,10 @@ def _click(selector: str) -> Callable[[Page], None]:
 
 
 def _until(value: str, answers: list[Proposal]) -> Callable[[Proposal], str]:
-    """Write once a kept candidate names ``value``; else take the element around it."""
+    """Write once ``value`` is the first candidate kept; else take the element around."""
     def decide(proposal: Proposal) -> str:
         answers.append(proposal)
-        return "write" if any(value in c.value for c in proposal.kept) else "up"
+        return "write" if proposal.kept and proposal.kept[0].value == value else "up"
     return decide
 
 
@@ -95,29 +95,47 @@ def test_a_changed_page_is_kept_as_snapshots_then_taught_and_read_again(
     answers: list[Proposal] = []
     taught = run(cfg, flows=["teach"], params={
         "key": "home.unshipped_count", "person": _click("#unshipped-orders-count"),
-        "decide": _until("unshipped-orders-count", answers), "wait_s": 20})
+        "decide": _until("#unshipped-orders-count", answers), "wait_s": 20})
     assert taught.status == "ok", taught.data["errors"]
     assert answers[0].found_now and not any(n for _, n in answers[0].found_now)
     rows: list[Proposal] = []
     taught = run(cfg, flows=["teach"], params={
         "key": "health.metric_row",
         "person": _click("#shipping-late-shipment-rate-row-v2 .a-text-bold"),
-        "decide": _until("shipping-late-shipment-rate-row-v2", rows), "wait_s": 20})
+        "decide": _until("#shipping-late-shipment-rate-row-v2", rows), "wait_s": 20})
     assert taught.status == "ok", taught.data["errors"]
-    # the word clicked holds no part of a row: refused, then the row is taken
-    assert rows[0].kept == [] and "holds none of" in rows[0].refused[0][1]
+    # the word clicked, then its column, hold less than a row does: refused, until the
+    # row is taken, found by its id and as one of the section's rows
+    assert len(rows) == 3 and rows[0].kept == rows[1].kept == []
+    assert "health.metric_value, as a row does" in rows[1].refused[0][1]
     assert [c.describe() for c in rows[-1].kept] == [
-        "css='#shipping-late-shipment-rate-row-v2'"]
+        "css='#shipping-late-shipment-rate-row-v2'",
+        "css='#shipping-performance-section div.a-row.a-spacing-small.sp-metric-row'"]
+    # the message list: a buyer's name clicked, then the elements around it up to the row,
+    # found as one of the list's rows; the words of a row are buyer data: never a candidate
+    threads: list[Proposal] = []
+    taught = run(cfg, flows=["teach"], params={
+        "key": "inbox.thread_row", "person": _click(".thread-buyername >> nth=0"),
+        "decide": _until("#message-threads div.thread-row", threads), "wait_s": 20})
+    assert taught.status == "ok", taught.data["errors"]
+    refused = {c.describe(): why for p in threads for c, why in p.refused}
+    assert refused["text='[buyer name]'"].startswith("made of buyer data")
+    assert refused["role='link' name='[buyer name] [subject]'"].startswith("made of buyer")
+    assert "Rosalind" not in json.dumps(taught.data["observations"]["teach"])
     assert sandbox.state()["writes"] == [] and sandbox.state()["replies"] == []
 
     written = yaml.safe_load((tmp_path / "selectors.local.yaml").read_text())
     assert written["home.unshipped_count"]["candidates"] == [{"css": "#unshipped-orders-count"}]
     assert written["home.unshipped_count"]["page"] == "/home"
     assert written["health.metric_row"]["candidates"] == [
-        {"css": "#shipping-late-shipment-rate-row-v2"}]
+        {"css": "#shipping-late-shipment-rate-row-v2"},
+        {"css": "#shipping-performance-section div.a-row.a-spacing-small.sp-metric-row"}]
 
-    # the next run reads the figure by its taught selector, and the row in full
-    cfg = _config(make_config, tmp_path, ["login", "dashboard", "performance"])
+    # the next run reads the figure by its taught selector, the row in full, the messages
+    export = overlay.export(overlay.with_overlay(Selectors.load(), tmp_path /
+                                                 "selectors.local.yaml"))
+    assert not [seeded for seeded in BUYER_DATA if seeded in export]
+    assert "#message-threads div.thread-row" in export and "[buyer name]" in export
     again = run(cfg)
     assert again.status == "ok", again.data["errors"]
     obs = again.data["observations"]
@@ -125,6 +143,8 @@ def test_a_changed_page_is_kept_as_snapshots_then_taught_and_read_again(
     late = next(a for a in obs["performance"]["areas"] if a["name"] == "Late Shipment Rate")
     assert (late["value"], late["target"], late.get("not_read")) == ("5.2%", "< 4%", None)
     assert not obs.get("page_snapshots")
+    assert again.data["flows"]["buyer_messages"]["status"] == "ok"
+    assert len(again.data["threads"]) == 2
 
 
 # --- the pointer on pages set in place --------------------------------------------------

@@ -134,9 +134,9 @@ class PageSnapshot:
     html: str
 
 
-def take(page: Page, selectors: Selectors, private: dict[str, str]) -> PageSnapshot:
-    """The page's snapshot, scrubbed; ``private`` maps selectors.yaml keys whose elements
-    hold buyer data to their placeholder (``{"thread.buyer": "[buyer name]"}``)."""
+def _serialised(page: Page, selectors: Selectors, private: dict[str, str]
+                ) -> tuple[str, list[tuple[str, str]]]:
+    """The page's scrubbed HTML, and the private texts found (each with its placeholder)."""
     css: list[tuple[str, str]] = []
     texts: list[tuple[str, str]] = []
     for key, placeholder in private.items():
@@ -146,13 +146,26 @@ def take(page: Page, selectors: Selectors, private: dict[str, str]) -> PageSnaps
         texts += [(t, placeholder) for t in selectors.texts(page, key)]
     out = page.evaluate(_SERIALISE, {"privateCss": css, "hint": PRIVATE_HINT, "csp": CSP})
     texts += [(str(t), str(p)) for t, p in out["found"]]
+    return str(out["html"]), texts
+
+
+def private_texts(page: Page, selectors: Selectors, private: dict[str, str]
+                  ) -> list[tuple[str, str]]:
+    """The private texts the page shows (as :func:`take` finds them), each with its
+    placeholder: what :func:`scrub_text` replaces in another text taken from the page."""
+    return _serialised(page, selectors, private)[1]
+
+
+def take(page: Page, selectors: Selectors, private: dict[str, str]) -> PageSnapshot:
+    """The page's snapshot, scrubbed; ``private`` maps selectors.yaml keys whose elements
+    hold buyer data to their placeholder (``{"thread.buyer": "[buyer name]"}``)."""
+    html, texts = _serialised(page, selectors, private)
     try:
         aria = page.locator("body").aria_snapshot(timeout=ARIA_TIMEOUT_MS)
     except PlaywrightError as err:
         aria = f"# no accessibility snapshot: {str(err).splitlines()[0]}\n"
     path = urlparse(page.url).path or "/"
-    return PageSnapshot(path, scrub_text(aria, texts), scrub_text(str(out["html"]), texts,
-                                                                  html=True))
+    return PageSnapshot(path, scrub_text(aria, texts), scrub_text(html, texts, html=True))
 
 
 def scrub_text(text: str, private: Iterable[tuple[str, str]], *, html: bool = False) -> str:

@@ -9,10 +9,12 @@ A click made by a person and one a test makes through Playwright take the same w
 element may sit inside an open shadow root: the click's composed path leads to it.
 
 :func:`derive` turns the element into candidates in the order selectors.yaml prefers: its
-id, a stable attribute (``data-test``, ``data-testid``, ``data-test-id``, ``name``), its
-role and accessible name, its label, its text. Names and texts with digits (a figure's
-value changes) are left out, and so are words for an element holding private data.
-:func:`verify` keeps a candidate only when it finds exactly that one element.
+id, a stable attribute (``data-test``, ``data-testid``, ``data-test-id``, ``name``), for
+a key naming the rows of a list its kind within the nearest ancestor with an id, its role
+and accessible name, its label, its text. Names and texts with digits (a figure's value
+changes) are left out, and so are words for an element holding private data.
+:func:`verify` keeps a candidate only when it finds exactly that one element (a list's:
+that element and only others of its kind).
 
 A banner and boxes around elements (:meth:`Pointer.say`, :meth:`Pointer.mark`) are drawn
 in a closed shadow root that takes no clicks and that no candidate can find.
@@ -65,6 +67,14 @@ _SCRIPT = r"""
     ariaLabel: el.getAttribute("aria-label") || "",
     text: (el.innerText || el.textContent || "").trim(),
     control: ["input", "textarea", "select"].includes(el.localName),
+    classes: Array.from(el.classList).map((c) => "." + CSS.escape(c)).join(""),
+    anchors: (() => {
+      const out = [];
+      for (let a = el.parentElement; a && out.length < 8; a = a.parentElement) {
+        if (a.id) out.push([a.id, "#" + CSS.escape(a.id)]);
+      }
+      return out;
+    })(),
     inShadow: el.getRootNode() instanceof ShadowRoot,
   });
   state.describe = describe;
@@ -126,6 +136,8 @@ class Picked:
     text: str
     control: bool
     in_shadow: bool
+    classes: str = ""  # ".a.b", escaped
+    anchor: str = ""  # the nearest ancestor's id that is not made up, as "#id"
 
 
 class Pointer:
@@ -149,7 +161,10 @@ class Pointer:
             aria_label=str(description.get("ariaLabel") or ""),
             text=" ".join(str(description.get("text") or "").split()),
             control=bool(description.get("control")),
-            in_shadow=bool(description.get("inShadow"))))
+            in_shadow=bool(description.get("inShadow")),
+            classes=str(description.get("classes") or ""),
+            anchor=next((str(css) for raw, css in description.get("anchors") or ()
+                         if not MADE_UP_ID.search(str(raw))), "")))
 
     def widen(self) -> tuple[Picked, Locator] | None:
         """Take the element around the one picked instead (a row around the word clicked);
@@ -188,9 +203,12 @@ class Pointer:
         return self.picks[-1], self.page.locator(f"[{PICKED}]")
 
 
-def derive(picked: Picked, element: Locator, *, words: bool = True) -> list[Candidate]:
+def derive(picked: Picked, element: Locator, *, words: bool = True,
+           listed: bool = False) -> list[Candidate]:
     """Candidates for the element, in selectors.yaml's order of preference; ``words``
-    False leaves out those made of what it says (its text, name or label)."""
+    False leaves out those made of what it says (its text, name or label); ``listed``
+    (a key naming every row of a list) adds the element's kind within its nearest
+    ancestor with an id (``#message-threads div.thread-row``)."""
     out: list[Candidate] = []
     if picked.id_selector:
         out.append(Candidate("css", picked.id_selector))
@@ -199,6 +217,8 @@ def derive(picked: Picked, element: Locator, *, words: bool = True) -> list[Cand
         if value:
             quoted = "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
             out.append(Candidate("css", f"{picked.tag}[{name}={quoted}]"))
+    if listed and picked.anchor and picked.classes:
+        out.append(Candidate("css", f"{picked.anchor} {picked.tag}{picked.classes}"))
     if not words:
         return out
     role, name = role_and_name(element)
@@ -230,11 +250,19 @@ def role_and_name(element: Locator) -> tuple[str, str]:
     return m.group("role"), name.replace('\\"', '"').replace("\\\\", "\\")
 
 
-def verify(cand: Candidate, scope: Scope) -> str:
-    """'' when ``cand`` finds exactly the picked element in ``scope``, else why not."""
+def verify(cand: Candidate, scope: Scope, *, alike: bool = False) -> str:
+    """'' when ``cand`` finds exactly the picked element in ``scope`` (with ``alike``: the
+    picked element and only elements of its tag and classes, the rows of a list), else
+    why not."""
     try:
         loc = cand.build(scope, {})
         count = loc.count()
+        if alike and count:
+            ok = loc.evaluate_all(
+                "(els, picked) => { const p = els.find((e) => e.hasAttribute(picked));"
+                " return !!p && els.every((e) => e.localName === p.localName &&"
+                " e.className === p.className); }", PICKED)
+            return "" if ok else "finds other kinds of elements too, or not the one clicked"
         if count != 1:
             return "finds nothing" if not count else f"finds {count} elements, not one"
         if not loc.evaluate(f"(e) => e.hasAttribute('{PICKED}')"):

@@ -6,14 +6,15 @@ are proposed for the local overlay (rpa.browser.overlay).
 opens; a sign-in page's keys need an address given). :class:`Teaching` opens the page,
 marks what the key's candidates find now (or says they find nothing), waits for the click
 (rpa.browser.pointing: the page acts on nothing meanwhile), derives the candidates and
-checks each in the key's scope (the page, or the row a key is read in), and returns a
+checks each in the key's scope (the page, or the row a key is read in; a row key's
+candidates may find the other rows of its list too, none else), and returns a
 :class:`Proposal`: the candidates kept, those refused with why, and the element's
 accessibility snapshot as an excerpt scrubbed of buyer data.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import urlparse
 
@@ -28,6 +29,8 @@ from rpa.seller_central.messages import THREAD_PATH
 from rpa.seller_central.pages import SellerCentral
 from rpa.seller_central.selectcheck import PAGES, ROW_OF, first_thread_id
 
+# Keys naming the rows of a list (other keys are read inside them).
+ROW_KEYS = frozenset(ROW_OF.values())
 # Lines of the element's snapshot kept as its excerpt.
 EXCERPT_LINES = 12
 FOUND, PICKED = "#e47911", "#067d62"  # orange: found now; green: clicked
@@ -126,13 +129,25 @@ class Teaching:
         pointer.clear()
         pointer.mark(element, PICKED)
         private = self.key in self.private
-        proposal = Proposal(self.key, self.path, self._excerpt(element, private),
+        values = self._private_values()
+        proposal = Proposal(self.key, self.path, self._excerpt(element, private, values),
                             found_now=found_now)
         scope = self._row_of(element)
         hollow = self._holds_no_part(element)
-        for cand in pointing.derive(picked, element, words=not private):
-            why = (f"not inside a row of {ROW_OF[self.key]} (teach that key first)"
-                   if scope is None else hollow or pointing.verify(cand, scope))
+        listed = self.key in ROW_KEYS
+        kind = f"{picked.anchor} {picked.tag}{picked.classes}"
+        for cand in pointing.derive(picked, element, words=not private, listed=listed):
+            said = " ".join(x for x in (cand.value, cand.name or "") if x)
+            if pagesnap.scrub_text(said, values) != said:  # shown with placeholders
+                cand = replace(cand, value=pagesnap.scrub_text(cand.value, values),
+                               name=pagesnap.scrub_text(cand.name, values) if cand.name
+                               else None)
+                why = ("made of buyer data (a name, an order id, a message): it would find "
+                       "only this buyer's")
+            elif scope is None:
+                why = f"not inside a row of {ROW_OF[self.key]} (teach that key first)"
+            else:
+                why = hollow or pointing.verify(cand, scope, alike=listed and cand.value == kind)
             if why:
                 proposal.refused.append((cand, why))
             else:
@@ -154,32 +169,48 @@ class Teaching:
                 return rows.nth(i)
         return None
 
+    def _private_values(self) -> list[tuple[str, str]]:
+        """The buyer data the page shows (the private keys' elements, and those whose ids
+        or classes say they hold a name, an address or a message), with placeholders."""
+        return pagesnap.private_texts(self.page, self.sel, self.private)
+
     def _holds_no_part(self, element: Locator) -> str:
-        """For a key other keys are read inside (a row): why the element is not one (it
-        holds none of them: a word in the row was clicked, not the row), or ''."""
+        """For a key other keys are read inside (a row): why the element is not one, or
+        ''. A row holds the parts the rows found now hold (at least one part when none is
+        found): a word or a column of the row clicked holds fewer."""
         parts = sorted(k for k, row in ROW_OF.items() if row == self.key and k in self.sel)
         if not parts:
             return ""
+        rows = self.sel.any_of(self.page, self.key)
+        held = self._parts_in(element, parts)
+        others = [self._parts_in(rows.nth(i), parts) for i in range(min(rows.count(), 3))]
+        wanted = set.union(*others) if others else set()
+        if (wanted and wanted <= held) or (not wanted and held):
+            return ""
+        lacking = sorted(wanted - held) or parts
+        return (f"the element holds no {', '.join(lacking)}, as a row does: take the "
+                "element around it")
+
+    def _parts_in(self, scope: Locator, parts: list[str]) -> set[str]:
+        found = set()
         for part in parts:
             try:
-                if self.sel.any_of(element, part).count():
-                    return ""
+                if self.sel.any_of(scope, part).count():
+                    found.add(part)
             except PlaywrightError:
                 continue
-        return (f"the element holds none of {', '.join(parts)}: a row is meant (take the "
-                "element around it)")
+        return found
 
-    def _excerpt(self, element: Locator, private: bool) -> str:
+    def _excerpt(self, element: Locator, private: bool,
+                 values: list[tuple[str, str]]) -> str:
         """The element's accessibility snapshot, its first lines, scrubbed of buyer data
         (for a key whose elements hold it, its text is a placeholder)."""
         try:
             text = element.aria_snapshot(timeout=5000)
         except PlaywrightError:
             return ""
-        values = [(t, p) for key, p in self.private.items() if key in self.sel
-                  for t in self.sel.texts(self.page, key)]
         if private:
-            values += [(element.inner_text(), self.private[self.key])]
+            values = [*values, (element.inner_text(), self.private[self.key])]
         lines = pagesnap.scrub_text(text, values).splitlines()
         more = [f"# … {len(lines) - EXCERPT_LINES} more lines"] if len(lines) > EXCERPT_LINES \
             else []
