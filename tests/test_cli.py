@@ -324,8 +324,10 @@ def test_selectors_check_live_lists_every_key_and_changes_nothing(tmp_path: Path
             "home.unshipped_count"]
         assert "unconfirmed" in rows["home.unshipped_count"]
         assert "(not checked: no inbox.thread_row found)" in rows["inbox.row_buyer"]
-        assert "1 key(s) a configured flow needs resolve to nothing: inbox.thread_row." \
-            in " ".join(out.split())
+        assert "misses the row of 'Late Shipment Rate' (finds others by" in rows[
+            "health.metric_row"]
+        assert ("2 key(s) a configured flow needs find nothing or miss what the page shows: "
+                "health.metric_row, inbox.thread_row.") in " ".join(out.split())
 
 
 def test_config_check_warns_when_authentication_is_required_without_authserv_id(

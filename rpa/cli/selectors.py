@@ -20,6 +20,7 @@ from rpa.config import Config, load_config
 from rpa.errors import ConfigError
 from rpa.run.orchestrator import EXIT_FAILED, run
 from rpa.run.registry import plan
+from rpa.seller_central.selectcheck import LABEL, MISSES
 
 selectors_app = typer.Typer(help="selectors.yaml and the local selectors (selectors.local.yaml).")
 
@@ -61,11 +62,13 @@ def selectors_check(config: Path = ConfigOpt, account: Optional[str] = AccountOp
     missing = []
     for key, page, how in rows:
         shown = escape(str(how)) if how else "[red]nothing[/red]"
-        if how and str(how).startswith("label fallback"):
+        if how and str(how).startswith(LABEL):
             shown = f"[yellow]{escape(str(how))}[/yellow]"
+        elif how and str(how).startswith(MISSES):
+            shown = f"[red]{escape(str(how))}[/red]"
         table.add_row(key, page, shown, UNCONFIRMED if key in unconfirmed else "",
                       "yes" if key in wanted else "")
-        if how is None and key in wanted:
+        if (how is None or str(how).startswith(MISSES)) and key in wanted:
             missing.append(key)
     console.print(table)
     stopped = obs.get("stopped_requests") or []
@@ -75,7 +78,8 @@ def selectors_check(config: Path = ConfigOpt, account: Optional[str] = AccountOp
     for error in result.data.get("errors", []):
         console.print(f"[red]{error['flow']}[/red]: {escape(error['message'])}")
     if missing:
-        console.print(f"[red]{len(missing)} key(s) a configured flow needs resolve to nothing: "
+        console.print(f"[red]{len(missing)} key(s) a configured flow needs find nothing or "
+                      "miss what the page shows: "
                       f"{', '.join(missing)}[/red]. `rpa teach KEY` points one at its "
                       "element; see README, \"When a page changed\".")
     console.print(f"Report: {result.report}")

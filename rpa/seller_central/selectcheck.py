@@ -66,6 +66,8 @@ VARIANTS |= {"app.header_store", "app.header_country", "app.header_label",
              "app.header_marketplace"}
 NOT_NOW = "(not on this page now)"
 NO_THREAD = "(not checked: the inbox lists no thread)"
+# A key that finds some of the page's rows and misses others the page names.
+MISSES = "misses "
 LABEL = "label fallback"
 # The namespaces each flow reads: a key of theirs that nothing resolves fails the check.
 FLOW_NAMESPACES = {
@@ -139,7 +141,8 @@ declare(__name__, SELECTOR_KEYS, check_only=True)
 def check_pages(ctx: RunContext) -> list[list[str | None]]:
     """Open each page and note which candidate resolves every selectors.yaml key: a row
     ``[key, page, how]`` each, ``how`` the candidate, the label fallback, "not on this page
-    now" (a key only some states or layouts show) or None when nothing resolves it."""
+    now" (a key only some states or layouts show), "misses …" (rows the page names that
+    no candidate finds) or None when nothing resolves it."""
     sc = SellerCentral(ctx)
     rows: list[list[str | None]] = []
     keys = sorted(ctx.selectors.keys)
@@ -166,6 +169,8 @@ def check_pages(ctx: RunContext) -> list[list[str | None]]:
                         continue
                     scope = ctx.selectors.any_of(ctx.page, ROW_OF[key]).first  # type: ignore
                 found = ctx.selectors.check(scope, key) or by_label(key)
+                if found and key == "health.metric_row":
+                    found = _rows_missed(sc, found)
                 rows.append([key, path, found or (NOT_NOW if key in STATEFUL | VARIANTS else None)])
             if template == PAGES["inbox"]:
                 first_thread = first_thread_id(sc)
@@ -220,3 +225,13 @@ def _parts_by_words(sc: SellerCentral) -> dict[str, str]:
         return {}
     return {p: getattr(area, p) for p in METRIC_PARTS.values()
             if health.read_by.get(f"health.{area.name or area.key}.{p}")}
+
+
+def _rows_missed(sc: SellerCentral, found: str) -> str:
+    """``found``, or what health.metric_row misses: the metrics the page names whose row
+    no candidate finds (the check fails on it)."""
+    missed = [area.name for area in AccountHealth(sc).missed()]
+    if not missed:
+        return found
+    return (f"{MISSES}the row of {', '.join(repr(m) for m in missed)} (finds others by "
+            f"{found})")
