@@ -107,7 +107,11 @@ def test_a_changed_page_is_kept_as_snapshots_then_taught_and_read_again(
     # the word clicked, then its column, hold less than a row does: refused, until the
     # row is taken, found by its id and as one of the section's rows
     assert len(rows) == 3 and rows[0].kept == rows[1].kept == []
-    assert "health.metric_value, as a row does" in rows[1].refused[0][1]
+    assert rows[1].refused[0][1] == (
+        "a row holds health.metric_name, health.metric_target, health.metric_value; the "
+        "element holds none of them: take the element around it")
+    assert rows[-1].rows_too == [
+        "css='#shipping-performance-section div.a-row.a-spacing-small.sp-metric-row'"]
     assert [c.describe() for c in rows[-1].kept] == [
         "css='#shipping-late-shipment-rate-row-v2'",
         "css='#shipping-performance-section div.a-row.a-spacing-small.sp-metric-row'"]

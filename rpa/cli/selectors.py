@@ -177,13 +177,16 @@ def _decide(yes: bool) -> Any:
     """How the person answers a proposal in the terminal (the window stays open)."""
 
     def decide(proposal: Any) -> str:
-        console.print(f"\n[bold]{proposal.key}[/bold] on {proposal.page}: the element clicked",
-                      highlight=False)
+        before = [f"{d} finds {n}" for d, n in proposal.found_now if n]
+        console.print(f"\n[bold]{proposal.key}[/bold] on {proposal.page}: its candidates find "
+                      f"{escape('; '.join(before)) if before else 'nothing'} on this page. "
+                      "The element clicked:", highlight=False)
         for line in (proposal.element or "(no snapshot)").splitlines():
             console.print(f"    {escape(line)}", highlight=False)
         for cand in proposal.kept:
-            console.print(f"  [green]finds exactly it[/green]  {escape(cand.describe())}",
-                          highlight=False)
+            how = ("finds it and the rows like it" if cand.describe() in proposal.rows_too
+                   else "finds exactly it")
+            console.print(f"  [green]{how}[/green]  {escape(cand.describe())}", highlight=False)
         for cand, why in proposal.refused:
             console.print(f"  [red]refused[/red]  {escape(cand.describe())}: {escape(why)}",
                           highlight=False)

@@ -52,6 +52,8 @@ class Proposal:
     kept: list[Candidate] = field(default_factory=list)
     refused: list[tuple[Candidate, str]] = field(default_factory=list)
     found_now: list[tuple[str, int]] = field(default_factory=list)
+    # Kept candidates that find the other rows of the list too (a row key's).
+    rows_too: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {"key": self.key, "page": self.page, "element": self.element,
@@ -152,6 +154,8 @@ class Teaching:
                 proposal.refused.append((cand, why))
             else:
                 proposal.kept.append(cand)
+                if listed and cand.value == kind:
+                    proposal.rows_too.append(cand.describe())
         pointer.say(f"{self.key}: the element clicked (boxed in green) is found by "
                     + (", ".join(c.describe() for c in proposal.kept) or "no candidate")
                     + ".\nAnswer in the terminal.")
@@ -187,8 +191,8 @@ class Teaching:
         wanted = set.union(*others) if others else set()
         if (wanted and wanted <= held) or (not wanted and held):
             return ""
-        lacking = sorted(wanted - held) or parts
-        return (f"the element holds no {', '.join(lacking)}, as a row does: take the "
+        return (f"a row holds {', '.join(sorted(wanted) or ['one of ' + ', '.join(parts)])}; "
+                f"the element holds {', '.join(sorted(held)) or 'none of them'}: take the "
                 "element around it")
 
     def _parts_in(self, scope: Locator, parts: list[str]) -> set[str]:
