@@ -80,7 +80,10 @@ def performance(ctx: RunContext) -> None:
         with ctx.step("would alert the owner (dry run)", screenshot=False):
             return
     # Said once while it stands (a finding, F…); the owner's answer acknowledges it.
-    signature = "|".join([str(perf.get("status")), *sorted(a["name"] for a in areas)])
+    # An area not read is another finding than the same area read: the owner is told
+    # afresh once its figures show.
+    signature = "|".join([str(perf.get("status")), *sorted(
+        a["name"] + (" (not read)" if a.get("not_read") else "") for a in areas)])
     code, state = escalate.finding(
         ctx, "performance", signature, summary=f"{{code}}: {text}",
         details=(f"{{code}}: {details}\n\nAnswer with the code {{code}} to acknowledge it; "

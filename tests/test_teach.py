@@ -28,6 +28,7 @@ from rpa.browser.readonly import ReadOnly
 from rpa.browser.selectors import Selectors
 from rpa.config import BrowserConfig
 from rpa.errors import ConfigError
+from rpa.practice.receiver import Receiver
 from rpa.run.orchestrator import run
 from rpa.seller_central.teach import Proposal
 from tests.conftest import Sandbox
@@ -58,7 +59,7 @@ def _until(value: str, answers: list[Proposal]) -> Callable[[Proposal], str]:
 
 
 def test_a_changed_page_is_kept_as_snapshots_then_taught_and_read_again(
-        sandbox: Sandbox, make_config: Any, tmp_path: Path) -> None:
+        sandbox: Sandbox, make_config: Any, tmp_path: Path, receiver: Receiver) -> None:
     sandbox.reset("page-changed")
     cfg = _config(make_config, tmp_path, ["login", "dashboard", "performance", "buyer_messages"])
     first = run(cfg)
@@ -147,6 +148,10 @@ def test_a_changed_page_is_kept_as_snapshots_then_taught_and_read_again(
     late = next(a for a in obs["performance"]["areas"] if a["name"] == "Late Shipment Rate")
     assert (late["value"], late["target"], late.get("not_read")) == ("5.2%", "< 4%", None)
     assert not obs.get("page_snapshots")
+    # the owner heard of the row not read, then (a finding of its own) of its figures
+    findings = [t for t in receiver.messages("sms") if "Seller Performance is Fair" in t]
+    assert len(findings) == 2 and "Late Shipment Rate not read" in findings[0]
+    assert "Late Shipment Rate 5.2% (target < 4%)" in findings[1]
     assert again.data["flows"]["buyer_messages"]["status"] == "ok"
     assert len(again.data["threads"]) == 2
 
@@ -218,6 +223,19 @@ def test_the_guarded_browser_sends_no_reply_whatever_is_clicked(
     assert after["replies"] == [] and after["writes"] == []
     assert after["threads"]["T-1001"] == "response_needed"
     assert guard.stopped == [f"POST {sandbox.url.split('://')[1]}/messaging/thread/T-1001/reply"]
+    # unguarded, the same click is a reply, and the sandbox records the write
+    context = browser.new_context(storage_state=str(state))
+    try:
+        page = context.new_page()
+        page.goto(sandbox.url + "/messaging/thread/T-1001")
+        page.get_by_label("Reply", exact=True).fill("Sent without the guard.")
+        page.get_by_role("button", name="Send", exact=True).click()
+        page.wait_for_load_state()
+    finally:
+        context.close()
+    writes = sandbox.state()["writes"]
+    assert [(w["method"], w["path"]) for w in writes] == [
+        ("POST", "/messaging/thread/T-1001/reply")]
 
 
 # --- the overlay's keys ------------------------------------------------------------------
