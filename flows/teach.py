@@ -71,7 +71,9 @@ def _taught(ctx: RunContext, teaching: Teaching, pointer: Pointer,
         try:
             picked, element = pointer.wait(wait_ms, person)
         except Exception as err:  # noqa: BLE001 - a timeout of Playwright's own kind
-            raise PageError(f"no element was clicked within {wait_ms / 1000:.0f} s") from err
+            stop = PageError(f"no element was clicked within {wait_ms / 1000:.0f} s")
+            stop.retryable = False  # a person who did not click is not asked again unasked
+            raise stop from err
         proposal = teaching.propose(pointer, picked, element, found)
         step.name += f": {proposal.element.splitlines()[0] if proposal.element else picked.tag}"
     while True:

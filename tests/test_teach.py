@@ -27,6 +27,7 @@ from rpa.browser.pointing import Pointer, derive, verify
 from rpa.browser.readonly import ReadOnly
 from rpa.browser.selectors import Selectors
 from rpa.config import BrowserConfig
+from rpa.console.runs import run_detail
 from rpa.errors import ConfigError
 from rpa.practice.receiver import Receiver
 from rpa.run.orchestrator import run
@@ -90,6 +91,10 @@ def test_a_changed_page_is_kept_as_snapshots_then_taught_and_read_again(
     assert 'id="shipping-late-shipment-rate-row-v2"' in health_html
     report = (first.folder / "report.html").read_text()
     assert all(f in report for k in kept.values() for f in k["files"])
+    shown = run_detail(tmp_path / "recordings", first.folder.name)  # the console's run page
+    assert shown is not None and {k["page"] for k in shown["snapshots"]} == set(kept)
+    assert all(f["url"].startswith(f"/recordings/{first.folder.name}/screenshots/")
+               for k in shown["snapshots"] for f in k["files"])
 
     # the VA teaches both keys: a click on the figure; a click on the metric's name, then
     # the element around it until the box holds the row
