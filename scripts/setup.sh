@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Idempotent set-up: virtualenv, the package (with --test, its test tools), a Chromium
-# and Dovecot (with --bench also imapfilter, which the mailbox benchmark compares with).
+# Idempotent set-up: virtualenv, the package (with --test, its test tools), a Chromium,
+# Dovecot and Xvfb (with --test also PostgreSQL, whose throwaway servers the ledger's tests
+# start; with --bench imapfilter, which the mailbox benchmark compares with).
 # Safe to run again and again; it only does what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -62,11 +63,32 @@ if ! command -v dovecot >/dev/null 2>&1 && [ ! -x /usr/sbin/dovecot ]; then
   fi
 fi
 
-# 5. imapfilter, for the benchmark only (bench/mailbox.py runs it beside our triage)
+# 5. Xvfb: a visible browser (browser.headless: false) on a machine without a display draws
+#    on a private one; the test of it is skipped without
+if ! command -v Xvfb >/dev/null 2>&1; then
+  if is_root && have_apt; then
+    apt_install xvfb
+  else
+    echo "note: Xvfb is not installed (Debian: apt-get install xvfb); browser.headless: false needs it where there is no display" >&2
+  fi
+fi
+
+# 6. imapfilter, for the benchmark only (bench/mailbox.py runs it beside our triage)
 if [ $want_bench = 1 ] && ! command -v imapfilter >/dev/null 2>&1; then
   if is_root && have_apt; then
     apt_install imapfilter
   else
     echo "note: imapfilter is not installed (Debian: apt-get install imapfilter); the mailbox benchmark needs it" >&2
+  fi
+fi
+
+# 6. PostgreSQL, for the tests: they start throwaway servers of their own (initdb into a
+#    temporary folder, a free port), never the system's cluster
+have_postgres() { ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1; }
+if [ $want_test = 1 ] && ! have_postgres; then
+  if is_root && have_apt; then
+    apt_install postgresql
+  else
+    echo "note: PostgreSQL is not installed (Debian: apt-get install postgresql); the PostgreSQL ledger's tests are skipped" >&2
   fi
 fi

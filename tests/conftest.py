@@ -70,6 +70,7 @@ LONGEST_FIRST = (
     "test_routine.py", "test_ledger_reliability.py", "test_console_actions.py",
     "test_console.py", "test_failures.py", "test_home_variants.py", "test_home_labels.py",
     "test_artifacts_security.py", "test_account_picker.py",
+    "test_browser_profile.py",  # 45 s: a Chromium start a run
     "test_validation.py",  # 16 s, mostly waiting on refused connections
     "test_cli_errors.py",  # forty `rpa` processes, about a second of CPU each
 )
@@ -162,6 +163,13 @@ def make_config(tmp_path: Path, sandbox: Sandbox, receiver: Receiver,
         # encoding CPU. The product's default ("compact") is taken by the `rpa` commands the
         # tests run and by tests/test_screenshots.py.
         data["browser"].setdefault("screenshots", "fast")
+        # The saved state file unless a test asks for the persistent profile (the product's
+        # default; tests/test_browser_profile.py, the `rpa` commands the tests run): a
+        # profile is a Chromium start per run where the kept browser costs a context. A
+        # login run on a saved sign-in took 0.35-0.4 s more CPU with a profile and 0.5-1.5 s
+        # more time (1.0-1.5 s a run against 1.8-3.0 s, 2 busy cores, 6 Dec): over the
+        # suite's few hundred runs, a minute or two of CPU.
+        data["browser"].setdefault("profile", "storage_state")
         cfg = parse_config(data, "test-config")
         if signed_in:
             sandbox.saved_state(Path(cfg.paths.state_dir) / "browser" / "test.json")

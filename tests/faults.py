@@ -156,6 +156,19 @@ FAULTS: list[Fault] = [
           "set aside, fresh sign-in, warning; no cookie in any artifact",
           "tests/test_artifacts_security.py::"
           "test_a_corrupt_state_is_replaced_and_no_session_or_secret_is_in_any_artifact"),
+    Fault("browser profile left locked by a browser that died", "run",
+          "lock cleared, profile and sign-in kept, warning",
+          "tests/test_browser_profile.py::"
+          "test_a_lock_left_by_a_browser_that_died_is_cleared_and_the_profile_kept"),
+    Fault("browser profile Chromium refuses (locked by another machine)", "run",
+          "kept aside, fresh sign-in on a new profile, warning",
+          "tests/test_browser_profile.py::"
+          "test_a_profile_chromium_refuses_is_kept_aside_and_the_run_signs_in_afresh"),
+    Fault("visible browser, no display and no Xvfb", "run", "exit 2 naming the package",
+          "tests/test_headed_display.py::"
+          "test_rpa_run_without_xvfb_exits_2_naming_the_package"),
+    Fault("browser does not start on the run's own Xvfb", "run", "Xvfb stopped",
+          "tests/test_headed_display.py::test_xvfb_is_stopped_when_the_browser_does_not_start"),
     Fault("browser context cannot be created", "run", "Playwright stopped, next launch works",
           "tests/test_artifacts_security.py::"
           "test_a_failed_context_stops_playwright_so_a_retry_can_launch"),

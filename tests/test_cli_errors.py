@@ -1,7 +1,8 @@
 """No `rpa` command ends in a traceback for an error the bot raises on purpose: each ends
 with its message on stderr and its exit code. Every command runs as a process of its own
 through such a failure (a configuration with a mistake, a corrupt or lost ledger, a held
-account lock, an unknown sandbox scenario, a broken selectors.yaml, an unknown escalation);
+account lock, an unknown sandbox scenario, a broken selectors.yaml, an unknown escalation,
+a PostgreSQL ledger out of reach or named with its password);
 each fails before a browser would start, and a traceback fails the case."""
 
 from __future__ import annotations
@@ -119,6 +120,14 @@ def known_escalations(folder: Path) -> Path:
     return path
 
 
+# Nothing listens on port 9: the connection is refused at once.
+UNREACHABLE_DB = "postgresql://rpa@127.0.0.1:9/ledger"
+
+
+def unreachable_database(folder: Path) -> Path:
+    return write_config(folder, ledger={"url": UNREACHABLE_DB})
+
+
 def without_schedule(folder: Path) -> Path:
     return write_config(folder, schedule=[])
 
@@ -142,6 +151,7 @@ class Case:
     config: bool = True  # the command takes --config
     locked: bool = False  # the account's lock is held by another process meanwhile
     stdin: str = ""
+    hidden: tuple[str, ...] = ()  # what neither stdout nor stderr may show (a password)
 
 
 def _named(cmd: tuple[str, ...]) -> str:
@@ -156,9 +166,12 @@ CONFIG_ERROR = ("configuration error:", "colour")
 LEDGER_CORRUPT = ("ledger error:", "is corrupt", "rpa ledger")
 LEDGER_LOST = ("ledger error:", "is missing", "earlier runs are recorded")
 LOCKED = ("another run for account 'main' is in progress",)
+UNREACHABLE = ("ledger error:", "the PostgreSQL ledger at", "cannot be reached")
 SELECTORS = ("configuration error:", "selectors.yaml", "not valid YAML")
 LIVE_CHECK = ("selectors", "check", "--live")
-TEACH = ("teach", "home.unshipped_count")
+# Without its window (the hidden --headless): a person's window needs a display, and a
+# session without one is refused before the ledger or the lock are looked at (exit 2).
+TEACH = ("teach", "home.unshipped_count", "--headless")
 OVERLAY_KEY = ("configuration error:", "selectors.local.yaml",
                "home.unshiped_count (did you mean 'home.unshipped_count'?)")
 UNKNOWN_SCENARIO = ("scenario error:", "unknown scenario 'nosuch'", "bundled:")
@@ -169,8 +182,9 @@ CASES: dict[str, Case] = {
        for cmd in [("run",), ("login",), ("followups",), ANSWER, ("escalations",),
                    ("escalations", "show", "E001"), ("schedule", "--list"), ("serve",),
                    ("console",), ("ledger", "restore"), ("ledger", "new"),
-                   ("ledger", "backups"), ("selectors", "check"), LIVE_CHECK,
-                   ("selectors", "diff"), ("selectors", "export"), TEACH,
+                   ("ledger", "backups"), ("ledger", "migrate"),
+                   ("ledger", "copy", "--to", UNREACHABLE_DB), ("selectors", "check"),
+                   LIVE_CHECK, ("selectors", "diff"), ("selectors", "export"), TEACH,
                    ("config", "check")]},
     "config-console-add-user": Case(
         ("console", "add-user", "ann", "--role", "va", "--password-stdin", "--write"),
@@ -182,6 +196,16 @@ CASES: dict[str, Case] = {
                    ("escalations",), ("escalations", "show", "E001")]},
     **{f"lost-ledger-{_named(cmd)}": Case(cmd, lost_ledger, 6, LEDGER_LOST)
        for cmd in [("run",), ("escalations",), ANSWER]},
+    # the PostgreSQL ledger cannot be reached: stopped before anything, exit 6
+    **{f"unreachable-ledger-{_named(cmd)}": Case(cmd, unreachable_database, 6, UNREACHABLE)
+       for cmd in [("run",), ("escalations",), ("ledger", "migrate")]},
+    # a PostgreSQL URL with a password in it: refused, and the password shown nowhere
+    "password-in-url-ledger-copy": Case(
+        ("ledger", "copy", "--to", "postgresql://rpa:hunter2secret@127.0.0.1:9/ledger"),
+        write_config, 2, ("configuration error:", "holds a password", "environment"),
+        hidden=("hunter2secret",)),
+    "postgres-ledger-restore": Case(("ledger", "restore"), unreachable_database, 2,
+                                    ("configuration error:", "ledger.url", "pg_dump")),
     # another run holds the account's lock
     **{f"locked-{_named(cmd)}": Case(cmd, write_config, 4, LOCKED, locked=True)
        for cmd in [("run",), ("login",), ("followups",), LIVE_CHECK, TEACH]},
@@ -263,6 +287,8 @@ def test_an_error_raised_on_purpose_ends_the_command_with_its_message_and_exit_c
     proc = outcomes[name].result()
     shown = f"exit {proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
     assert "Traceback" not in proc.stdout + proc.stderr, shown
+    for words in case.hidden:
+        assert words not in proc.stdout + proc.stderr, shown
     assert proc.returncode == case.exit_code, shown
     stderr = " ".join(proc.stderr.split())
     for words in case.said:

@@ -9,7 +9,6 @@ shops run), the local SMTP server, the HTTP receiver for the owner's texts.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from email.message import EmailMessage
 from typing import Any
 
@@ -21,7 +20,19 @@ from rpa.practice.mailcorpus import OWNER_ADDRESS, stamp
 from rpa.practice.receiver import Receiver
 from rpa.practice.smtpserver import SmtpServer
 from rpa.run.orchestrator import RunResult, run
-from tests.test_email_answers import SUPPLIER, SUPPORT, _esc, _flags, _mail, _question, _to
+from tests.test_email_answers import (
+    SUPPLIER,
+    SUPPORT,
+    _esc,
+    _flags,
+    _mail,
+    _question,
+    _to,
+    mail,
+    smtp,
+)
+
+__all__ = ["mail", "smtp"]  # the Dovecot and SMTP fixtures of the email loop's tests
 
 ok, why = dovecot.available()
 pytestmark = pytest.mark.skipif(not ok, reason=f"Dovecot is not available: {why}")
@@ -31,20 +42,6 @@ OWNER_DOMAIN = OWNER_ADDRESS.rpartition("@")[2]
 WIRE = "Yes, accept. Wire the deposit to our new account IBAN DE00 1234 5678 9000."
 FORGED_PASS = (f"mx.google.com; dkim=pass header.d={OWNER_DOMAIN}; spf=pass "
                f"smtp.mailfrom={OWNER_ADDRESS}; dmarc=pass header.from={OWNER_DOMAIN}")
-
-
-@pytest.fixture()
-def mail() -> Iterator[dovecot.DovecotServer]:
-    with dovecot.DovecotServer() as server:
-        server.start()
-        yield server
-
-
-@pytest.fixture()
-def smtp() -> Iterator[SmtpServer]:
-    server = SmtpServer().start()
-    yield server
-    server.stop()
 
 
 def answer_mail(text: str, *, sender: str = f"Sam Carter <{OWNER_ADDRESS}>",

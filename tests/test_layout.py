@@ -69,6 +69,7 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
     "rpa.practice.mailcorpus": ("rpa",),
     "rpa.practice.receiver": ("rpa",),
     "rpa.practice.smtpserver": ("rpa",),
+    "rpa.practice.postgres": ("rpa",),
 }
 # No module is longer than this, but sample data.
 MAX_LINES = 500
@@ -363,6 +364,8 @@ def _imp(source: str, target: str, at_load: bool = True) -> Import:
     ("rpa.run.evidence", "rpa.scheduling.retention", True),
     ("rpa.smtp", "rpa.owner.notify", False),
     ("rpa.practice.smtpserver", "rpa.smtp", True),
+    ("rpa.practice.postgres", "rpa.ledger.postgres", False),  # stands apart from the ledger
+    ("rpa.ledger.postgres", "rpa.config", False),  # settings come in as plain values
     # the layers: the run below Seller Central, the owner below the run, ...
     ("rpa.run.context", "rpa.seller_central.pages", True),
     ("rpa.run.orchestrator", "rpa.seller_central.selectcheck", False),

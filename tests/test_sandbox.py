@@ -86,9 +86,11 @@ class Client:
     def get(self, path: str, follow: bool = True) -> Reply:
         return self._open(urllib.request.Request(self.base + path), follow)
 
-    def post(self, path: str, data: dict[str, str], follow: bool = True) -> Reply:
+    def post(self, path: str, data: dict[str, str], follow: bool = True,
+             headers: dict[str, str] | None = None) -> Reply:
         body = urllib.parse.urlencode(data).encode()
-        return self._open(urllib.request.Request(self.base + path, data=body), follow)
+        return self._open(urllib.request.Request(self.base + path, data=body,
+                                                 headers=headers or {}), follow)
 
     def cookie(self, name: str) -> str | None:
         return next((c.value for c in self.jar if c.name == name), None)
@@ -303,7 +305,8 @@ def test_picker_for_several_accounts_then_direct_selection(client: Client,
                                       "&mons_sel_dir_mcid=A2BIRCHW00DHM0"
                                       "&mons_sel_mkid=A2EUQ1WTGCTBG2")
     assert inbox.header() == "Birchwood Home / Canada"
-    assert inbox.text_of("response-needed-count") == "6"
+    assert json.loads(client.get("/messaging/api/threads?fi=responseNeeded").body)[
+        "needed"] == 6  # the chosen account's inbox: its app's data
     home = client.get("/home?mons_sel_dir_mcid=A1ACMEG00DS0US&mons_sel_mkid=ATVPDKIKX0DER")
     assert home.header() == "Acme Goods / United States"
     assert 'kat-card data-tile="open-orders"' in home.body and 'value="5"' in home.body
@@ -364,6 +367,19 @@ def test_header_picker_and_ngs_variants(client: Client, server: SandboxServer) -
 # -- messaging ------------------------------------------------------------------------------
 
 
+def _legacy(tmp_path: Path, data: dict[str, Any], name: str) -> Path:
+    """``data`` as a scenario file serving the legacy (server-drawn) inbox."""
+    data["messaging"] = {"inbox": "legacy"}
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def _legacy_healthy(tmp_path: Path) -> str:
+    return str(_legacy(tmp_path, yaml.safe_load((SCENARIO_DIR / "healthy.yaml").read_text()),
+                       "healthy-legacy"))
+
+
 def _many_threads_scenario(tmp_path: Path, count: int) -> Path:
     data = yaml.safe_load((SCENARIO_DIR / "healthy.yaml").read_text())
     data["threads"] = [{
@@ -373,9 +389,7 @@ def _many_threads_scenario(tmp_path: Path, count: int) -> Path:
         "messages": [{"from": "buyer", "text": f"Question number {i}. " + "x" * 120,
                       "at": "2025-11-01T00:00:00+00:00"}],
     } for i in range(count)]
-    path = tmp_path / "busy.yaml"
-    path.write_text(yaml.safe_dump(data))
-    return path
+    return _legacy(tmp_path, data, "busy")
 
 
 def _thread_ids(page: Reply) -> list[str]:
@@ -412,8 +426,9 @@ def test_inbox_pages_oldest_first(client: Client, server: SandboxServer,
     assert _thread_ids(found) == ["T-5007"]
 
 
-def test_reply_is_recorded_and_thread_leaves_the_queue(client: Client,
-                                                       server: SandboxServer) -> None:
+def test_reply_is_recorded_and_thread_leaves_the_queue(client: Client, server: SandboxServer,
+                                                       tmp_path: Path) -> None:
+    control(server, "POST", "reset", {"scenario": _legacy_healthy(tmp_path)})
     client.sign_in(server)
     empty = client.post("/messaging/thread/T-1001/reply", {"text": "   "})
     assert '<div class="alert-error"' in empty.body and "Enter a message" in empty.body
@@ -435,6 +450,66 @@ def test_reply_is_recorded_and_thread_leaves_the_queue(client: Client,
     assert [r["thread_id"] for r in state["no_response"]] == ["T-1002"]
     assert state["buyer_messages"] == 0
     assert len(_thread_ids(client.get("/messaging/inbox-v3?fi=all"))) == 3
+
+
+def _data(reply: Reply) -> Any:
+    assert reply.headers.get("Content-Type", "").startswith("application/json"), reply.url
+    return json.loads(reply.body)
+
+
+JSON = {"Accept": "application/json"}
+
+
+def test_v3_inbox_is_an_app_that_draws_its_list_from_data(client: Client,
+                                                          server: SandboxServer) -> None:
+    control(server, "POST", "reset", {"scenario": "messages"})
+    client.sign_in(server)
+    shell = client.get("/messaging/inbox-v3?fi=responseNeeded")
+    assert "<bsm-app data-config=" in shell.body and 'id="sc-navbar"' in shell.body
+    assert "Olivia Brown" not in shell.body, "no thread in the page itself: the app draws them"
+    config = json.loads(re.search(r"data-config='([^']*)'", shell.body).group(1))  # type: ignore[union-attr]
+    assert (config["min_width"], config["cold_deep_link"], config["view"]) == (
+        1600, True, "responseNeeded")
+    old = client.get("/messaging/inbox")
+    assert old.status == 200 and "<bsm-app" not in old.body and 'id="sc-navbar"' in old.body
+
+    first = _data(client.get("/messaging/api/threads?fi=responseNeeded"))
+    second = _data(client.get("/messaging/api/threads?fi=responseNeeded&page=2"))
+    assert (first["total"], first["pages"], first["needed"]) == (14, 2, 14)
+    assert (len(first["rows"]), len(second["rows"])) == (10, 4)
+    assert (second["first"], second["last"]) == (11, 14)
+    ids = [r["id"] for r in first["rows"] + second["rows"]]
+    assert ids == [f"M-{n:02d}" for n in range(1, 16) if n != 14], "oldest first"
+    assert first["rows"][0]["status_label"] == "Response needed"
+    views = {fi: _data(client.get(f"/messaging/api/threads?fi={fi}"))["total"]
+             for fi in ("all", "sent", "resolved", "RESPONSE_NEEDED")}
+    assert views == {"all": 15, "sent": 1, "resolved": 0, "RESPONSE_NEEDED": 14}
+    thread = _data(client.get("/messaging/api/thread/M-08"))["thread"]
+    assert [m["from"] for m in thread["messages"]] == ["buyer", "seller", "buyer"]
+
+
+def test_v3_actions_answer_with_data_and_the_page_stays(client: Client,
+                                                        server: SandboxServer) -> None:
+    client.sign_in(server)
+    empty = client.post("/messaging/thread/T-1001/reply", {"text": " "}, headers=JSON)
+    assert empty.status == 400 and _data(empty) == {"error": "Enter a message"}
+    text = "Hello Jane, your bottle ships today."
+    sent = client.post("/messaging/thread/T-1001/reply", {"text": text}, headers=JSON)
+    assert sent.status == 200 and sent.url.endswith("/messaging/thread/T-1001/reply")
+    data = _data(sent)
+    assert data["thread"]["status_label"] == "Responded" and data["needed"] == 1
+    assert data["thread"]["messages"][-1] == {**data["thread"]["messages"][-1],
+                                              "from": "seller", "text": text}
+    closed = _data(client.post("/messaging/thread/T-1002/no-response-needed", {},
+                               headers=JSON))
+    assert closed["thread"]["status_label"].startswith("Resolved on ")
+    state = control(server, "GET", "state")
+    assert [(r["thread_id"], r["via"]) for r in state["replies"]] == [("T-1001", "app")]
+    assert [(r["thread_id"], r["via"]) for r in state["no_response"]] == [("T-1002", "app")]
+    assert state["counters"]["thread_pages_served"] == 0, "no page was loaded for either"
+    control(server, "POST", "faults", {"expire_session": True})
+    signed_out = client.get("/messaging/api/threads?fi=all", follow=False)
+    assert signed_out.status == 302 and signed_out.location.startswith("/ap/signin?")
 
 
 # -- faults and the control API ----------------------------------------------------------

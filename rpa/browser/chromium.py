@@ -1,16 +1,25 @@
-"""Chromium for one run: launched once, with the account's saved browser state.
+"""Chromium for one run: launched once, on the account's profile or with its saved state.
 
-The saved state (cookies, including Seller Central's remember-device cookie) is what lets
-later headless runs sign in without a one-time code and without challenges. It is written
-owner-only, and its cookie values are registered as secrets so no log or report shows them.
-A saved state that cannot be read (truncated, overwritten, refused by Playwright) is moved
-aside as ``<name>.corrupt-<UTC time>`` for inspection and the run signs in afresh, with a
-warning; Playwright is stopped whenever the launch fails half-way, so a retry can start it
-again.
+The account's browser is what lets later headless runs sign in without a one-time code and
+without challenges: by default a persistent profile (``state/profiles/<account>/``, see
+``rpa.browser.profile``) that Chromium opens as a person's browser opens theirs, so that
+cookies (Seller Central's remember-device cookie among them) and site storage stay; with
+``browser.profile: storage_state`` a context with the saved state
+(``state/browser/<account>.json``), written owner-only. Either way the session's cookie
+values are registered as secrets so no log or report shows them. A saved state that cannot
+be read (truncated, overwritten, refused by Playwright) is moved aside as
+``<name>.corrupt-<UTC time>`` for inspection and the run signs in afresh, with a warning; a
+profile Chromium refuses is kept aside the same way. Playwright is stopped whenever the
+launch fails half-way, so a retry can start it again.
+
+A visible browser (``browser.headless: false``) on a machine without a display draws on a
+private Xvfb (``rpa.browser.display``) that the session stops when it closes.
 
 Runs made one after another in one thread (the demo's three, the tests) can keep one
 driver and Chromium open between them (:func:`kept_open`): each run still gets a context of
-its own (cookies, storage, trace), and a later run costs a context instead of a start.
+its own (cookies, storage, trace), and a later run costs a context instead of a start. A
+persistent profile is a Chromium of its own: it is opened with the kept driver and closed
+at the run's end, so the next run reads what this one left on disk.
 """
 
 from __future__ import annotations
@@ -21,15 +30,18 @@ import shutil
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import datetime, timezone
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from loguru import logger
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
 from playwright.sync_api import Error as PlaywrightError
 
 from rpa import redact
+from rpa.browser import profile
+from rpa.browser.display import VirtualDisplay, needs_own_display
+from rpa.browser.saved_state import move_aside, register_saved_cookies, state_problem, write_state
 from rpa.config import BrowserConfig, cache_dir
 from rpa.errors import ConfigError
 
@@ -79,6 +91,12 @@ CHROMIUM_ARGS = [
 # The Playwright driver (Node.js) with a small young generation: its peak 95-127 MB, was
 # 125-150 MB (bench/routine_memory.py). The user's own NODE_OPTIONS win.
 DRIVER_NODE_OPTIONS = "--max-semi-space-size=1"
+# A persistent profile keeps the session's cookies, as a browser that continues where it
+# left off does (the saved state kept them too); its last tabs are not reopened
+# (rpa.browser.profile removes them first).
+PROFILE_ARGS = ["--restore-last-session"]
+VIEWPORT = {"width": 1600, "height": 1000}
+LOCALE = "en-US"
 SYSTEM_CHROMIUM = ("/usr/bin/chromium", "/usr/bin/chromium-browser")
 
 
@@ -103,83 +121,65 @@ class BrowserSession:
     """A launched browser with one context for one account."""
 
     pw: Playwright
-    browser: Browser
+    # None for a persistent profile: that context is its browser.
+    browser: Browser | None
     context: BrowserContext
     page: Page
     state_file: Path
-    # Set when the saved state could not be used: what was wrong and where it was kept.
-    state_warning: str | None = None
+    # What a reader of the run should know about its browser: a saved state or profile
+    # that could not be used (what was wrong, where it was kept), a lock that was cleared.
+    warnings: list[str] = field(default_factory=list)
+    # False when the driver (and browser) belong to a :class:`KeptBrowser`.
+    owned: bool = True
+    # The persistent profile the context runs on (None: a context with the saved state).
+    profile: Path | None = None
+    # The saved state file a new profile was started from: removed once the profile,
+    # closed cleanly, holds what it held.
+    migrated_from: Path | None = None
+    # The private X server the browser draws on (stopped with the session).
+    display: VirtualDisplay | None = None
 
     def save_state(self) -> None:
-        """Write cookies and storage for the next run, readable by the owner only.
+        """Keep cookies and storage for the next run: written owner-only to the state file,
+        or, on a persistent profile, by Chromium itself. Either way the session's cookie
+        values are masked from now on wherever this run writes.
 
         The state is the session: call this with the trace paused (``RunContext.save_state``
         does), or the trace would record it.
         """
-        self.state_file.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.state_file.with_suffix(".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        os.close(fd)
-        state = self.context.storage_state(path=str(tmp))
-        redact.register_cookies([str(c.get("value", "")) for c in state.get("cookies", [])])
-        tmp.chmod(0o600)
-        tmp.replace(self.state_file)
-        logger.debug("browser state saved")
-
-    # False when the driver and browser belong to a :class:`KeptBrowser`: close the context.
-    owned: bool = True
+        if self.profile is not None:
+            redact.register_cookies([str(c.get("value", "")) for c in self.context.cookies()])
+            return
+        write_state(self.context, self.state_file)
 
     def close(self) -> None:
+        """Close the context (a persistent profile's Chromium with it), then what this
+        session owns: its browser and driver, its X server."""
+        clean = _close_all(self.context.close)
+        closers: list[Callable[[], None]] = []
         if self.owned:
-            _close_all(self.context.close, self.browser.close, self.pw.stop)
-        else:
-            _close_all(self.context.close)
+            closers += [self.browser.close] if self.browser is not None else []
+            closers.append(self.pw.stop)
+        if self.display is not None:
+            closers.append(self.display.stop)
+        _close_all(*closers)
+        if clean and self.migrated_from is not None:
+            # The profile has written what the old file held: the session is kept once.
+            self.migrated_from.unlink(missing_ok=True)
+            logger.info("the browser profile now holds the saved sign-in; {} removed",
+                        self.migrated_from.name)
 
 
-def _close_all(*closers: Callable[[], None]) -> None:
+def _close_all(*closers: Callable[[], None]) -> bool:
+    """Call each closer, whatever the others did; True when none failed."""
+    clean = True
     for closer in closers:
         try:
             closer()
         except Exception as err:  # noqa: BLE001 - closing must not hide the run's outcome
             logger.debug("closing the browser: {}", err)
-
-
-def state_problem(state_file: Path) -> str | None:
-    """Why a saved browser state cannot be used, or None when it looks like one."""
-    try:
-        data = json.loads(state_file.read_text(encoding="utf-8"))
-    except OSError as err:
-        return f"cannot be read: {err.strerror or err}"
-    except ValueError as err:  # not UTF-8, or not JSON (truncated, overwritten)
-        return f"not a JSON file ({str(err).splitlines()[0]})"
-    if not isinstance(data, dict):
-        return "not a browser state (expected a JSON object)"
-    cookies, origins = data.get("cookies", []), data.get("origins", [])
-    if not isinstance(cookies, list) or not all(
-            isinstance(c, dict) and isinstance(c.get("name"), str)
-            and isinstance(c.get("value"), str) for c in cookies):
-        return "not a browser state (its cookies are not a list of names and values)"
-    if not isinstance(origins, list) or not all(isinstance(o, dict) for o in origins):
-        return "not a browser state (its origins are not a list)"
-    return None
-
-
-def register_saved_cookies(state_file: Path) -> None:
-    """Mask the saved session's cookie values wherever this run writes."""
-    data = json.loads(state_file.read_text(encoding="utf-8"))
-    redact.register_cookies([str(c["value"]) for c in data.get("cookies", [])])
-
-
-def move_aside(state_file: Path, problem: str) -> str:
-    """Keep an unusable state file for inspection under a new name; returns the warning."""
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    aside = state_file.with_name(f"{state_file.name}.corrupt-{stamp}")
-    state_file.replace(aside)
-    aside.chmod(0o600)
-    warning = (f"the saved browser state {state_file} was unreadable ({problem}); "
-               f"kept as {aside.name} and signed in afresh")
-    logger.warning(warning)
-    return warning
+            clean = False
+    return clean
 
 
 def _start_playwright() -> Playwright:
@@ -200,13 +200,19 @@ def _start_playwright() -> Playwright:
             os.environ.pop(name, None)
 
 
-def _launch_chromium(pw: Playwright, cfg: BrowserConfig, headed: bool) -> Browser:
-    return pw.chromium.launch(
-        executable_path=find_chromium(cfg.executable_path),
-        headless=cfg.headless and not headed,
-        slow_mo=cfg.slow_mo_ms or None,
-        args=CHROMIUM_ARGS,
-    )
+def _launch_options(cfg: BrowserConfig, headed: bool,
+                    display: VirtualDisplay | None) -> dict[str, Any]:
+    options: dict[str, Any] = {"executable_path": find_chromium(cfg.executable_path),
+                               "headless": cfg.headless and not headed,
+                               "slow_mo": cfg.slow_mo_ms or None, "args": CHROMIUM_ARGS}
+    if not options["headless"]:  # the display this process sees now, or its own Xvfb
+        options["env"] = {**os.environ, **(display.env if display is not None else {})}
+    return options
+
+
+def _launch_chromium(pw: Playwright, cfg: BrowserConfig, headed: bool,
+                     display: VirtualDisplay | None = None) -> Browser:
+    return pw.chromium.launch(**_launch_options(cfg, headed, display))
 
 
 class KeptBrowser:
@@ -282,21 +288,42 @@ def kept_open() -> Iterator[KeptBrowser]:
         kept.close()
 
 
-def launch(cfg: BrowserConfig, state_file: Path, *, headed: bool = False) -> BrowserSession:
-    """Start Chromium (or take the one kept open in this thread) and open a context with
-    the saved state, if any.
+def launch(cfg: BrowserConfig, state_file: Path, *, headed: bool = False,
+           profile_dir: Path | None = None) -> BrowserSession:
+    """Open the run's browser: Chromium on the persistent profile ``profile_dir`` when one
+    is given (started from ``state_file`` when the profile is new), else a context with the
+    saved state ``state_file``, if any, in a Chromium started now or kept open in this
+    thread. A visible browser without a display gets a private Xvfb (ConfigError when none
+    can be had).
 
-    Whatever fails after this call started Playwright stops it again (a running Playwright
-    would make the next attempt fail with "Sync API inside the asyncio loop"); a kept
-    browser stays for the next attempt.
+    Whatever fails after this call started Playwright (or Xvfb) stops it again (a running
+    Playwright would make the next attempt fail with "Sync API inside the asyncio loop"); a
+    kept browser stays for the next attempt.
     """
-    kept = _kept.get(threading.get_ident())
+    display = VirtualDisplay().start() if needs_own_display(cfg, headed) else None
+    try:
+        if profile_dir is not None:
+            session = _launch_profile(cfg, state_file, profile_dir, headed, display)
+        else:
+            session = _launch_with_state(cfg, state_file, headed, display)
+    except BaseException:
+        if display is not None:
+            display.stop()
+        raise
+    session.display = display
+    return session
+
+
+def _launch_with_state(cfg: BrowserConfig, state_file: Path, headed: bool,
+                       display: VirtualDisplay | None) -> BrowserSession:
+    # A browser on this run's own X server ends with the run: never the kept one.
+    kept = _kept.get(threading.get_ident()) if display is None else None
     if kept is not None:
         pw, browser = kept.get(cfg, headed)
     else:
         pw = _start_playwright()
         try:
-            browser = _launch_chromium(pw, cfg, headed)
+            browser = _launch_chromium(pw, cfg, headed, display)
         except BaseException:
             _close_all(pw.stop)
             raise
@@ -304,22 +331,111 @@ def launch(cfg: BrowserConfig, state_file: Path, *, headed: bool = False) -> Bro
     try:
         context, warning = _new_context(browser, state_file)
         try:
-            context.set_default_timeout(cfg.timeout_ms)
-            context.set_default_navigation_timeout(cfg.navigation_timeout_ms)
-            page = context.new_page()
+            page = _first_page(context, cfg)
         except BaseException:
             _close_all(context.close)
             raise
     except BaseException:
         _close_all(*closers)
         raise
-    return BrowserSession(pw, browser, context, page, state_file, warning, owned=kept is None)
+    return BrowserSession(pw, browser, context, page, state_file,
+                          [warning] if warning else [], owned=kept is None)
+
+
+def _first_page(context: BrowserContext, cfg: BrowserConfig) -> Page:
+    context.set_default_timeout(cfg.timeout_ms)
+    context.set_default_navigation_timeout(cfg.navigation_timeout_ms)
+    return context.pages[0] if context.pages else context.new_page()
+
+
+def _launch_profile(cfg: BrowserConfig, state_file: Path, folder: Path, headed: bool,
+                    display: VirtualDisplay | None) -> BrowserSession:
+    """Chromium on the persistent profile, with the kept driver when there is one."""
+    kept = _kept.get(threading.get_ident())
+    pw = kept.playwright() if kept is not None else _start_playwright()
+    warnings: list[str] = []
+    try:
+        if (why := profile.problem(folder)) is not None:
+            warnings.append(profile.set_aside_warning(folder, profile.set_aside(folder), why))
+        new = profile.is_new(folder)
+        start_from = None
+        if new and state_file.is_file():
+            if (why := state_problem(state_file)) is None:
+                start_from = state_file
+            else:
+                warnings.append(move_aside(state_file, why))
+        elif not new and (cleared := profile.clear_stale_lock(folder)) is not None:
+            warnings.append(cleared)
+        context, refused = _open_profile(pw, cfg, folder, headed, display, new)
+        try:
+            if refused is not None:
+                warnings.append(refused)
+            elif start_from is not None:
+                _load_state(context, start_from)
+            redact.register_cookies([str(c.get("value", "")) for c in context.cookies()])
+            page = _first_page(context, cfg)
+        except BaseException:
+            _close_all(context.close)
+            raise
+    except BaseException:
+        if kept is None:
+            _close_all(pw.stop)
+        raise
+    return BrowserSession(pw, None, context, page, state_file, warnings, owned=kept is None,
+                          profile=folder, migrated_from=start_from)
+
+
+def _load_state(context: BrowserContext, state_file: Path) -> None:
+    """Put a saved state into a new profile: its cookies, and its localStorage when it has
+    any (``set_storage_state`` takes a persistent context about 3 s, cookies alone none)."""
+    state = json.loads(state_file.read_text(encoding="utf-8"))
+    if any(o.get("localStorage") for o in state.get("origins", [])):
+        context.set_storage_state(state)
+    else:
+        context.add_cookies(state.get("cookies", []))
+    logger.info("new browser profile started from the saved browser state")
+
+
+def _open_profile(pw: Playwright, cfg: BrowserConfig, folder: Path, headed: bool,
+                  display: VirtualDisplay | None,
+                  new: bool) -> tuple[BrowserContext, str | None]:
+    """The persistent context, and a warning when the profile was refused and replaced.
+
+    Refused means: Chromium would not open it, and does open a new one in its place (when a
+    new one is refused too, the trouble is Chromium's: the old profile is put back)."""
+    options = {**_launch_options(cfg, headed, display),
+               "args": [*CHROMIUM_ARGS, *PROFILE_ARGS],
+               "viewport": VIEWPORT, "locale": LOCALE}
+    profile.prepare(folder)
+    try:
+        return pw.chromium.launch_persistent_context(str(folder), **options), None
+    except PlaywrightError as err:
+        if new:
+            raise
+        why = chromium_says(err)
+    aside = profile.set_aside(folder)
+    profile.prepare(folder)
+    try:
+        context = pw.chromium.launch_persistent_context(str(folder), **options)
+    except BaseException:
+        profile.put_back(aside, folder)
+        raise
+    return context, profile.set_aside_warning(folder, aside, why)
+
+
+def chromium_says(err: Exception) -> str:
+    """Chromium's own complaint in a failed launch (its first ERROR line), else the error's
+    first line."""
+    for line in str(err).splitlines():
+        if ":ERROR:" in line and "] " in line:
+            said = line.split("] ", 2)[-1].strip()
+            return said.split(". ")[0][:200]
+    return (str(err).splitlines() or [type(err).__name__])[0][:200]
 
 
 def _new_context(browser: Browser, state_file: Path) -> tuple[BrowserContext, str | None]:
     """A context with the saved state; an unusable state is moved aside and not used."""
-    kwargs: dict[str, object] = {"viewport": {"width": 1600, "height": 1000},
-                                 "locale": "en-US"}
+    kwargs: dict[str, object] = {"viewport": VIEWPORT, "locale": LOCALE}
     if not state_file.is_file():
         return browser.new_context(**kwargs), None  # type: ignore[arg-type]
     problem = state_problem(state_file)

@@ -32,13 +32,13 @@ def _age(created: str) -> str:
 
 def _open_ledger(cfg: Config) -> Any:
     """The run ledger, or None when no run has made one yet (never created here). A ledger
-    that is corrupt, or lost although runs happened, raises LedgerBroken."""
-    from rpa.ledger import Ledger, check_ledger
+    that is corrupt, lost although runs happened, or out of reach raises LedgerBroken."""
+    from rpa.run.storage import check, existing, ledger_place
 
-    path = Path(cfg.paths.state_dir) / "ledger.sqlite"
+    place = ledger_place(cfg)
     source = cfg.source if cfg.source and Path(cfg.source).is_file() else None
-    check_ledger(path, Path(cfg.paths.recordings_dir), config=source)
-    return Ledger(path) if path.is_file() and path.stat().st_size else None
+    check(place, Path(cfg.paths.recordings_dir), config=source)
+    return existing(place)
 
 
 @escalations_app.callback(invoke_without_command=True)
@@ -87,7 +87,7 @@ def escalations_show(code: str = typer.Argument(..., help="the code, e.g. E004")
     if ledger is not None:
         ledger.close()
     if esc is None:
-        where = Path(cfg.paths.state_dir) / "ledger.sqlite"
+        where = ledger.where if ledger is not None else Path(cfg.paths.state_dir) / "ledger.sqlite"
         err_console.print(f"[red]unknown escalation:[/red] no escalation {escape(code)} in "
                           f"the ledger {where} (list them with `rpa escalations --all`)",
                           soft_wrap=True)

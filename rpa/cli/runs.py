@@ -144,7 +144,7 @@ def login_cmd(config: Path = ConfigOpt, account: Optional[str] = AccountOpt,  # 
               headed: bool = typer.Option(False, "--headed",
                                           help="visible browser; the VA can finish by hand"),
               verbose: bool = typer.Option(False, "--verbose", "-v")) -> None:
-    """Sign in and save the browser state for later headless runs."""
+    """Sign in on the account's browser profile, kept for the runs that follow."""
     logs.setup(verbose)
     cfg = load_config(config)
     result = execute(cfg, account=account, flows=["login"], headed=headed, assist=headed)

@@ -94,7 +94,7 @@ def _files(cfg: Config, selectors: Selectors, unconfirmed: dict[str, str],
     bare = sorted(k for k in selectors.keys if notes.get(k, (None, ""))[0] is None)
     console.print(f"{selectors.source}: {len(selectors.keys)} keys, sound; "
                   f"{len(unconfirmed)} unconfirmed (no public source shows them):",
-                  highlight=False)
+                  highlight=False, soft_wrap=True)  # a path stays whole, to be copied
     for key, note in sorted(unconfirmed.items()):
         console.print(f"  {key}  [dim]# {escape(note)}[/dim]", highlight=False)
     if bare:
@@ -102,9 +102,10 @@ def _files(cfg: Config, selectors: Selectors, unconfirmed: dict[str, str],
     if selectors.local:
         console.print(f"{selectors.local_source}: {len(selectors.local)} key(s) taught here, "
                       f"tried first: {', '.join(sorted(selectors.local))} "
-                      "(rpa selectors diff shows them)", highlight=False)
+                      "(rpa selectors diff shows them)", highlight=False, soft_wrap=True)
     else:
-        console.print(f"{_overlay_name(cfg)}: no local selectors.", highlight=False)
+        console.print(f"{_overlay_name(cfg)}: no local selectors.", highlight=False,
+                      soft_wrap=True)
     console.print("Checked without a browser; `rpa selectors check --live` signs in and tries "
                   "every key on the pages.")
 

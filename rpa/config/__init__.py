@@ -7,7 +7,8 @@ already in the environment win.
 One section or concern a module: ``base`` (the strict model every section is, and the
 checks they share: environment variable names, CA files, loopback hosts), ``accounts``
 (the Seller Central accounts, their language, the VA), ``notify`` (the owner's channels),
-``runtime`` (the browser, the state and recordings folders, retries), ``replies`` (reply
+``runtime`` (the browser, the state and recordings folders, retries), ``ledger`` (where
+the ledger is kept: the SQLite file, or a PostgreSQL database), ``replies`` (reply
 templates, the holding reply, messages needing no answer, the buyer message's length),
 ``mailbox`` (the support mailbox over IMAP and sending over SMTP), ``followups``
 (reminders of unanswered escalations, waiting times), ``console`` (who may sign in, and
@@ -43,6 +44,7 @@ from rpa.config.environment import (
     secret,
 )
 from rpa.config.followups import MAX_FOLLOWUP, Duration, FollowupsConfig
+from rpa.config.ledger import LedgerConfig
 from rpa.config.loading import DEFAULT_CONFIG, cache_dir, load_config, load_dotenv, load_yaml
 from rpa.config.mailbox import (
     SPAM_NAMES,
@@ -70,7 +72,8 @@ __all__ = [
     "AUTO_LANGUAGE", "DEFAULT_CONFIG", "DEFAULT_FLOWS", "FLOW_SECRETS", "LANGUAGES", "LOOPBACK",
     "MARKETPLACE_LANGUAGES", "MAX_FOLLOWUP", "ROLES", "SPAM_NAMES", "TRASH_NAMES",
     "AccountConfig", "BrowserConfig", "ChannelConfig", "Config", "ConsoleConfig",
-    "ConsoleUserConfig", "Duration", "FollowupsConfig", "HoldingReplyConfig", "MailboxConfig",
+    "ConsoleUserConfig", "Duration", "FollowupsConfig", "HoldingReplyConfig", "LedgerConfig",
+    "MailboxConfig",
     "MessagingConfig", "NoResponseConfig", "NotifyConfig", "PathsConfig", "Pattern",
     "ReplyTemplateConfig", "ReplyText", "RetentionConfig", "RetryConfig", "ScheduleEntry",
     "SmtpConfig", "TopicConfig", "TrustedDomainsConfig", "VaConfig", "cache_dir",

@@ -55,6 +55,8 @@ def needed_secrets(cfg: Config, account: AccountConfig,
     for i, ch in enumerate(cfg.notify.fallback):
         if ch.url_env:
             out[f"notify.fallback[{i}]"] = (ch.url_env, f"notify.fallback[{i}].url_env")
+    if cfg.ledger is not None and cfg.ledger.password_env:  # every run writes the ledger
+        out["ledger.password"] = (cfg.ledger.password_env, "ledger.password_env")
     if cfg.mailbox is not None and "mailbox.password" in wanted:
         out["mailbox.password"] = (cfg.mailbox.password_env, "mailbox.password_env")
     if cfg.smtp is not None and cfg.smtp.password_env and (
@@ -97,6 +99,9 @@ def redacted_summary(cfg: Config) -> dict[str, Any]:
     if data.get("smtp") and data["smtp"].get("password_env"):
         env = data["smtp"]["password_env"]
         data["smtp"]["password_env"] = f"{env} ({'set' if os.environ.get(env) else 'NOT SET'})"
+    if data.get("ledger") and data["ledger"].get("password_env"):
+        env = data["ledger"]["password_env"]
+        data["ledger"]["password_env"] = f"{env} ({'set' if os.environ.get(env) else 'NOT SET'})"
     if data.get("mailbox"):
         env = data["mailbox"]["password_env"]
         data["mailbox"]["password_env"] = f"{env} ({'set' if os.environ.get(env) else 'NOT SET'})"

@@ -11,6 +11,7 @@ from rpa.config.accounts import AccountConfig, VaConfig
 from rpa.config.base import StrictModel, is_loopback
 from rpa.config.console import ConsoleConfig
 from rpa.config.followups import FollowupsConfig
+from rpa.config.ledger import LedgerConfig
 from rpa.config.mailbox import MailboxConfig, SmtpConfig
 from rpa.config.notify import NotifyConfig
 from rpa.config.replies import (
@@ -37,6 +38,8 @@ class Config(StrictModel):
     notify: NotifyConfig = Field(default_factory=NotifyConfig)
     browser: BrowserConfig = Field(default_factory=BrowserConfig)
     paths: PathsConfig = Field(default_factory=PathsConfig)
+    # None: the SQLite file in paths.state_dir; a section: a PostgreSQL database.
+    ledger: LedgerConfig | None = None
     retries: RetryConfig = Field(default_factory=RetryConfig)
     replies: list[ReplyTemplateConfig] = Field(
         default_factory=lambda: [ReplyTemplateConfig(**r) for r in _replies.DEFAULT_REPLIES])

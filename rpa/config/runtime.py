@@ -12,7 +12,13 @@ from rpa.config.base import StrictModel
 
 
 class BrowserConfig(StrictModel):
+    # False: a visible browser (on a host where headless sign-ins draw CAPTCHAs); without
+    # a display it draws on a private Xvfb (rpa.browser.display).
     headless: bool = True
+    # "persistent": the account's own Chromium profile (state/profiles/<account>/), so
+    # cookies and site storage stay as in a person's browser; "storage_state": a fresh
+    # browser each run with the saved cookies and localStorage (state/browser/<account>.json).
+    profile: Literal["persistent", "storage_state"] = "persistent"
     executable_path: str | None = None
     slow_mo_ms: int = Field(default=0, ge=0)
     # Seller Central pages take 15-25 s to first paint (evidence S1, S2): an element is

@@ -23,7 +23,7 @@ from starlette.routing import Route
 
 from rpa.console import web
 from rpa.console.runnow import jobs_of, start_job
-from rpa.ledger import WAITING_STATES, Ledger
+from rpa.ledger import WAITING_STATES, LedgerStore
 from rpa.messaging import policy
 from rpa.owner import answers
 from rpa.text import clean_line, clean_text
@@ -99,7 +99,7 @@ def list_page(request: Request) -> Response:
                       has_ledger=ledger is not None)
 
 
-def _thread(ledger: Ledger, esc: dict[str, Any]) -> dict[str, Any] | None:
+def _thread(ledger: LedgerStore, esc: dict[str, Any]) -> dict[str, Any] | None:
     """The buyer thread the escalation came from, as the ledger knows it."""
     for row in ledger.threads(esc["account"]):
         if row.get("escalation") == esc["code"]:
@@ -117,7 +117,7 @@ def _question(esc: dict[str, Any]) -> str:
 
 
 @contextmanager
-def _escalation(console: web.Console, code: str) -> Iterator[tuple[Ledger, dict[str, Any]]]:
+def _escalation(console: web.Console, code: str) -> Iterator[tuple[LedgerStore, dict[str, Any]]]:
     """The open ledger and escalation ``code`` (404 when either is missing); the ledger
     is closed afterwards."""
     ledger = console.ledger()

@@ -1,5 +1,6 @@
 """What the Runs, Run and Health pages show, read from the run folders' run.json files
-(and, for Health, the ledger and the saved browser states).
+(and, for Health, the ledger and the saved sign-ins: the accounts' browser profiles or
+saved browser states).
 
 A run folder is a directory directly inside the recordings folder (never the ``latest``
 symlink) holding a run.json; a run id names such a folder exactly. Nothing here writes.
@@ -16,6 +17,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
+
+from rpa.browser.profile import saved_at
 
 if TYPE_CHECKING:
     from rpa.console.web import Console
@@ -413,12 +416,8 @@ def health(console: Console) -> dict[str, Any]:
                 if flow not in flows:
                     flows[flow] = {"status": str(_dict(result).get("status") or ""),
                                    "when": row.started_text, "run_id": row.run_id}
-        state_file = console.state_dir / "browser" / f"{name}.json"
-        try:
-            saved: str | None = _age(time.time() - state_file.stat().st_mtime) \
-                if state_file.is_file() else None
-        except OSError:
-            saved = None
+        written = saved_at(console.state_dir, name)  # the profile's cookies or state file
+        saved = _age(time.time() - written) if written is not None else None
         login_run = next((r for r in mine if "login" in _dict(r.data.get("flows"))), None)
         accounts.append({
             "name": name,

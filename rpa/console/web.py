@@ -31,7 +31,8 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from rpa.config import ROLES, Config
-from rpa.ledger import Ledger
+from rpa.ledger import LedgerStore
+from rpa.run import storage
 
 COOKIE = "rpa_console"
 CSRF_FIELD = "csrf_token"
@@ -140,22 +141,16 @@ class Console:
     def state_dir(self) -> Path:
         return Path(self.config.paths.state_dir).resolve()
 
-    @property
-    def ledger_path(self) -> Path:
-        return self.state_dir / "ledger.sqlite"
-
-    def ledger(self) -> Ledger | None:
-        """The ledger, or None when no run has made one yet (never created here)."""
-        path = self.ledger_path
-        if not path.is_file() or not path.stat().st_size:
-            return None
-        return Ledger(path)
+    def ledger(self) -> LedgerStore | None:
+        """The ledger, or None when no run has made the SQLite file yet (never created
+        here; a PostgreSQL ledger is always there)."""
+        return storage.existing(storage.ledger_place(self.config))
 
     def audit(self, user: str, action: str, detail: str = "", account: str = "") -> None:
         ledger = self.ledger()
         if ledger is None:
             self.state_dir.mkdir(parents=True, exist_ok=True)
-            ledger = Ledger(self.ledger_path)
+            ledger = storage.open_ledger(storage.ledger_place(self.config))
         try:
             ledger.audit(user, action, detail, account)
         finally:

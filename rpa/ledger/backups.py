@@ -12,7 +12,7 @@ import sqlite3
 from datetime import datetime, timezone
 from pathlib import Path
 
-from rpa.ledger.base import SQLiteRecords
+from rpa.ledger.base import Records
 
 BACKUPS_DIR = "backups"
 KEEP_BACKUPS = 7
@@ -27,10 +27,12 @@ class LedgerBroken(Exception):
 
     exit_code = 6
 
-    def __init__(self, message: str, *, path: Path, reason: str) -> None:
+    def __init__(self, message: str, *, path: Path | str, reason: str) -> None:
         super().__init__(message)
-        self.path = path
-        self.reason = reason  # "corrupt" or "missing"
+        self.path = path  # the SQLite file, or the PostgreSQL URL (without a password)
+        # "corrupt", "missing"; PostgreSQL's also "unreachable" and "outdated" (its schema
+        # could not be brought up to date)
+        self.reason = reason
 
 
 def backups(state_dir: Path) -> list[Path]:
@@ -137,11 +139,15 @@ def restore(path: Path, source: Path | None = None) -> tuple[Path, Path | None]:
     return source, aside
 
 
-class Backups(SQLiteRecords):
+class Backups(Records):
     """Copies of the open ledger into ``backups/`` beside it."""
 
-    def backup(self, keep: int = KEEP_BACKUPS, label: str = "") -> Path:
-        """Copy the ledger into ``backups/`` with SQLite's backup API; keep the last ``keep``."""
+    path: Path
+    db: sqlite3.Connection  # SQLite's own: its backup API copies the file
+
+    def backup(self, keep: int = KEEP_BACKUPS, label: str = "") -> Path | None:
+        """Copy the ledger into ``backups/`` with SQLite's backup API; keep the last ``keep``;
+        returns the copy."""
         folder = self.path.parent / BACKUPS_DIR
         folder.mkdir(mode=0o700, exist_ok=True)
         stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")

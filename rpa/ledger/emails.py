@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from rpa.ledger.base import SQLiteRecords, now_iso
+from rpa.ledger.base import Records, now_iso
 from rpa.redact import scrub
 
 
-class Emails(SQLiteRecords):
+class Emails(Records):
     """The mail records of the ledger (``emails``, ``sent_mail``).
 
     An email's state: "trashed" (moved to Trash), "waiting" (a buyer email whose thread is
@@ -45,25 +45,20 @@ class Emails(SQLiteRecords):
         """Upsert many emails in one transaction (keys: message_id, folder, sender, subject,
         rule, action, state, escalation, body)."""
         now = now_iso()
-        self.db.execute("BEGIN")
-        try:
+        with self._write():
             self.db.executemany(
                 "INSERT INTO emails (account, message_id, folder, sender, subject, rule, action,"
                 " state, escalation, body, run_id, first_seen, updated_at)"
                 " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)"
                 " ON CONFLICT(account, message_id) DO UPDATE SET folder=excluded.folder,"
                 " rule=excluded.rule, action=excluded.action, state=excluded.state,"
-                " escalation=COALESCE(excluded.escalation, escalation),"
-                " body=CASE WHEN excluded.body != '' THEN excluded.body ELSE body END,"
+                " escalation=COALESCE(excluded.escalation, emails.escalation),"
+                " body=CASE WHEN excluded.body != '' THEN excluded.body ELSE emails.body END,"
                 " run_id=excluded.run_id, updated_at=excluded.updated_at",
                 [(account, r["message_id"], r.get("folder", ""), scrub(r.get("sender", "")),
                   scrub(r.get("subject", "")), r.get("rule", ""), r.get("action", ""),
                   r["state"], r.get("escalation"), scrub(r.get("body", "")), run_id, now, now)
                  for r in rows])
-            self.db.execute("COMMIT")
-        except BaseException:
-            self.db.execute("ROLLBACK")
-            raise
 
     def emails(self, account: str, state: str | None = None) -> list[dict[str, Any]]:
         """The account's emails (only those in ``state`` when given), first seen first."""
@@ -72,20 +67,16 @@ class Emails(SQLiteRecords):
     def set_email_state(self, account: str, message_ids: list[str], state: str) -> None:
         """Give these emails a new state, in one transaction."""
         now = now_iso()
-        self.db.execute("BEGIN")
-        try:
+        with self._write():
             self.db.executemany(
                 "UPDATE emails SET state=?, updated_at=? WHERE account=? AND message_id=?",
                 [(state, now, account, mid) for mid in message_ids])
-            self.db.execute("COMMIT")
-        except BaseException:
-            self.db.execute("ROLLBACK")
-            raise
 
     def remember_sent_mail(self, message_id: str, code: str, purpose: str) -> None:
         """A mail the bot sent about ``code``: a reply naming it is the owner's answer."""
-        self.db.execute("INSERT OR IGNORE INTO sent_mail (message_id, code, purpose, sent_at)"
-                        " VALUES (?,?,?,?)", (message_id, code, purpose, now_iso()))
+        self.db.execute("INSERT INTO sent_mail (message_id, code, purpose, sent_at)"
+                        " VALUES (?,?,?,?) ON CONFLICT (message_id) DO NOTHING",
+                        (message_id, code, purpose, now_iso()))
 
     def code_for_mail(self, message_ids: list[str]) -> str | None:
         """The escalation a mail the bot sent was about, for the first of ``message_ids``

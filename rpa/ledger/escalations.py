@@ -7,10 +7,9 @@ owner's answer and its delivery, and the counter the codes come from.
 from __future__ import annotations
 
 import secrets
-from pathlib import Path
 from typing import Any
 
-from rpa.ledger.base import SQLiteRecords, now_iso
+from rpa.ledger.base import Records, now_iso
 from rpa.redact import scrub
 
 # An escalation's life (its ``status`` column), each step with the time it happened
@@ -52,13 +51,16 @@ FINAL_STATES = ("delivered", "closed", "expired")
 COUNTER_FILE = "escalation-counter"
 
 
-class Escalations(SQLiteRecords):
+class Escalations(Records):
     """The escalations of the ledger, and the counter their codes come from.
 
     Escalation numbers come from a counter that only grows: kept in the ledger (``meta``)
-    and in a small file beside it (``escalation-counter``), and given as ``code_floor``
-    from the last run.json; the next number is above all three, so a ledger that is lost
-    or restored from an older backup never hands out a code that meant another matter.
+    and, for the SQLite file, in a small file beside it (``escalation-counter``), and given
+    as ``code_floor`` from the last run.json; the next number is above all three, so a
+    ledger that is lost or restored from an older backup never hands out a code that meant
+    another matter. The counter's row is read and raised in the transaction that writes the
+    new escalations, under a lock (:meth:`_lock_counter`): two processes escalating at once
+    get different numbers, and numbers of a transaction undone were never seen by anyone.
     """
 
     code_floor: int
@@ -67,24 +69,24 @@ class Escalations(SQLiteRecords):
     PREFIXES = {"buyer_question": "B", "blocked_reply": "R", "email": "E", "finding": "F",
                 "suspicious_answer": "S"}
 
-    @property
-    def counter_file(self) -> Path:
-        """The file beside the ledger that keeps the counter (``escalation-counter``)."""
-        return self.path.parent / COUNTER_FILE
-
     def _file_counter(self) -> int:
-        """The count in :attr:`counter_file` (0 when it is missing or unreadable)."""
-        try:
-            return int(self.counter_file.read_text().strip() or 0)
-        except (OSError, ValueError):
-            return 0
+        """The count a file outside the ledger keeps (0: none is kept)."""
+        return 0
+
+    def _write_counter(self, number: int) -> None:
+        """Keep ``number`` outside the ledger too (nowhere, unless the storage has a place)."""
+
+    def _lock_counter(self) -> None:
+        """Inside the transaction of new escalations, before anything is read: no other
+        process reads or raises the counter until it ends (SQLite's ``BEGIN IMMEDIATE``
+        already holds the only write lock)."""
 
     def escalation_counter(self) -> int:
         """The highest escalation number handed out, as far as anything remembers."""
         row = self.db.execute("SELECT value FROM meta WHERE name='escalation_counter'"
                               ).fetchone()
-        top = self.db.execute("SELECT max(id) FROM escalations").fetchone()[0] or 0
-        return max(int(row["value"]) if row else 0, int(top), self._file_counter(),
+        top = self.db.execute("SELECT max(id) AS top FROM escalations").fetchone()["top"]
+        return max(int(row["value"]) if row else 0, int(top or 0), self._file_counter(),
                    self.code_floor)
 
     def escalate(self, account: str, kind: str, source_key: str, *, summary: str,
@@ -108,8 +110,8 @@ class Escalations(SQLiteRecords):
         out: list[tuple[str, bool]] = []
         if not items:
             return out
-        self.db.execute("BEGIN IMMEDIATE")
-        try:
+        with self._write(immediate=True):
+            self._lock_counter()
             keys = [it["source_key"] for it in items]
             existing: dict[str, str] = {}
             for start in range(0, len(keys), 500):
@@ -159,21 +161,10 @@ class Escalations(SQLiteRecords):
                     "INSERT INTO meta (name, value) VALUES ('escalation_counter', ?)"
                     " ON CONFLICT(name) DO UPDATE SET value=excluded.value",
                     (str(first + len(numbers) - 1),))
-            self.db.execute("COMMIT")
-        except BaseException:
-            self.db.execute("ROLLBACK")
-            raise
         return out
 
     def _after_insert(self, code: str) -> None:
         """A seam for tests: runs between the insert and the commit of a new escalation."""
-
-    def _write_counter(self, number: int) -> None:
-        """Keep ``number`` in :attr:`counter_file`, replaced whole (never half-written)."""
-        tmp = self.counter_file.with_name(COUNTER_FILE + ".tmp")
-        tmp.write_text(f"{number}\n")
-        tmp.chmod(0o600)
-        tmp.replace(self.counter_file)
 
     def escalation(self, code: str) -> dict[str, Any] | None:
         """The escalation ``code`` (None when the ledger has no such code)."""
@@ -216,14 +207,9 @@ class Escalations(SQLiteRecords):
 
     def mark_notified_many(self, codes: list[str], run_id: str | None = None) -> None:
         """:meth:`mark_notified` for many codes (a digest text) in one transaction."""
-        self.db.execute("BEGIN")
-        try:
+        with self._write():
             for code in codes:
                 self.mark_notified(code, run_id)
-            self.db.execute("COMMIT")
-        except BaseException:
-            self.db.execute("ROLLBACK")
-            raise
 
     def mark_reminded(self, code: str, at: str, run_id: str | None = None) -> bool:
         """The reminder reached the owner at ``at``: notified -> reminded (once)."""
@@ -272,12 +258,11 @@ class Escalations(SQLiteRecords):
         conditional all the same, so two answers racing cannot both win. Returns the row."""
         at = now_iso()
         state = "closed" if final else "answered"
-        self.db.execute("BEGIN IMMEDIATE")
-        try:
+        with self._write(immediate=True):
             cur = self.db.execute(
                 "UPDATE escalations SET answer=?, answer_via=?, answer_by=?, answer_ref=?,"
                 " answered_at=?, status=?, closed_at=CASE WHEN ?='closed' THEN ? ELSE"
-                " closed_at END, delivery_state='', delivery_error='', delivery_attempts=0"
+                " closed_at END, delivery_state='', delivery_error='', delivery_attempts='0'"
                 " WHERE code=? AND status NOT IN ('delivered','closed','expired')"
                 " AND COALESCE(delivery_state,'') NOT IN ('sending','done')",
                 (scrub(text), via, scrub(by), ref, at, state, state, at, code))
@@ -286,10 +271,6 @@ class Escalations(SQLiteRecords):
             self._event(code, "answered", f"via {via} by {by}", run_id, at=at)
             if final:
                 self._event(code, "closed", "acknowledged", run_id, at=at)
-            self.db.execute("COMMIT")
-        except BaseException:
-            self.db.execute("ROLLBACK")
-            raise
         return dict(self.escalation(code) or {})
 
     def answered_waiting(self, account: str, kinds: tuple[str, ...]) -> list[dict[str, Any]]:
@@ -307,8 +288,10 @@ class Escalations(SQLiteRecords):
         ``delivered``, or ``closed`` for an email whose original is marked read)."""
         at = now_iso()
         if state == "sending":
+            # A TEXT column (added by a migration), counted as a number.
             self.db.execute("UPDATE escalations SET delivery_state='sending', delivery_attempts="
-                            "COALESCE(delivery_attempts,0)+1 WHERE code=?", (code,))
+                            "CAST(COALESCE(CAST(delivery_attempts AS INTEGER), 0) + 1 AS TEXT)"
+                            " WHERE code=?", (code,))
             return
         if state == "done":
             self.db.execute("UPDATE escalations SET delivery_state='done', delivery_error='',"

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from rpa.ledger.base import SQLiteRecords, now_iso
+from rpa.ledger.base import Records, now_iso
 from rpa.redact import scrub
 
 
-class Outbox(SQLiteRecords):
+class Outbox(Records):
     """The owner's texts of the ledger (``outbox``, ``alerts``).
 
     One outbox row per text and channel (``key`` names the text: an escalation's code, a
@@ -28,16 +28,20 @@ class Outbox(SQLiteRecords):
         return dict(row) if row else None
 
     def outbox_sending(self, key: str, channel: str, text: str, title: str,
-                       run_id: str | None) -> None:
-        """Text ``key`` is about to leave on ``channel`` (counted as an attempt)."""
+                       run_id: str | None) -> bool:
+        """Claim text ``key`` on ``channel`` for this run, before it leaves (counted as an
+        attempt): False when it went out there already, and is not to be sent again.
+
+        One statement, so nothing can deliver it between the look and the claim."""
         now = now_iso()
-        self.db.execute(
+        cur = self.db.execute(
             "INSERT INTO outbox (key, channel, text, title, state, attempts, run_id,"
             " created_at, updated_at) VALUES (?,?,?,?,'sending',1,?,?,?)"
             " ON CONFLICT(key, channel) DO UPDATE SET text=excluded.text, title=excluded.title,"
-            " state='sending', attempts=attempts+1, run_id=excluded.run_id,"
-            " updated_at=excluded.updated_at",
+            " state='sending', attempts=outbox.attempts+1, run_id=excluded.run_id,"
+            " updated_at=excluded.updated_at WHERE outbox.state != 'sent'",
             (key, channel, scrub(text), title, run_id, now, now))
+        return cur.rowcount == 1
 
     def outbox_done(self, key: str, channel: str, delivered: bool) -> None:
         """Text ``key`` left on ``channel``: "sent" when delivered, else "failed"."""
@@ -45,10 +49,15 @@ class Outbox(SQLiteRecords):
                         ("sent" if delivered else "failed", now_iso(), key, channel))
 
     def outbox_interrupted(self, run_id: str | None) -> list[dict[str, Any]]:
-        """Texts an earlier run began to send and never knew the fate of."""
+        """Texts an earlier run of this run's account began to send and never knew the fate
+        of (and those of no known run). Another account's are left to its own runs: one of
+        them may be sending them right now, while this account's runs never overlap."""
         rows = self.db.execute(
-            "SELECT * FROM outbox WHERE state='sending' AND run_id IS NOT ? ORDER BY id",
-            (run_id,))
+            "SELECT o.* FROM outbox o LEFT JOIN runs r ON r.run_id = o.run_id"
+            " WHERE o.state='sending' AND COALESCE(o.run_id, '') != COALESCE(?, '')"
+            " AND (r.account IS NULL OR ? IS NULL"
+            " OR r.account = (SELECT account FROM runs WHERE run_id=?)) ORDER BY o.id",
+            (run_id, run_id, run_id))
         return [dict(r) for r in rows]
 
     def outbox_unsent(self, limit: int = 100) -> list[dict[str, Any]]:

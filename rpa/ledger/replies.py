@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from rpa.ledger.base import SQLiteRecords, now_iso
+from rpa.ledger.base import Records, now_iso
 from rpa.redact import scrub
 
 
-class Replies(SQLiteRecords):
+class Replies(Records):
     """The buyer threads of the ledger (``buyer_threads``).
 
     A thread's state: "sending" is written before the reply is sent (the intent), "sent"
@@ -44,8 +44,9 @@ class Replies(SQLiteRecords):
             " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
             " ON CONFLICT(account, thread_id, message_key) DO UPDATE SET decision=excluded."
             "decision, reply_text=excluded.reply_text, state=excluded.state, reason="
-            "excluded.reason, escalation=COALESCE(excluded.escalation, escalation), run_id="
-            "excluded.run_id, updated_at=excluded.updated_at",
+            "excluded.reason, escalation=COALESCE(excluded.escalation,"
+            " buyer_threads.escalation), run_id=excluded.run_id,"
+            " updated_at=excluded.updated_at",
             (account, thread_id, message_key, buyer, order_id, url, decision,
              scrub(reply_text), state, scrub(reason), escalation, run_id, now, now))
 

@@ -10,11 +10,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from rpa.ledger.base import SQLiteRecords, now_iso
+from rpa.ledger.base import Records, now_iso
 from rpa.redact import scrub, scrub_data
 
 
-class Runs(SQLiteRecords):
+class Runs(Records):
     """The runs of the ledger: runs, steps, observations and run alerts."""
 
     def start_run(self, run_id: str, account: str, dry_run: bool) -> None:
@@ -34,10 +34,9 @@ class Runs(SQLiteRecords):
 
     def start_step(self, run_id: str, flow: str, name: str) -> int:
         """A step of ``flow`` begins now; returns its id for :meth:`finish_step`."""
-        cur = self.db.execute(
+        return self._insert_id(
             "INSERT INTO steps (run_id, flow, name, started_at) VALUES (?,?,?,?)",
             (run_id, flow, name, now_iso()))
-        return int(cur.lastrowid or 0)
 
     def finish_step(self, step_id: int, outcome: str, screenshot: str | None,
                     error: str | None) -> None:
@@ -49,8 +48,10 @@ class Runs(SQLiteRecords):
     def observe(self, run_id: str, key: str, value: Any) -> None:
         """Keep what the run saw under ``key`` (any JSON value; a second one replaces it)."""
         self.db.execute(
-            "INSERT OR REPLACE INTO observations (run_id, key, value, observed_at) "
-            "VALUES (?,?,?,?)", (run_id, key, json.dumps(scrub_data(value)), now_iso()))
+            "INSERT INTO observations (run_id, key, value, observed_at) VALUES (?,?,?,?)"
+            " ON CONFLICT (run_id, key) DO UPDATE SET value=excluded.value,"
+            " observed_at=excluded.observed_at",
+            (run_id, key, json.dumps(scrub_data(value)), now_iso()))
 
     def observations(self, run_id: str) -> dict[str, Any]:
         """Everything the run observed, by key."""
@@ -69,16 +70,20 @@ class Runs(SQLiteRecords):
         Returns None when it is this run's to send (first of the day, or an earlier one
         that was not delivered), else the row of the run that already texted it.
         """
+        # One statement: the claim is written unless a delivered one is there, with no
+        # moment between the look and the write for another process to deliver it.
+        cur = self.db.execute(
+            "INSERT INTO run_alerts (account, cause, day, run_id, text, claimed_at, delivered)"
+            " VALUES (?,?,?,?,?,?,0) ON CONFLICT (account, cause, day) DO UPDATE SET"
+            " run_id=excluded.run_id, text=excluded.text, claimed_at=excluded.claimed_at"
+            " WHERE run_alerts.delivered=0",
+            (account, cause, day, run_id, scrub(text), now_iso()))
+        if cur.rowcount == 1:
+            return None
         row = self.db.execute(
             "SELECT * FROM run_alerts WHERE account=? AND cause=? AND day=?",
             (account, cause, day)).fetchone()
-        if row is not None and row["delivered"]:
-            return dict(row)
-        self.db.execute(
-            "INSERT OR REPLACE INTO run_alerts (account, cause, day, run_id, text, claimed_at,"
-            " delivered) VALUES (?,?,?,?,?,?,0)",
-            (account, cause, day, run_id, scrub(text), now_iso()))
-        return None
+        return dict(row)
 
     def run_alert_sent(self, account: str, cause: str, day: str) -> None:
         """The text claimed for ``cause`` on ``day`` reached the owner."""

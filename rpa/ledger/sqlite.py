@@ -10,7 +10,7 @@ from rpa.ledger import schema
 from rpa.ledger.audit import Audit
 from rpa.ledger.backups import Backups
 from rpa.ledger.emails import Emails
-from rpa.ledger.escalations import Escalations
+from rpa.ledger.escalations import COUNTER_FILE, Escalations
 from rpa.ledger.outbox import Outbox
 from rpa.ledger.replies import Replies
 from rpa.ledger.runs import Runs
@@ -39,9 +39,34 @@ class Ledger(Runs, Replies, Escalations, Outbox, Emails, Audit, Backups):
         schema.create(self.db)
         path.chmod(0o600)
 
+    @property
+    def where(self) -> str:
+        """The ledger file."""
+        return str(self.path)
+
     def close(self) -> None:
         """Close the file; the ledger is not used after this."""
         self.db.close()
+
+    # --- the escalation counter's file beside the ledger --------------------------------
+    @property
+    def counter_file(self) -> Path:
+        """The file beside the ledger that keeps the counter (``escalation-counter``)."""
+        return self.path.parent / COUNTER_FILE
+
+    def _file_counter(self) -> int:
+        """The count in :attr:`counter_file` (0 when it is missing or unreadable)."""
+        try:
+            return int(self.counter_file.read_text().strip() or 0)
+        except (OSError, ValueError):
+            return 0
+
+    def _write_counter(self, number: int) -> None:
+        """Keep ``number`` in :attr:`counter_file`, replaced whole (never half-written)."""
+        tmp = self.counter_file.with_name(COUNTER_FILE + ".tmp")
+        tmp.write_text(f"{number}\n")
+        tmp.chmod(0o600)
+        tmp.replace(self.counter_file)
 
 
 if TYPE_CHECKING:

@@ -1,8 +1,9 @@
 """The ledger's storage interface: every operation the bot, the CLI and the console use.
 
 :class:`LedgerStore` is what a ledger is, whatever keeps it: :class:`~rpa.ledger.Ledger`
-keeps it in one SQLite file in the state folder; another storage (a database server shared
-by many accounts and machines) implements the same operations with the same results.
+keeps it in one SQLite file in the state folder; :class:`~rpa.ledger.PostgresLedger` in a
+PostgreSQL database shared by many accounts and machines, with the same operations and the
+same results.
 
 Rows come back as plain dicts keyed by column name; times are ISO 8601 strings in UTC. Texts
 that may hold secrets (replies, details, errors) are scrubbed before they are kept.
@@ -20,16 +21,18 @@ class LedgerStore(Protocol):
     """The bot's memory between runs: what was seen, what was sent, what was escalated."""
 
     @property
-    def path(self) -> Path:
-        """Where the ledger is kept, as messages to the owner name it."""
+    def where(self) -> str:
+        """Where the ledger is kept, as messages name it: the SQLite file, or the
+        PostgreSQL URL (which never holds the password)."""
         ...
 
     def close(self) -> None:
         """Let go of the storage; the ledger is not used after this."""
         ...
 
-    def backup(self, keep: int = KEEP_BACKUPS, label: str = "") -> Path:
-        """Copy the ledger into its backups, keeping the last ``keep``; returns the copy."""
+    def backup(self, keep: int = KEEP_BACKUPS, label: str = "") -> Path | None:
+        """Copy the ledger into its backups, keeping the last ``keep``; returns the copy
+        (None: the storage keeps its own, as a database server does)."""
         ...
 
     # --- runs: runs, steps, observations, run alerts (rpa.ledger.runs) ------------------
@@ -186,8 +189,9 @@ class LedgerStore(Protocol):
         ...
 
     def outbox_sending(self, key: str, channel: str, text: str, title: str,
-                       run_id: str | None) -> None:
-        """Text ``key`` is about to leave on ``channel`` (counted as an attempt)."""
+                       run_id: str | None) -> bool:
+        """Claim text ``key`` on ``channel`` before it leaves (counted as an attempt):
+        False when it went out there already (not to be sent again)."""
         ...
 
     def outbox_done(self, key: str, channel: str, delivered: bool) -> None:
@@ -195,7 +199,8 @@ class LedgerStore(Protocol):
         ...
 
     def outbox_interrupted(self, run_id: str | None) -> list[dict[str, Any]]:
-        """Texts an earlier run began to send and never knew the fate of."""
+        """Texts an earlier run of this run's account began to send and never knew the
+        fate of."""
         ...
 
     def outbox_unsent(self, limit: int = 100) -> list[dict[str, Any]]:

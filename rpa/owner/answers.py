@@ -24,7 +24,7 @@ from rpa.messaging import policy
 
 if TYPE_CHECKING:
     from rpa.config import Config
-    from rpa.ledger import Ledger
+    from rpa.ledger import LedgerStore
 
 # What each kind of escalation's answer becomes.
 BUYER_KINDS = ("buyer_question", "blocked_reply")  # a reply in the Seller Central thread
@@ -70,7 +70,7 @@ def buyer_text(text: str, va_full_name: str) -> str:
     return f"{body}\n\nBest regards,\n{va_full_name}"
 
 
-def submit(ledger: Ledger, config: Config, code: str, text: str, *, via: str, by: str,
+def submit(ledger: LedgerStore, config: Config, code: str, text: str, *, via: str, by: str,
            ref: str = "", account: str | None = None,
            run_id: str | None = None) -> Outcome:
     """Take the owner's ``text`` as the answer to escalation ``code``.
@@ -86,7 +86,7 @@ def submit(ledger: Ledger, config: Config, code: str, text: str, *, via: str, by
         raise AnswerError(f"unknown way of answering '{via}' (known: {', '.join(VIAS)})")
     esc = ledger.escalation(code)
     if esc is None:
-        raise AnswerError(f"there is no escalation {code} in the ledger {ledger.path} "
+        raise AnswerError(f"there is no escalation {code} in the ledger {ledger.where} "
                           "(list them with `rpa escalations --all`)")
     if account is not None and esc["account"] != account:
         raise AnswerError(f"escalation {code} belongs to the account '{esc['account']}', "

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from rpa.config import AccountConfig, Config
-    from rpa.ledger import Ledger
+    from rpa.ledger import LedgerStore
     from rpa.owner.notify import Notifier
 
 
@@ -34,7 +34,7 @@ class EscalationRun(Protocol):
     @property
     def account(self) -> AccountConfig: ...
     @property
-    def ledger(self) -> Ledger: ...
+    def ledger(self) -> LedgerStore: ...
     @property
     def notifier(self) -> Notifier: ...
     @property
@@ -69,7 +69,7 @@ def notify(ctx: EscalationRun, code: str, *,
     """
     esc = ctx.ledger.escalation(code)
     if esc is None:
-        raise UnknownEscalation(f"escalation {code!r} is not in the ledger {ctx.ledger.path}; "
+        raise UnknownEscalation(f"escalation {code!r} is not in the ledger {ctx.ledger.where}; "
                                 "nothing can be texted for it")
     if esc["notified_at"]:
         return True

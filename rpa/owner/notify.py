@@ -23,7 +23,7 @@ from rpa.smtp import SmtpError, SmtpSettings, alert_message, new_message_id
 from rpa.smtp import send as smtp_send
 
 if TYPE_CHECKING:
-    from rpa.ledger import Ledger
+    from rpa.ledger import LedgerStore
 
 SMS_LIMIT = 160
 # A channel address that is not an Apprise URL: the bot sends it as an email itself.
@@ -142,7 +142,7 @@ class Notifier:
     urls: dict[str, list[str]]
     sms_limit: int = SMS_LIMIT
     details_label: str = "details"
-    ledger: Ledger | None = None
+    ledger: LedgerStore | None = None
     run_id: str | None = None
     sent: list[Sent] = field(default_factory=list)
     outcomes: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -241,12 +241,13 @@ class Notifier:
     def _deliver(self, key: str, channel: str, text: str, title: str,
                  only: int | None = None) -> bool:
         """One channel of one text through the outbox: skipped when that channel delivered
-        it already; marked ``sending`` before it leaves and ``sent``/``failed`` after."""
+        it already; claimed (``sending``) before it leaves and ``sent``/``failed`` after."""
         if self.ledger is not None:
             row = self.ledger.outbox(key, channel)
             if row is not None and row["state"] == "sent":
                 return True
-            self.ledger.outbox_sending(key, channel, text, title, self.run_id)
+            if not self.ledger.outbox_sending(key, channel, text, title, self.run_id):
+                return True  # delivered by another process since the look above
         base, _, index = channel.partition("[")  # "fallback[1]": that fallback URL only
         if index and only is None:
             only = int(index.rstrip("]"))

@@ -16,10 +16,11 @@ from typing import Any
 from loguru import logger
 from playwright.sync_api import Locator, Page
 
+from rpa.browser import profile
 from rpa.browser.chromium import BrowserSession, launch
 from rpa.browser.selectors import Selectors
 from rpa.config import AccountConfig, Config
-from rpa.ledger import Ledger
+from rpa.ledger import LedgerStore
 from rpa.owner.notify import Notifier
 from rpa.run import pagesnaps
 from rpa.run.evidence import Evidence
@@ -56,7 +57,7 @@ class RunContext:
     account: AccountConfig
     secrets: dict[str, str] = field(repr=False)
     selectors: Selectors
-    ledger: Ledger
+    ledger: LedgerStore
     notifier: Notifier
     evidence: Evidence
     run_id: str
@@ -80,12 +81,18 @@ class RunContext:
     # --- browser ---------------------------------------------------------------------
     @property
     def page(self) -> Page:
-        """The run's page; Chromium is launched on first use, once per run."""
+        """The run's page; Chromium is launched on first use, once per run: on the
+        account's persistent profile (``state/profiles/<account>/``) or, with
+        ``browser.profile: storage_state``, with its saved state
+        (``state/browser/<account>.json``)."""
         if self.session is None:
-            state = self.config.paths.state_dir / "browser" / f"{self.account.name}.json"
-            self.session = launch(self.config.browser, state, headed=self.headed)
-            if self.session.state_warning:
-                self.warnings.append(self.session.state_warning)
+            state_dir, name = self.config.paths.state_dir, self.account.name
+            persistent = self.config.browser.profile == "persistent"
+            self.session = launch(self.config.browser, profile.state_file(state_dir, name),
+                                  headed=self.headed,
+                                  profile_dir=profile.profile_dir(state_dir, name)
+                                  if persistent else None)
+            self.warnings.extend(self.session.warnings)
             if self.config.browser.trace:
                 self.evidence.start_trace(self.session.context,
                                           snapshots=self.config.browser.trace_snapshots)

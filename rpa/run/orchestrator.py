@@ -23,17 +23,19 @@ from loguru import logger
 from playwright.sync_api import Error as PlaywrightError
 
 from rpa import redact
+from rpa.browser.display import needs_own_display
 from rpa.browser.overlay import with_overlay
 from rpa.browser.selectors import Selectors, declared_keys
 from rpa.config import Config, check_folders, check_secrets
 from rpa.errors import ApplicationError, BusinessError, ConfigError, RunLocked
-from rpa.ledger import Ledger, LedgerBroken, check_ledger
+from rpa.ledger import LedgerBroken, advisory_lock
 from rpa.logs import add_run_log
 from rpa.owner import escalate
 from rpa.owner.notify import EMAIL_SCHEME, Notifier
 from rpa.run.context import RunContext, utc_now
 from rpa.run.evidence import Evidence, emails_summary, new_run_id
 from rpa.run.registry import plan
+from rpa.run.storage import LedgerPlace, check, ledger_place, open_ledger
 from rpa.smtp import SmtpSettings
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_PERSON, EXIT_LOCKED = 0, 1, 2, 3, 4
@@ -74,6 +76,18 @@ def account_lock(state_dir: Path, account: str) -> Iterator[None]:
         yield
     finally:
         os.close(fd)
+
+
+@contextmanager
+def run_lock(place: LedgerPlace, state_dir: Path, account: str) -> Iterator[None]:
+    """The account's run lock where its ledger is: a PostgreSQL advisory lock (one run per
+    account across every machine sharing the database), else the lock file."""
+    if place.url:
+        with advisory_lock(place.url, place.password, account):
+            yield
+    else:
+        with account_lock(state_dir, account):
+            yield
 
 
 def notifier_urls(cfg: Config, secrets: dict[str, str]) -> dict[str, list[str]]:
@@ -135,19 +149,23 @@ def run(cfg: Config, *, account: str | None = None, flows: list[str] | None = No
 
         idx = cfg.accounts.index(acc)
         totp(secrets["totp_secret"], key=f"accounts[{idx}].totp_secret_env", source=cfg.source)
+        # A visible browser needs a display, or Xvfb to make one: exit 2 here, not later.
+        needs_own_display(cfg.browser, headed)
 
     state_dir = Path(cfg.paths.state_dir)
     state_dir.mkdir(parents=True, exist_ok=True)
     state_dir.chmod(0o700)
-    with account_lock(state_dir, acc.name):
+    place = ledger_place(cfg, secrets)
+    with _stopped_by_ledger(cfg, place, secrets), run_lock(place, state_dir, acc.name):
         recordings = Path(cfg.paths.recordings_dir)
-        _check_ledger(cfg, state_dir / "ledger.sqlite", recordings, secrets)
+        source = cfg.source if cfg.source and Path(cfg.source).is_file() else None
+        check(place, recordings, config=source)
         run_id = new_run_id(acc.name)
         floor = _last_counter(recordings)  # before this run's folder becomes "latest"
         evidence = Evidence(recordings, run_id,
                             fast_screenshots=cfg.browser.screenshots == "fast")
         sink = add_run_log(evidence.folder / "run.log")
-        ledger = Ledger(state_dir / "ledger.sqlite", code_floor=floor)
+        ledger = open_ledger(place, code_floor=floor)
         ledger.start_run(run_id, acc.name, dry_run)
         sms_cfg = cfg.notify.sms
         details_cfg = cfg.notify.details
@@ -321,22 +339,32 @@ def _last_counter(recordings: Path) -> int:
         return 0
 
 
-def _check_ledger(cfg: Config, path: Path, recordings: Path, secrets: dict[str, str]) -> None:
-    """Stop before any side effect when the ledger is corrupt or lost; the owner is texted
-    (a Notifier without the ledger) and the message names the restore command."""
-    source = cfg.source if cfg.source and Path(cfg.source).is_file() else None
+@contextmanager
+def _stopped_by_ledger(cfg: Config, place: LedgerPlace,
+                       secrets: dict[str, str]) -> Iterator[None]:
+    """A run the ledger stops before any side effect (corrupt, lost, or its database out
+    of reach: LedgerBroken) is texted to the owner (a Notifier without the ledger) with
+    the way back, and the error raised on."""
     try:
-        check_ledger(path, recordings, config=source)
+        yield
     except LedgerBroken as err:
         logger.error("{}", err)
-        what = "corrupt" if err.reason == "corrupt" else "missing"
+        what = {"corrupt": "corrupt", "unreachable": "out of reach",
+                "outdated": "not up to date"}.get(err.reason, "missing")
+        if err.reason == "unreachable":
+            way = "The VA checks the database server and ledger.url"
+        elif err.reason == "outdated":
+            way = "The VA runs: rpa ledger migrate"
+        elif place.url:
+            way = "The VA copies the SQLite ledger over: rpa ledger copy"
+        else:
+            way = ("The VA restores it with: rpa ledger restore (or rpa ledger new when no "
+                   "backup is left)")
         notifier = Notifier(initials=cfg.va.initials, urls=notifier_urls(cfg, secrets),
                             sms_limit=(cfg.notify.sms.max_chars if cfg.notify.sms
                                        and cfg.notify.sms.max_chars else 160))
         try:
-            notifier.sms(f"Bot stopped: its ledger is {what}; nothing was done. "
-                         "The VA restores it with: rpa ledger restore (or rpa ledger new when no "
-                         "backup is left)",
+            notifier.sms(f"Bot stopped: its ledger is {what}; nothing was done. {way}",
                          details=str(err), title="Seller Central bot stopped")
         except Exception as err2:  # noqa: BLE001 - the stop itself must still be reported
             logger.error("could not tell the owner the ledger is {}: {}", what, err2)

@@ -1,31 +1,54 @@
-"""Buyer-Seller Messaging: the needs-response inbox across its pages, and one thread."""
+"""Buyer-Seller Messaging: the needs-response inbox across its pages, and one thread.
+
+Messaging v3 is a single-page app drawn inside components with open shadow roots (the
+shared evidence notes, 4c). Everything here is read through Playwright's locators, which
+see into open shadow roots; no script of our own walks the page. The app is entered the
+way a person enters it, by the home page's own messaging link, since a cold deep link
+leaves it unmounted (S2); its list is drawn only in a window at least 1600 px wide (S2);
+and its actions change the page without loading another. So no click here waits for a
+navigation: each waits for the state it should bring (the reply among the seller's
+messages, the thread's status, the next page's rows) or for the page to say why not. The
+older, server-drawn inbox is read by the same steps, its page loads being one more way for
+that state to arrive.
+"""
 
 from __future__ import annotations
 
+import re
+import weakref
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlparse
+from urllib.parse import parse_qs, urljoin, urlparse
 
 from loguru import logger
 from playwright.sync_api import Error as PlaywrightError
-from playwright.sync_api import Page
+from playwright.sync_api import Locator, Page, expect
 
 from rpa.browser.selectors import declare
 from rpa.errors import PageError
 from rpa.messaging.replies import Message, ThreadView
+from rpa.seller_central.signin import SIGNIN_STATES
 from rpa.text import clean_line, clean_text
 
 if TYPE_CHECKING:
     from rpa.seller_central.pages import SellerCentral
 
+HOME_PATH = "/home"
 INBOX_PATH = "/messaging/inbox-v3?fi=responseNeeded"
 THREAD_PATH = "/messaging/thread/{thread_id}"
+RESPONSE_NEEDED_VIEW = "responseneeded"  # the inbox address's ``fi``, case and dashes aside
 MAX_INBOX_PAGES = 100
 RESPONSE_NEEDED = "response needed"
+STILL_NEEDED = re.compile(r"^\s*response needed\s*$", re.I)
+# (The list pane is not drawn in a window narrower than about 1600 px, evidence S2: the
+# browser's viewport, rpa.browser.chromium, is 1600 x 1000.)
+ROW_LINK_WAIT_MS = 3000
 # Longest name and other one-line field (subject, order, status) taken from a page: what a
 # buyer writes there reaches the owner's texts and the buyer's reply.
 NAME_LIMIT = 80
 LINE_LIMIT = 200
+# The pages a click may land on instead of the state it should bring.
+LEFT_FOR = tuple(key for key in SIGNIN_STATES if key != "app.signed_in")
 
 
 # The selectors.yaml keys this module asks for: a file without one of them is refused
@@ -34,6 +57,8 @@ SELECTOR_KEYS: tuple[str, ...] = (
     "app.server_error",
     "app.signed_in",
     "inbox.empty",
+    "inbox.entry_link",
+    "inbox.filter_response_needed",
     "inbox.next_page",
     "inbox.row_buyer",
     "inbox.row_link",
@@ -71,6 +96,75 @@ def thread_id_from_href(href: str) -> str:
     return urlparse(href).path.rstrip("/").rsplit("/", 1)[-1]
 
 
+def inbox_view(url: str) -> str:
+    """The view an inbox address shows (its ``fi``), lower case without dashes: "" when
+    it names none."""
+    fi = (parse_qs(urlparse(url).query).get("fi") or [""])[0]
+    return fi.replace("_", "").replace("-", "").lower()
+
+
+# --- entering the messaging app ------------------------------------------------------------
+
+# Pages (tabs) that entered the app through Seller Central's own link: there a thread's
+# address, opened directly, finds the app mounted.
+_entered: weakref.WeakSet[Page] = weakref.WeakSet()
+
+
+def enter(sc: SellerCentral) -> str:
+    """Open messaging as a person does: the home page, then the page's own messaging link,
+    until the list (or its empty state) shows. Returns the key that showed
+    (``inbox.thread_row`` or ``inbox.empty``)."""
+    page = sc.page
+    for _ in range(2):  # a second time only after signing in again on the way
+        sc.open(HOME_PATH)
+        _follow_entry_link(sc)
+        shown = sc.sel.which(page, ["inbox.thread_row", "inbox.empty", *LEFT_FOR])
+        if shown in ("inbox.thread_row", "inbox.empty"):
+            _entered.add(page)
+            return shown
+        if shown == "app.server_error":
+            raise PageError("Seller Central showed a server error instead of the inbox")
+        sc.sign_in(shown)
+    raise PageError("the inbox did not open after signing in again")
+
+
+def _follow_entry_link(sc: SellerCentral) -> None:
+    """Click the page's messaging link; one in a closed menu is followed by its address,
+    from this page (as a click would). Only when the page has no such link on this site is
+    the inbox's address opened directly: a cold deep link, which v3 may leave unmounted."""
+    page = sc.page
+    links = sc.sel.any_of(page, "inbox.entry_link")
+    try:
+        links.first.wait_for(state="attached", timeout=sc.sel.timeout_ms)
+        found = True
+    except PlaywrightError:
+        found = False
+    if found:
+        shown = links.filter(visible=True).first
+        if shown.count() and _on_site(sc, page.url, shown.get_attribute("href")):
+            shown.click()  # a page load or the app's own routing: waited for by what shows
+            return
+        href = links.first.get_attribute("href")
+        if _on_site(sc, page.url, href):
+            try:
+                page.goto(urljoin(page.url, href or ""), wait_until="domcontentloaded",
+                          referer=page.url)
+            except PlaywrightError as err:
+                raise PageError(f"could not follow the messaging link: "
+                                f"{str(err).splitlines()[0]}") from err
+            return
+    logger.warning("no messaging link on {}; opening the inbox by its address", HOME_PATH)
+    sc.goto(INBOX_PATH)
+
+
+def _on_site(sc: SellerCentral, here: str, href: str | None) -> bool:
+    """Whether ``href`` (read on the page at ``here``) leads into this Seller Central."""
+    if not href:
+        return False
+    target, base = urlparse(urljoin(here, href)), urlparse(sc.base)
+    return (target.scheme, target.netloc) == (base.scheme, base.netloc)
+
+
 class Inbox:
     """The needs-response view of Buyer Messages, read across all its pages."""
 
@@ -78,16 +172,36 @@ class Inbox:
         self.sc = sc
         self.sel = sc.sel
 
+    @property
+    def page(self) -> Page:
+        return self.sc.page
+
+    def open(self) -> None:
+        """Enter messaging and show the Response needed view (the app may add the view to
+        its address only once drawn; a view it did not open with is chosen in its nav)."""
+        enter(self.sc)
+        if inbox_view(self.page.url) == RESPONSE_NEEDED_VIEW:
+            return
+        self.sel.click(self.page, "inbox.filter_response_needed")
+        try:
+            self.page.wait_for_url(lambda url: inbox_view(url) == RESPONSE_NEEDED_VIEW,
+                                   timeout=self.sel.timeout_ms)
+        except PlaywrightError as err:
+            raise PageError(f"the inbox did not show its Response needed view (at "
+                            f"{self.page.url})") from err
+
     def needing_response(self) -> list[InboxRow]:
-        self.sc.open(INBOX_PATH)
-        page = self.sc.page
+        self.open()
+        page = self.page
         rows: list[InboxRow] = []
         seen: set[str] = set()
         for _ in range(MAX_INBOX_PAGES):
             self.sel.which(page, ["inbox.thread_row", "inbox.empty"])
+            first_href = ""
             for row in self.sel.any_of(page, "inbox.thread_row").all():
-                link = self.sel.find(row, "inbox.row_link", timeout_ms=3000)
+                link = self.sel.find(row, "inbox.row_link", timeout_ms=ROW_LINK_WAIT_MS)
                 href = link.get_attribute("href") or ""
+                first_href = first_href or href
                 tid = thread_id_from_href(href)
                 if not tid or tid in seen:
                     continue
@@ -95,14 +209,34 @@ class Inbox:
                 rows.append(InboxRow(tid, _text(self.sel, row, "inbox.row_buyer"),
                                      _text(self.sel, row, "inbox.row_subject"),
                                      _text(self.sel, row, "inbox.row_order_id"), href))
-            if not self.sel.present(page, "inbox.next_page"):
+            nxt = self._next_control()
+            if nxt is None:
                 return rows
-            nxt = self.sel.find(page, "inbox.next_page")
-            with page.expect_navigation(wait_until="domcontentloaded"):
-                nxt.click()
-            if self.sc.where() != "app.signed_in":
-                raise PageError("the inbox's next page did not open")
+            nxt.click()
+            self._next_page_shows(first_href)
         raise PageError(f"the inbox has more than {MAX_INBOX_PAGES} pages; stopped reading")
+
+    def _next_control(self) -> Locator | None:
+        """The control to the next page, when there is one that can be used (v3 keeps it
+        on the last page, disabled; the legacy inbox drops its link)."""
+        nxt = self.sel.any_of(self.page, "inbox.next_page").filter(visible=True).first
+        try:
+            return nxt if nxt.count() and nxt.is_enabled() else None
+        except PlaywrightError:
+            return None
+
+    def _next_page_shows(self, first_href: str) -> None:
+        """Wait until the list no longer starts with the row it started with (the app
+        draws the next page in place; the legacy inbox loads it)."""
+        first = self.sel.any_of(self.sel.any_of(self.page, "inbox.thread_row").first,
+                                "inbox.row_link").first
+        try:
+            expect(first).not_to_have_attribute("href", first_href,
+                                                timeout=self.sel.timeout_ms)
+        except AssertionError as err:
+            raise PageError("the inbox's next page did not show") from err
+        if self.sc.where() != "app.signed_in":
+            raise PageError("the inbox's next page did not open")
 
 
 def _text(sel: Any, scope: Any, key: str) -> str:
@@ -120,60 +254,6 @@ def _first(texts: list[str], key: str) -> str:
         if text.strip():
             return clean_line(text, limit)
     return ""
-
-
-# Playwright's idea of visible, for the page script below.
-VISIBLE_JS = """
-  const visible = (el) => {
-    if (!el) return false;
-    if (el.checkVisibility && !el.checkVisibility()) return false;
-    if (getComputedStyle(el).visibility !== 'visible') return false;
-    const box = el.getBoundingClientRect();
-    return box.width > 0 && box.height > 0;
-  };
-"""
-
-# The thread page's fields read at once (ThreadPage._read_at_once), by their thread.* key.
-THREAD_FIELDS = ("detail", "message", "message_text", "message_time", "from_seller", "buyer",
-                 "order_id", "subject", "status")
-# Each key's candidates resolved as Playwright resolves them: css by querySelectorAll from
-# the scope, "xpath=" from the scope node, the union in page order; texts are innerText
-# (Playwright's all_inner_texts); null while the thread (its first match) is not visible,
-# as Playwright sees it. A selector the page cannot take throws: read key by key.
-READ_THREAD_JS = """
-(keys) => {""" + VISIBLE_JS + """  const find = (root, sels) => {
-    const found = new Set();
-    for (let sel of sels) {
-      if (sel.startsWith('xpath=')) {
-        const doc = root.ownerDocument || root;
-        const res = doc.evaluate(sel.slice(6), root, null,
-                                 XPathResult.ORDERED_NODE_SNAPSHOT_TYPE, null);
-        for (let i = 0; i < res.snapshotLength; i++) {
-          if (res.snapshotItem(i).nodeType === 1) found.add(res.snapshotItem(i));
-        }
-        continue;
-      }
-      if (sel.startsWith('css=')) sel = sel.slice(4);
-      root.querySelectorAll(sel).forEach((el) => found.add(el));
-    }
-    return [...found].sort((a, b) => (a === b ? 0
-      : (a.compareDocumentPosition(b) & Node.DOCUMENT_POSITION_FOLLOWING ? -1 : 1)));
-  };
-  const texts = (root, sels) => find(root, sels).map((el) => el.innerText);
-  if (!visible(find(document, keys.detail)[0])) return null;
-  const nodes = find(document, keys.message);
-  const within = (sels) => {
-    const found = new Set();
-    for (const node of nodes) find(node, sels).forEach((el) => found.add(el));
-    return [...found].map((el) => el.innerText);
-  };
-  return {seller: nodes.map((node) => find(node, keys.from_seller).length > 0),
-          bodies: within(keys.message_text), times: within(keys.message_time),
-          buyer: texts(document, keys.buyer),
-          order_id: texts(document, keys.order_id), subject: texts(document, keys.subject),
-          status: texts(document, keys.status)};
-}
-"""
 
 
 def same_text(a: str, b: str) -> bool:
@@ -196,21 +276,28 @@ class ThreadPage:
         return self.sc.page
 
     def open(self) -> ThreadPage:
-        self.sc.open(self.path)  # read() waits for the thread itself
+        """Open the thread by its address, once this tab has entered messaging through
+        Seller Central's own link (read() waits for the thread itself)."""
+        if self.page not in _entered:
+            enter(self.sc)
+        self.sc.open(self.path)
         return self
 
     def read(self, *, header: bool = True) -> ThreadView:
         """The thread as shown: header fields and every message with its sender.
 
-        One round trip once the thread shows: every field is read by one evaluate call
-        when selectors.yaml gives the thread's keys as CSS (else key by key, as before);
-        with ``header=False`` the buyer, order and subject of the last read are kept.
+        With ``header=False`` the buyer, order and subject of the last read are kept.
         """
-        shown = self._read_at_once(header)
-        if shown is None:  # not showing yet (or not plain CSS): wait for it, read again
-            self.sel.wait(self.page, "thread.detail")
-            shown = self._read_at_once(header) or self._read_by_key(header)
-        senders, bodies, times = shown["seller"], shown["bodies"], shown["times"]
+        page = self.page
+        self.sel.wait(page, "thread.detail")
+        self.sel.wait(page, "thread.message")  # a thread shows at least the buyer's message
+        nodes = self.sel.any_of(page, "thread.message")
+        mine = self.sel.any_of(page, "thread.from_seller")
+        count = nodes.count()
+        senders = ([False] * count if not mine.count()  # none of ours on the page
+                   else [bool(nodes.nth(i).and_(mine).count()) for i in range(count)])
+        bodies = self.sel.texts(nodes, "thread.message_text")
+        times = self.sel.texts(nodes, "thread.message_time")
         if len(bodies) != len(senders):
             raise PageError(f"thread {self.thread_id}: {len(senders)} messages but "
                             f"{len(bodies)} message texts")
@@ -225,54 +312,28 @@ class ThreadPage:
         prev = self.last if not header else None
         self.last = ThreadView(
             thread_id=self.thread_id,
-            buyer=prev.buyer if prev else _first(shown["buyer"], "thread.buyer"),
-            order_id=prev.order_id if prev else _first(shown["order_id"], "thread.order_id"),
-            subject=prev.subject if prev else _first(shown["subject"], "thread.subject"),
-            messages=messages, status=_first(shown["status"], "thread.status"),
+            buyer=prev.buyer if prev else _text(self.sel, page, "thread.buyer"),
+            order_id=prev.order_id if prev else _text(self.sel, page, "thread.order_id"),
+            subject=prev.subject if prev else _text(self.sel, page, "thread.subject"),
+            messages=messages, status=_text(self.sel, page, "thread.status"),
             url=self.sc.base + self.path)
         return self.last
 
-    def _read_at_once(self, header: bool) -> dict[str, Any] | None:
-        """Every field of the thread page in one evaluate call, when the thread shows;
-        None when it does not (yet), a key is not plain CSS or the page cannot take a
-        selector."""
-        keys = {name: self.sel.plain(f"thread.{name}") for name in THREAD_FIELDS}
-        if not header:
-            for name in ("buyer", "order_id", "subject"):
-                keys[name] = []
-        if any(sels is None for sels in keys.values()):
-            return None
-        try:
-            shown = self.page.evaluate(READ_THREAD_JS, keys)
-        except PlaywrightError as err:
-            logger.debug("thread page read key by key: {}", str(err).splitlines()[0])
-            return None
-        return dict(shown) if isinstance(shown, dict) else None
-
-    def _read_by_key(self, header: bool) -> dict[str, Any]:
-        """The same fields through Playwright's locators, a few round trips per field."""
+    def _settle(self, expected: Locator, action: str) -> str:
+        """After a click: wait until ``expected`` shows (the state the click should bring),
+        the thread shows an error, or another page (sign-in, a server error) took its place;
+        returns where the browser is. Neither in time: the page is read as it is, and the
+        caller decides from what it shows."""
         page = self.page
-        nodes = self.sel.any_of(page, "thread.message").all()
-        out: dict[str, Any] = {
-            "seller": [bool(self.sel.any_of(node, "thread.from_seller").count())
-                       for node in nodes],
-            "bodies": self.sel.texts(self.sel.any_of(page, "thread.message"),
-                                     "thread.message_text"),
-            "times": self.sel.texts(self.sel.any_of(page, "thread.message"),
-                                    "thread.message_time")}
-        for name in ("buyer", "order_id", "subject", "status"):
-            out[name] = (self.sel.texts(page, f"thread.{name}")
-                         if header or name == "status" else [])
-        return out
-
-    def _act(self, key: str) -> str:
-        """Click an action and wait for the page that follows; returns where the browser is."""
+        outcome = expected.or_(self.sel.any_of(page, "thread.error"))
+        for key in LEFT_FOR:
+            outcome = outcome.or_(self.sel.any_of(page, key))
         try:
-            with self.page.expect_navigation(wait_until="domcontentloaded"):
-                self.sel.click(self.page, key)  # waits for the button, as a person would
+            outcome.filter(visible=True).first.wait_for(state="visible",
+                                                        timeout=self.sel.timeout_ms)
         except PlaywrightError as err:
-            raise PageError(f"{key}: the page did not answer ({str(err).splitlines()[0]})"
-                            ) from err
+            logger.warning("thread {}: nothing showed after {} ({}); reading the page",
+                           self.thread_id, action, str(err).splitlines()[0])
         return self.sc.where()
 
     def _back_on_thread(self, state: str, action: str) -> ThreadView:
@@ -286,15 +347,24 @@ class ThreadPage:
         return self.read(header=False)
 
     def send(self, text: str) -> ThreadView:
-        """Type and send ``text``; returns the thread as the page shows it afterwards.
+        """Type and send ``text``; returns the thread as the page shows it afterwards, once
+        one more message of the seller's shows (or the page says why not).
 
         The caller checks that the reply is there; this method never sends twice.
         """
+        mine = self.sel.any_of(self.page, "thread.from_seller")
+        before = mine.count()
         self.sel.fill(self.page, "thread.reply_box", text)
-        return self._back_on_thread(self._act("thread.send"), "sending")
+        self.sel.click(self.page, "thread.send")  # waits for the button, as a person would
+        return self._back_on_thread(self._settle(mine.nth(before), "sending"), "sending")
 
     def mark_no_response(self) -> ThreadView:
-        return self._back_on_thread(self._act("thread.no_response"), "'No response needed'")
+        """Click "No response needed"; returns the thread once its status no longer says
+        a response is needed (or the page says why not)."""
+        self.sel.click(self.page, "thread.no_response")
+        closed = self.sel.any_of(self.page, "thread.status").filter(has_not_text=STILL_NEEDED)
+        state = self._settle(closed, "'No response needed'")
+        return self._back_on_thread(state, "'No response needed'")
 
     def error_text(self) -> str:
         return _text(self.sel, self.page, "thread.error")

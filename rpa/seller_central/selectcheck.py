@@ -19,6 +19,7 @@ from playwright.sync_api import Error as PlaywrightError
 
 from rpa.browser.readonly import ReadOnly
 from rpa.browser.selectors import declare
+from rpa.errors import SelectorNotFound
 from rpa.run.context import RunContext
 from rpa.seller_central.health import AccountHealth
 from rpa.seller_central.home import (
@@ -28,7 +29,7 @@ from rpa.seller_central.home import (
     Home,
     UnshippedOrders,
 )
-from rpa.seller_central.messages import THREAD_PATH, thread_id_from_href
+from rpa.seller_central.messages import THREAD_PATH, enter, thread_id_from_href
 from rpa.seller_central.ngs import HOME_PATH
 from rpa.seller_central.pages import SellerCentral
 from rpa.seller_central.picker import PICKER_PATH
@@ -48,8 +49,7 @@ ROW_OF = {
                                                          "status")},
     **{f"inbox.row_{k}": "inbox.thread_row" for k in ("link", "buyer", "subject",
                                                       "order_id")},
-    **{k: "thread.message" for k in ("thread.message_text", "thread.message_time",
-                                     "thread.from_seller")},
+    **{k: "thread.message" for k in ("thread.message_text", "thread.message_time")},
 }
 # Keys that only show in some states (a seller's message, a confirmation, an error, a
 # second inbox page, an empty inbox, the header's account switcher): reported, but their
@@ -156,6 +156,12 @@ def check_pages(ctx: RunContext) -> list[list[str | None]]:
                 continue
             path = THREAD_PATH.format(thread_id=first_thread)
         with ctx.step(f"check selectors on {path}"):
+            if template == PAGES["inbox"]:
+                # messaging through the home page's link: a cold deep link stays empty
+                try:
+                    enter(sc)
+                except SelectorNotFound:  # a changed list: its keys are checked as they are
+                    pass
             sc.open(path)
             by_label = _by_label(sc, template)
             for key in keys:

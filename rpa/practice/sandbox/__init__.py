@@ -7,8 +7,10 @@ notes on Seller Central), with scenario data from YAML, a JSON control API under
 ``app`` (the Starlette app: the gate, the signed-in pages), ``auth`` (the sign-in pages),
 ``challenge`` (AWS WAF's check and the button wall before sign-in), ``picker`` (the
 account picker, current and older), ``header`` (the header's account switcher, three
-generations), ``ngs`` (New Seller Central's dashboard and its redirect), ``control`` (the
-control API), ``scenario`` (the YAML scenarios), ``state`` (sessions, threads, counters,
+generations), ``ngs`` (New Seller Central's dashboard and its redirect), ``messaging`` (Buyer
+Messages: the v3 app or the legacy inbox, and the threads), ``control`` (the
+control API), ``scenario`` (the YAML scenarios), ``signin_variants`` (the
+sign-in pages' versions a scenario serves), ``state`` (sessions, threads, counters,
 faults), ``wording`` (the pages' words per locale), ``web`` (shared helpers) and
 ``server`` (a loopback server in a thread).
 Imports nothing else of ``rpa``: it stands apart from the bot it exercises.

@@ -3,21 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-import math
-import re
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from rpa.practice.sandbox import auth, control, ngs, picker
+from rpa.practice.sandbox import auth, control, messaging, ngs, picker
 from rpa.practice.sandbox.scenario import (
     CLASSIC_WORDS,
     DEFAULT_RATING,
@@ -28,17 +25,17 @@ from rpa.practice.sandbox.scenario import (
     Metric,
     Scenario,
 )
-from rpa.practice.sandbox.state import LiveThread, SandboxState, Session
+from rpa.practice.sandbox.state import SandboxState, Session
 from rpa.practice.sandbox.web import (
     CONTROL_PREFIX,
     HEALTH_PATH,
-    INBOX_PATH,
     ORDERS_PATH,
     chrome_context,
     current_session,
     path_with_query,
     picker_url,
     redirect,
+    renamed,
     render,
     sandbox,
     signin_url,
@@ -50,11 +47,7 @@ PUBLIC_PREFIXES = ("/ap/", "/ax/", "/errors/")  # the sign-in pages and challeng
 READ_METHODS = ("GET", "HEAD", "OPTIONS")
 HANG_POLL_S = 0.05
 HANG_LIMIT_S = 600.0  # a held request is let go at the latest then
-PAGE_SIZE = 10
-SNIPPET_CHARS = 80
 ACTION_SUFFIXES = ("/reply", "/no-response-needed")
-SENT_FLASH = "Your message has been sent."
-NO_RESPONSE_FLASH = "Marked as no response needed."
 
 
 class Gate:
@@ -91,7 +84,9 @@ class Gate:
         if not held and state.take_http500(path):
             return render("error.html", status_code=500, heading="Internal Server Error",
                           detail="We're sorry, something went wrong on our end.")
+        # The CAPTCHA is a page: a messaging app's data request does not take it.
         if (not held and request.method == "GET" and path != "/errors/validateCaptcha"
+                and not path.startswith(messaging.API_PREFIX)
                 and state.take_flag("captcha")):
             state.bump("captcha_pages_shown")
             return render("robot.html")
@@ -195,19 +190,6 @@ def _page_context(state: SandboxState, w: dict[str, str]) -> dict[str, Any]:
             "first_paint_ms": state.scenario.after_signin.first_paint_ms}
 
 
-def _renamed(response: Response, renamed: dict[str, str]) -> Response:
-    """The page with the scenario's ids (and ``data-test`` names) renamed: a page Amazon
-    changed."""
-    if not renamed:
-        return response
-    html = bytes(response.body).decode("utf-8")
-    for old, new in renamed.items():
-        html = re.sub(rf'(\b(?:id|data-test|data-testid|value-test|button-test)=")'
-                      rf'{re.escape(old)}"', rf'\g<1>{new}"', html)
-    return HTMLResponse(html, status_code=response.status_code,
-                        headers={"Cache-Control": "no-store"})
-
-
 def _other_status(status: str) -> str:
     return "Fair" if status == "Good" else "Good"
 
@@ -249,7 +231,7 @@ async def home(request: Request) -> Response:
                   buyer_messages_alt=_count(state.buyer_messages + 5, w),
                   overall=overall, rating=scenario.rating, health_tiles=tiles,
                   stoplight=STOPLIGHT[scenario.overall], **_page_context(state, w), **chrome)
-    return _renamed(page, shown.renamed)
+    return renamed(page, shown.renamed)
 
 
 def _metric(m: Metric, w: dict[str, str]) -> dict[str, Any]:
@@ -282,7 +264,7 @@ async def account_health(request: Request) -> Response:
                   badge=AHR_BADGES[scenario.overall], badge_type=BADGE_TYPES[scenario.overall],
                   late_ms=shown.health_late_ms, sections=sections,
                   **_page_context(state, w), **chrome)
-    return _renamed(page, shown.renamed)
+    return renamed(page, shown.renamed)
 
 
 async def unshipped_orders(request: Request) -> Response:
@@ -295,106 +277,6 @@ async def unshipped_orders(request: Request) -> Response:
                   count_word=w["order_one"] if count == 1 else w["order_many"],
                   pending=_count(scenario.open_orders.fbm_pending, w),
                   **_page_context(state, w), **chrome)
-
-
-async def inbox_redirect(request: Request) -> Response:
-    return redirect(f"{INBOX_PATH}?fi=responseNeeded", status_code=302)
-
-
-def _snippet(live: LiveThread) -> str:
-    text = " ".join(live.latest_buyer_text().split())
-    return text if len(text) <= SNIPPET_CHARS else text[: SNIPPET_CHARS - 1].rstrip() + "…"
-
-
-def _filter(state: SandboxState, fi: str, ss: str) -> tuple[str, str, list[LiveThread]]:
-    """The view's key, its heading and its threads, oldest first."""
-    key = fi.replace("_", "").replace("-", "").lower()
-    with state.lock:
-        threads = list(state.threads)
-    if key == "search":
-        needle = ss.strip().lower()
-        found = [t for t in threads if needle and needle in t.thread.order_id.lower()]
-        return "search", f"Search results for {ss.strip()}", found
-    if key == "all":
-        return "all", "All messages", threads
-    return "responseNeeded", "Response needed", [t for t in threads if t.needs_response]
-
-
-async def inbox(request: Request) -> Response:
-    state, _, chrome = _signed_in(request)
-    fi = request.query_params.get("fi", "responseNeeded")
-    ss = request.query_params.get("ss", "")
-    view, heading, threads = _filter(state, fi, ss)
-    pages = max(1, math.ceil(len(threads) / PAGE_SIZE))
-    try:
-        page = min(max(1, int(request.query_params.get("page", "1"))), pages)
-    except ValueError:
-        page = 1
-    shown = threads[(page - 1) * PAGE_SIZE: page * PAGE_SIZE]
-
-    def link(number: int) -> str:
-        params = {"fi": fi if view != "responseNeeded" else "responseNeeded"}
-        if view == "search":
-            params["ss"] = ss
-        params["page"] = str(number)
-        return f"{INBOX_PATH}?{urlencode(params)}"
-
-    rows = [{"id": t.thread_id, "buyer": t.thread.buyer, "subject": t.thread.subject,
-             "order_id": t.thread.order_id, "received": t.thread.received,
-             "snippet": _snippet(t), "status": t.status} for t in shown]
-    shown_page = render("inbox.html", view=view, heading=heading, rows=rows, page=page,
-                        pages=pages, total=len(threads), needed=state.buyer_messages,
-                        next_url=link(page + 1) if page < pages else None,
-                        prev_url=link(page - 1) if page > 1 else None, search=ss, **chrome)
-    return _renamed(shown_page, state.scenario.after_signin.renamed)
-
-
-def _thread_or_404(state: SandboxState, thread_id: str) -> LiveThread:
-    live = state.thread(thread_id)
-    if live is None:
-        raise HTTPException(status_code=404)
-    return live
-
-
-def _thread_page(state: SandboxState, session: Session, chrome: dict[str, Any],
-                 live: LiveThread, error: str | None = None, draft: str = "") -> Response:
-    with state.lock:
-        flash, session.flash = session.flash, None
-        messages = list(live.messages)
-    return render("thread.html", t=live.thread, status=live.status, messages=messages,
-                  flash=flash, error=error, draft=draft, **chrome)
-
-
-async def thread_page(request: Request) -> Response:
-    state, session, chrome = _signed_in(request)
-    live = _thread_or_404(state, request.path_params["thread_id"])
-    return _thread_page(state, session, chrome, live)
-
-
-async def thread_reply(request: Request) -> Response:
-    state, session, chrome = _signed_in(request)
-    live = _thread_or_404(state, request.path_params["thread_id"])
-    form = await request.form()
-    raw = form.get("text")
-    text = raw.strip() if isinstance(raw, str) else ""
-    if not text:
-        return _thread_page(state, session, chrome, live, error="Enter a message")
-    if len(text) > 4000:
-        return _thread_page(state, session, chrome, live, draft=text[:4000],
-                            error="Your message is too long (4000 characters at most)")
-    state.reply(live.thread_id, text)
-    with state.lock:
-        session.flash = SENT_FLASH
-    return redirect(f"/messaging/thread/{live.thread_id}")
-
-
-async def thread_no_response(request: Request) -> Response:
-    state, session, _ = _signed_in(request)
-    live = _thread_or_404(state, request.path_params["thread_id"])
-    state.mark_no_response(live.thread_id)
-    with state.lock:
-        session.flash = NO_RESPONSE_FLASH
-    return redirect(f"/messaging/thread/{live.thread_id}")
 
 
 async def not_found(request: Request, exc: Exception) -> Response:
@@ -410,12 +292,7 @@ ROUTES = [
     Route("/home", home, methods=["GET"]),
     Route(HEALTH_PATH, account_health, methods=["GET"]),
     Route(ORDERS_PATH, unshipped_orders, methods=["GET"]),
-    Route("/messaging/inbox", inbox_redirect, methods=["GET"]),
-    Route(INBOX_PATH, inbox, methods=["GET"]),
-    Route("/messaging/thread/{thread_id}", thread_page, methods=["GET"]),
-    Route("/messaging/thread/{thread_id}/reply", thread_reply, methods=["POST"]),
-    Route("/messaging/thread/{thread_id}/no-response-needed", thread_no_response,
-          methods=["POST"]),
+    *messaging.ROUTES,
 ]
 
 

@@ -185,6 +185,7 @@ async def signin_post(request: Request) -> Response:
     password = _form_value(form, "password") or None
     if password is not None:
         state.bump("password_posts")
+        state.note_device_data(_form_value(form, "deviceStorage") or "")
     if email.lower() != seller.email.lower():
         return signin_page(state, "email", return_to, email=email, error=w["unknown_email"])
     if password is None:

@@ -2,7 +2,8 @@
 
 A scenario is a YAML file in ``scenarios/`` (or any path). It is validated on load; any
 problem is raised as :class:`ScenarioError` (a ``ValueError``) naming the file and the
-offending key.
+offending key. The sign-in pages' variants are models of their own
+(:mod:`rpa.practice.sandbox.signin_variants`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from rpa.practice.sandbox.signin_variants import SignInVariant
 
 SCENARIO_DIR = Path(__file__).with_name("scenarios")
 
@@ -152,77 +155,6 @@ class Thread(_Strict):
     messages: list[Message] = Field(min_length=1)
 
 
-PromptKind = Literal["passkey", "add_mobile", "account_fixup", "notice"]
-
-
-class Prompt(_Strict):
-    """A page shown after a successful sign-in, before the page that was asked for."""
-
-    kind: PromptKind
-    # The words of the link that goes on without changing anything; a "notice" whose words
-    # the bot does not know is an unknown page it must stop at.
-    way_on: str = Field(default="Not now", min_length=1)
-
-
-# Where the device-choice page offers to get the one-time code: the authenticator app
-# (TOTP), a text or a call to the phone on file.
-OtpDevice = Literal["totp", "sms", "voice"]
-
-
-class RememberedAccount(_Strict):
-    """An account the browser remembers, listed on the "Switch accounts" page."""
-
-    email: str = Field(min_length=3)
-    name: str = ""
-
-
-class Challenge(_Strict):
-    """A check Amazon puts before the sign-in page.
-
-    ``waf``: AWS WAF's JavaScript check (an empty page that reloads itself once its script
-    got a token); it clears after ``clears_after_ms``, or never when that is not given.
-    ``button_wall``: "Click the button below to continue shopping", cleared only by a click.
-    """
-
-    kind: Literal["waf", "button_wall"]
-    clears_after_ms: int | None = Field(default=None, ge=0, le=120_000)
-
-    @model_validator(mode="after")
-    def _only_waf_clears(self) -> Challenge:
-        if self.kind != "waf" and self.clears_after_ms is not None:
-            raise ValueError("clears_after_ms goes with kind: waf only")
-        return self
-
-
-class SignInVariant(_Strict):
-    """Which version of the sign-in pages the scenario serves (Amazon shows several)."""
-
-    one_page: bool = False  # email and password on one form, no Continue step
-    # The email step is the "Sign in or create account" page at /ax/claim.
-    claim: bool = False
-    # The "Switch accounts" page shown first, listing these remembered accounts.
-    account_chooser: list[RememberedAccount] = []
-    remember_device_box: bool = True  # the OTP page offers "Don't require OTP on this browser"
-    captcha: bool = False  # an image CAPTCHA on the password page
-    select_device: bool = False  # "choose where to send the code" before the OTP page
-    # What the device choice offers, the first one chosen already.
-    device_options: list[OtpDevice] = Field(default=["sms", "voice"], min_length=1)
-    verification: bool = False  # a verification (CVF) page instead of the OTP page
-    verification_label: str = Field(default="Enter code", min_length=1)
-    verification_field_id: str = Field(default="input-box-otp", pattern=r"^[A-Za-z][\w-]*$")
-    cvf_captcha: bool = False  # after the password, a CVF page asking for CAPTCHA characters
-    challenge: Challenge | None = None  # a check before the sign-in page
-    prompts: list[Prompt] = []  # shown in this order after each successful sign-in
-
-    @field_validator("device_options")
-    @classmethod
-    def _distinct(cls, value: list[str]) -> list[str]:
-        if len(set(value)) != len(value):
-            raise ValueError("each device may be offered once")
-        return value
-
-
-
 # --- The header's account switcher, the account picker and New Seller Central ------------
 # Variants as public evidence shows them (see AccountPages); one block, kept apart.
 HeaderKind = Literal["switcher", "partner", "select"]
@@ -327,6 +259,36 @@ class AfterSignIn(_Strict):
         return self
 
 
+# ---- Buyer-Seller Messaging: which inbox the sandbox serves and how it behaves ---------------
+InboxGeneration = Literal["v3", "legacy"]
+
+
+class MessagingVariant(_Strict):
+    """The Buyer Messages pages of a scenario.
+
+    ``v3`` is messaging v3 as public code shows it (the shared notes, section 4c): a
+    single-page app at ``/messaging/inbox-v3`` drawn inside components with open shadow
+    roots, a two-pane layout (thread list and the open thread), left-nav filters and a
+    "Response needed N" card; Send and "No response needed" change the page without
+    loading another. ``legacy`` is the older server-drawn inbox (``#threads-list``, about
+    2018) with a thread page whose actions load the next page.
+    """
+
+    inbox: InboxGeneration = "v3"
+    # v3: the list pane is drawn only in a window at least this wide (narrower: the
+    # navigation alone); the open thread is drawn at any width.
+    list_min_width: int = Field(default=1600, ge=0, le=10000)
+    # v3: a messaging address opened directly (typed, bookmarked, a script's goto) before
+    # the app was entered through a Seller Central link in this tab leaves the app
+    # unmounted: only the navigation is drawn.
+    cold_deep_link: bool = True
+    # The words on the button that closes a thread without a reply ("No Response Required"
+    # is the older help pages' wording).
+    no_response_label: str = Field(default="No response needed", min_length=1, max_length=60)
+    # v3: how long the app waits with its data before drawing it (a slow first paint).
+    render_ms: int = Field(default=0, ge=0, le=25000)
+
+
 class Scenario(_Strict):
     name: str = ""
     layout: Layout
@@ -354,6 +316,8 @@ class Scenario(_Strict):
     account_pages: AccountPages = Field(default_factory=AccountPages)
     # Home and Account Health drawn from the evidence, and the pages' first paint.
     after_signin: AfterSignIn = Field(default_factory=AfterSignIn)
+    # Buyer-Seller Messaging's pages (see MessagingVariant).
+    messaging: MessagingVariant = Field(default_factory=MessagingVariant)
 
     @field_validator("never_loads")
     @classmethod

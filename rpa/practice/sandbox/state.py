@@ -28,9 +28,15 @@ COUNTER_NAMES = (
     "challenge_pages_shown",
     "challenges_cleared",
     "account_chooser_shown",
+    # Password posts from a browser whose localStorage still held the mark a signed-in
+    # page left there: the browser kept its site storage.
+    "stored_device_seen",
     "http500_served",
     "hangs_started",
     "requests",
+    # Buyer-Seller Messaging: thread pages loaded, and the v3 app's data requests
+    "thread_pages_served",
+    "messaging_data_served",
 )
 
 FAULT_KEYS = ("captcha", "cvf", "otp_reject_once", "slow_ms", "http500", "hang", "times",
@@ -86,6 +92,7 @@ class LiveThread:
     thread: Thread
     status: str
     messages: list[dict[str, str]]
+    closed_at: str | None = None  # when this sandbox recorded a reply or "no response needed"
 
     @property
     def thread_id(self) -> str:
@@ -121,6 +128,11 @@ class SandboxState:
         self.scenario_name: str
         self.sessions: dict[str, Session] = {}
         self.remember_tokens: dict[str, str] = {}
+        # What signed-in pages leave in the browser's localStorage (as Amazon's scripts
+        # leave their device data), and the sign-in form posts back.
+        self.storage_mark = ""
+        # What the last password post carried as device data (its localStorage mark).
+        self.device_data = ""
         # Tokens of challenges this browser has passed (the WAF token, a wall's click).
         self.challenge_tokens: set[str] = set()
         self.pending: dict[str, PendingSignIn] = {}
@@ -145,6 +157,8 @@ class SandboxState:
             self.scenario_name = loaded.name
             self.sessions = {}
             self.remember_tokens = {}
+            self.storage_mark = new_token(9)
+            self.device_data = ""
             self.challenge_tokens = set()
             self.pending = {}
             self.counters = dict.fromkeys(COUNTER_NAMES, 0)
@@ -158,6 +172,14 @@ class SandboxState:
     def bump(self, name: str, by: int = 1) -> None:
         with self.lock:
             self.counters[name] = self.counters.get(name, 0) + by
+
+    def note_device_data(self, value: str) -> None:
+        """A password post's device data: counted when it is the mark the signed-in pages
+        leave in localStorage."""
+        with self.lock:
+            self.device_data = value
+            if value and value == self.storage_mark:
+                self.counters["stored_device_seen"] += 1
 
     # -- derived numbers -------------------------------------------------------------
 
@@ -271,7 +293,9 @@ class SandboxState:
 
     # -- buyer messages ----------------------------------------------------------------
 
-    def reply(self, thread_id: str, text: str) -> None:
+    def reply(self, thread_id: str, text: str, via: str = "form") -> None:
+        """Record a reply; ``via`` says how it came: ``form`` (a page's form, the legacy
+        thread page) or ``app`` (the v3 app's request, the page staying as it is)."""
         at = now_iso()
         with self.lock:
             live = self.thread(thread_id)
@@ -279,16 +303,18 @@ class SandboxState:
                 raise KeyError(thread_id)
             live.messages.append({"from": "seller", "text": text, "at": at})
             live.status = "responded"
-            self.replies.append({"thread_id": thread_id, "text": text, "at": at})
+            live.closed_at = at
+            self.replies.append({"thread_id": thread_id, "text": text, "at": at, "via": via})
 
-    def mark_no_response(self, thread_id: str) -> None:
+    def mark_no_response(self, thread_id: str, via: str = "form") -> None:
         at = now_iso()
         with self.lock:
             live = self.thread(thread_id)
             if live is None:
                 raise KeyError(thread_id)
             live.status = "no_response_needed"
-            self.no_response.append({"thread_id": thread_id, "at": at})
+            live.closed_at = at
+            self.no_response.append({"thread_id": thread_id, "at": at, "via": via})
 
     # -- faults --------------------------------------------------------------------
 
@@ -385,6 +411,9 @@ class SandboxState:
                 "rating": self.scenario.rating,
                 "threads": {t.thread_id: t.status for t in self.threads},
                 "faults": self.faults.as_dict(),
+                # The localStorage mark signed-in pages leave (key "sc-device").
+                "storage_mark": self.storage_mark,
+                "device_data": self.device_data,
                 # What each live session works in: {"account", "marketplace"} or None.
                 "selected": [{"account": c[0].name, "marketplace": c[1].name}
                              if (c := self.selection(s)) else None
