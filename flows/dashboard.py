@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 from loguru import logger
 
 from rpa.owner import escalate
+from rpa.run import pagesnaps
 from rpa.run.context import RunContext
 from rpa.run.registry import flow
 from rpa.seller_central.home import (
@@ -87,6 +88,8 @@ def dashboard(ctx: RunContext) -> None:
         messages = _read(home.buyer_messages_count, not_read)
         ctx.observe(BUYER_MESSAGES, messages)
         read_by.update(home.read_by)
+        if not_read or home.read_by:  # a selector found nothing: what the page is made of
+            pagesnaps.keep(ctx, "home figures not read by their selectors")
         step.name = (f"read home page: Unshipped {_shown(unshipped)}, Seller Performance "
                      f"{_shown(label)}, Buyer Messages {_shown(messages)}")
     if unshipped is None:
@@ -96,6 +99,8 @@ def dashboard(ctx: RunContext) -> None:
             orders = UnshippedOrders(sc)
             unshipped = _read(lambda: orders.open().count(), not_read)
             read_by.update(orders.read_by)
+            if unshipped is None or orders.read_by:
+                pagesnaps.keep(ctx, "Unshipped not read by its selectors")
             if unshipped is None:
                 not_read[UNSHIPPED] = (f"home page: {unshipped_home[UNSHIPPED]}; "
                                        f"Manage Orders: {not_read[UNSHIPPED]}")

@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from rpa.owner import escalate
+from rpa.run import pagesnaps
 from rpa.run.context import RunContext
 from rpa.run.registry import flow
 from rpa.seller_central.locale import GOOD, UNKNOWN, status_of
@@ -60,6 +61,8 @@ def performance(ctx: RunContext) -> None:
         areas = [a.as_dict() for a in health.areas()
                  if status_of(a.status, health.language) != GOOD]
         overall = health.overall()
+        if any(a.get("not_read") for a in areas) or overall is None:
+            pagesnaps.keep(ctx, "Account Health not read in full")
         step.name = (f"performance details: {overall or 'overall status not read'}, "
                      f"{len(areas)} area(s) not Good")
     perf.update({"areas": areas, "details_label": overall})
@@ -77,7 +80,10 @@ def performance(ctx: RunContext) -> None:
         with ctx.step("would alert the owner (dry run)", screenshot=False):
             return
     # Said once while it stands (a finding, F…); the owner's answer acknowledges it.
-    signature = "|".join([str(perf.get("status")), *sorted(a["name"] for a in areas)])
+    # An area not read is another finding than the same area read: the owner is told
+    # afresh once its figures show.
+    signature = "|".join([str(perf.get("status")), *sorted(
+        a["name"] + (" (not read)" if a.get("not_read") else "") for a in areas)])
     code, state = escalate.finding(
         ctx, "performance", signature, summary=f"{{code}}: {text}",
         details=(f"{{code}}: {details}\n\nAnswer with the code {{code}} to acknowledge it; "

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -273,12 +274,21 @@ def test_run_without_config_file_is_exit_2(tmp_path: Path) -> None:
     assert "nope.yaml" in proc.stdout + proc.stderr
 
 
-def test_selectors_check_resolves_every_key_on_the_sandbox(tmp_path: Path) -> None:
-    """Every selectors.yaml key resolves on the sandbox pages (both home layouts)."""
+def _sandbox_state(url: str) -> dict[str, Any]:
+    """The sandbox's state through its control API."""
+    with urllib.request.urlopen(url + "/__sandbox/state", timeout=10) as resp:
+        return json.loads(resp.read())
+
+
+def test_selectors_check_live_lists_every_key_and_changes_nothing(tmp_path: Path) -> None:
+    """--live signs in and tries every key on the sandbox pages (both home layouts), acting
+    on nothing: the sandbox records no write, reply or change of a thread. A changed page
+    fails the check (exit 1), naming the keys the configured flows need; a figure only its
+    label reads is said so."""
     from rpa.practice.demo import demo_config_data, scenario_login
     from rpa.practice.sandbox import SandboxServer
 
-    for scenario in ("messages", "at-risk"):
+    for scenario, code in (("messages", 0), ("at-risk", 0), ("page-changed", 1)):
         server = SandboxServer(scenario)
         server.start()
         try:
@@ -287,19 +297,37 @@ def test_selectors_check_resolves_every_key_on_the_sandbox(tmp_path: Path) -> No
                                     tmp_path / scenario / "rec")
             cfg_file = tmp_path / f"{scenario}.yaml"
             cfg_file.write_text(yaml.safe_dump(data))
-            proc = rpa("selectors", "check", "--config", str(cfg_file), cwd=tmp_path,
+            before = _sandbox_state(server.url)
+            proc = rpa("selectors", "check", "--live", "--config", str(cfg_file), cwd=tmp_path,
                        env={"RPA_DEMO_SC_PASSWORD": login["password"],
                             "RPA_DEMO_SC_TOTP": login["totp_secret"],
                             "RPA_DEMO_SMS_URL": "json://127.0.0.1:9/sms",
                             "RPA_DEMO_DETAILS_URL": "json://127.0.0.1:9/details"})
+            after = _sandbox_state(server.url)
         finally:
             server.stop()
         out = proc.stdout
-        assert proc.returncode == 0, out + proc.stderr
-        for key in ("thread.reply_box", "thread.send", "thread.message_text",
-                    "inbox.row_order_id", "home.unshipped_count", "health.metric_value"):
-            assert key in out
-        assert "nothing" not in out
+        assert proc.returncode == code, out + proc.stderr
+        for part in ("replies", "no_response", "threads", "writes"):
+            assert after[part] == before[part], (scenario, part)
+        assert after["writes"] == [] and after["counters"]["signins"] == 1
+        assert "Read-only: nothing was changed; 0 request(s)" in out
+        rows = {line.split("│")[1].strip(): line for line in out.splitlines()
+                if line.startswith("│") and "." in line.split("│")[1]}
+        if code == 0:
+            for key in ("thread.reply_box", "thread.send", "thread.message_text",
+                        "inbox.row_order_id", "home.unshipped_count", "health.metric_value"):
+                assert key in rows, (scenario, key)
+            assert [k for k, line in rows.items() if "nothing" in line] == [], scenario
+            continue
+        assert "nothing" in rows["inbox.thread_row"] and "label fallback (reads 2)" in rows[
+            "home.unshipped_count"]
+        assert "unconfirmed" in rows["home.unshipped_count"]
+        assert "(not checked: no inbox.thread_row found)" in rows["inbox.row_buyer"]
+        assert "misses the row of 'Late Shipment Rate' (finds others by" in rows[
+            "health.metric_row"]
+        assert ("2 key(s) a configured flow needs find nothing or miss what the page shows: "
+                "health.metric_row, inbox.thread_row.") in " ".join(out.split())
 
 
 def test_config_check_warns_when_authentication_is_required_without_authserv_id(

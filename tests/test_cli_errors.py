@@ -97,6 +97,15 @@ def broken_selectors(folder: Path) -> Path:
                                        "selectors_file": str(selectors)})
 
 
+def misspelt_overlay(folder: Path) -> Path:
+    """Local selectors naming a key selectors.yaml does not have."""
+    local = folder / "selectors.local.yaml"
+    local.write_text(yaml.safe_dump({"home.unshiped_count": [{"css": "#unshipped-qty"}]}))
+    return write_config(folder, paths={"state_dir": str(folder / "state"),
+                                       "recordings_dir": str(folder / "recordings"),
+                                       "selectors_overlay": str(local)})
+
+
 def known_escalations(folder: Path) -> Path:
     """A sound ledger holding one escalation, E001, still waiting for the owner."""
     path = write_config(folder)
@@ -146,9 +155,10 @@ class Case:
 
 
 def _named(cmd: tuple[str, ...]) -> str:
-    """The command's words, for a case's name: "escalations-show" for escalations show E001."""
-    return "-".join(w for w in cmd if w.islower() and w.replace("-", "").isalpha()
-                    and not w.startswith("-"))
+    """The command's words, for a case's name: "escalations-show" for escalations show E001,
+    "selectors-check-live" for selectors check --live."""
+    words = [w.removeprefix("--") for w in cmd]
+    return "-".join(w for w in words if w.islower() and w.replace("-", "").isalpha())
 
 
 ANSWER = ("answer", "E001", "Yes, it ships today.")
@@ -158,6 +168,12 @@ LEDGER_LOST = ("ledger error:", "is missing", "earlier runs are recorded")
 LOCKED = ("another run for account 'main' is in progress",)
 UNREACHABLE = ("ledger error:", "the PostgreSQL ledger at", "cannot be reached")
 SELECTORS = ("configuration error:", "selectors.yaml", "not valid YAML")
+LIVE_CHECK = ("selectors", "check", "--live")
+# Without its window (the hidden --headless): a person's window needs a display, and a
+# session without one is refused before the ledger or the lock are looked at (exit 2).
+TEACH = ("teach", "home.unshipped_count", "--headless")
+OVERLAY_KEY = ("configuration error:", "selectors.local.yaml",
+               "home.unshiped_count (did you mean 'home.unshipped_count'?)")
 UNKNOWN_SCENARIO = ("scenario error:", "unknown scenario 'nosuch'", "bundled:")
 
 CASES: dict[str, Case] = {
@@ -168,6 +184,7 @@ CASES: dict[str, Case] = {
                    ("console",), ("ledger", "restore"), ("ledger", "new"),
                    ("ledger", "backups"), ("ledger", "migrate"),
                    ("ledger", "copy", "--to", UNREACHABLE_DB), ("selectors", "check"),
+                   LIVE_CHECK, ("selectors", "diff"), ("selectors", "export"), TEACH,
                    ("config", "check")]},
     "config-console-add-user": Case(
         ("console", "add-user", "ann", "--role", "va", "--password-stdin", "--write"),
@@ -175,7 +192,7 @@ CASES: dict[str, Case] = {
         stdin="a long enough password\n"),
     # a corrupt ledger, and one lost after runs were recorded
     **{f"corrupt-ledger-{_named(cmd)}": Case(cmd, corrupt_ledger, 6, LEDGER_CORRUPT)
-       for cmd in [("run",), ("login",), ("followups",), ("selectors", "check"), ANSWER,
+       for cmd in [("run",), ("login",), ("followups",), LIVE_CHECK, TEACH, ANSWER,
                    ("escalations",), ("escalations", "show", "E001")]},
     **{f"lost-ledger-{_named(cmd)}": Case(cmd, lost_ledger, 6, LEDGER_LOST)
        for cmd in [("run",), ("escalations",), ANSWER]},
@@ -191,10 +208,22 @@ CASES: dict[str, Case] = {
                                     ("configuration error:", "ledger.url", "pg_dump")),
     # another run holds the account's lock
     **{f"locked-{_named(cmd)}": Case(cmd, write_config, 4, LOCKED, locked=True)
-       for cmd in [("run",), ("login",), ("followups",), ("selectors", "check")]},
+       for cmd in [("run",), ("login",), ("followups",), LIVE_CHECK, TEACH]},
     # a selectors.yaml that is not valid YAML
     **{f"selectors-{_named(cmd)}": Case(cmd, broken_selectors, 2, SELECTORS)
-       for cmd in [("run",), ("login",), ("followups",), ("selectors", "check")]},
+       for cmd in [("run",), ("login",), ("followups",), ("selectors", "check"),
+                   ("selectors", "diff"), ("selectors", "export"), TEACH]},
+    # local selectors naming a key selectors.yaml does not have
+    **{f"overlay-{_named(cmd)}": Case(cmd, misspelt_overlay, 2, OVERLAY_KEY)
+       for cmd in [("run",), ("selectors", "check"), ("selectors", "diff"),
+                   ("selectors", "export"), TEACH]},
+    # a key to teach that selectors.yaml does not have, or whose page is not known
+    "unknown-key-teach": Case(("teach", "home.unshiped_count"), write_config, 2,
+                              ("configuration error:", "unknown selector key "
+                               "'home.unshiped_count' (did you mean 'home.unshipped_count'?)")),
+    "signin-key-teach": Case(("teach", "signin.email"), write_config, 2,
+                             ("configuration error:", "signin.email shows only while signing "
+                              "in: give its page's address with --page URL")),
     # the sandbox's scenarios
     "scenario-sandbox": Case(("sandbox", "--scenario", "nosuch", "--port", "0"), no_config,
                              2, UNKNOWN_SCENARIO, config=False),

@@ -695,7 +695,8 @@ def test_after_signin_block_is_checked(tmp_path: Path) -> None:
     data = yaml.safe_load((SCENARIO_DIR / "healthy.yaml").read_text())
     for after, problem in (({"first_paint_ms": 30000}, "after_signin.first_paint_ms"),
                            ({"ambiguous": ["orders"]}, "home_ids: unknown"),
-                           ({"health_layout": "ngs"}, "after_signin.health_layout")):
+                           ({"health_layout": "ngs"}, "after_signin.health_layout"),
+                           ({"renamed": {"unshipped-count": "a b"}}, "'a b': expected an id")):
         bad = tmp_path / "bad.yaml"
         bad.write_text(yaml.safe_dump({**data, "after_signin": after}))
         with pytest.raises(ValueError, match=problem):

@@ -9,7 +9,6 @@ a hidden ``name=password`` input. Real Chromium, pages set in place (no server n
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page
@@ -97,20 +96,3 @@ def test_waits_fills_and_clicks_take_the_visible_match_of_a_candidate(page: Page
         sel.which(page, ["p.gone"], timeout_ms=500)
     with pytest.raises(SelectorNotFound):
         sel.find(page, "p.gone", timeout_ms=500)
-
-
-def test_the_unconfirmed_keys_are_read_from_their_comments(tmp_path: Path) -> None:
-    from rpa.browser.selectors import unconfirmed_keys
-
-    f = tmp_path / "selectors.yaml"
-    f.write_text("home:\n"
-                 "  seen:          # evidence: S10\n"
-                 "    - css: '#a'  # unconfirmed (a candidate's comment is not the key's)\n"
-                 "  guessed:       # unconfirmed\n"
-                 "    - css: '#b'\n"
-                 "health:  # unconfirmed namespaces are not keys\n"
-                 "  row:           # unconfirmed — no source\n"
-                 "    - css: '#c'\n")
-    assert unconfirmed_keys(f) == ["home.guessed", "health.row"]
-    shipped = unconfirmed_keys()
-    assert "signin.email" not in shipped and "app.signed_in" in shipped

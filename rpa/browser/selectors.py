@@ -73,10 +73,21 @@ class Candidate:
     value: str
     name: str | None = None
     exact: bool | None = None
+    # From the local overlay (selectors.local.yaml, rpa.browser.overlay): tried first.
+    local: bool = field(default=False, compare=False)
 
     def describe(self) -> str:
         extra = f" name={self.name!r}" if self.name else ""
-        return f"{self.strategy}={self.value!r}{extra}"
+        return f"{self.strategy}={self.value!r}{extra}{' (local)' if self.local else ''}"
+
+    def as_data(self) -> dict[str, Any]:
+        """The candidate as selectors.yaml writes it (``{css: '#id'}``)."""
+        out: dict[str, Any] = {self.strategy: self.value}
+        if self.name is not None:
+            out["name"] = self.name
+        if self.exact is not None:
+            out["exact"] = self.exact
+        return out
 
     def build(self, scope: Scope, params: dict[str, Any]) -> Locator:
         value = self.value.format(**params) if params else self.value
@@ -115,6 +126,11 @@ class Selectors:
     source: str = ""
     timeout_ms: int = 15000
     won: dict[str, str] = field(default_factory=dict)
+    # The local overlay's keys (rpa.browser.overlay.Entry by key) and its file, and the
+    # shipped file's candidates before the overlay's were put first.
+    local: dict[str, Any] = field(default_factory=dict)
+    local_source: str = ""
+    shipped: dict[str, list[Candidate]] = field(default_factory=dict)
 
     @classmethod
     def load(cls, path: Path | None = None, timeout_ms: int = 15000) -> Selectors:
@@ -126,7 +142,8 @@ class Selectors:
             data = load_yaml(file.read_text(encoding="utf-8"))
         except yaml.YAMLError as err:
             raise ConfigError(f"not valid YAML: {err}", file=str(file)) from err
-        return cls(parse_selectors(data, str(file)), str(file), timeout_ms)
+        keys = parse_selectors(data, str(file))
+        return cls(keys, str(file), timeout_ms, shipped=dict(keys))
 
     def __contains__(self, key: str) -> bool:
         return key in self.keys
@@ -315,7 +332,7 @@ def parse_selectors(data: Any, source: str) -> dict[str, list[Candidate]]:
 
     def walk(node: Any, prefix: str) -> None:
         if isinstance(node, list):
-            out[prefix] = [_candidate(item, source, f"{prefix}[{i}]")
+            out[prefix] = [parse_candidate(item, source, f"{prefix}[{i}]")
                            for i, item in enumerate(node)]
             if not out[prefix]:
                 raise ConfigError("needs at least one candidate", file=source, key=prefix)
@@ -333,7 +350,8 @@ def parse_selectors(data: Any, source: str) -> dict[str, list[Candidate]]:
     return out
 
 
-def _candidate(item: Any, source: str, key: str) -> Candidate:
+def parse_candidate(item: Any, source: str, key: str) -> Candidate:
+    """One candidate as selectors.yaml writes it, checked; ConfigError naming ``key``."""
     if not isinstance(item, dict):
         raise ConfigError("a candidate is a mapping such as {css: '#id'}", file=source, key=key)
     strategies = [k for k in item if k in STRATEGIES]
@@ -399,25 +417,4 @@ def declared_keys(*, with_check: bool = False) -> dict[str, tuple[str, ...]]:
             continue
         for key in keys:
             out[key] = (*out.get(key, ()), module.rpartition(".")[2])
-    return out
-
-
-_KEY_LINE = re.compile(r"^(?:(?P<ns>[a-z_][a-z0-9_]*):|  (?P<key>[a-z_][a-z0-9_]*):)"
-                       r"\s*(?P<rest>.*)$")
-
-
-def unconfirmed_keys(path: Path | None = None) -> list[str]:
-    """The keys whose line in the selectors file says ``# unconfirmed``: no public source
-    shows them (YAML drops comments, so the file's text is read line by line)."""
-    file = Path(path) if path else default_selectors_file()
-    out: list[str] = []
-    ns = ""
-    for line in file.read_text(encoding="utf-8").splitlines():
-        found = _KEY_LINE.match(line)
-        if found is None:
-            continue
-        if found["ns"]:
-            ns = found["ns"]
-        elif ns and "# unconfirmed" in found["rest"]:
-            out.append(f"{ns}.{found['key']}")
     return out

@@ -9,9 +9,10 @@ its PostgreSQL database cannot be reached.
 ``runs`` (run, login, demo, sandbox, flows and the summary printed after a run),
 ``escalations`` (escalations, escalations show, answer, followups), ``serving`` (console,
 console add-user, schedule, serve), ``ledger`` (ledger restore, new, backups, migrate,
-copy), ``selectors`` (selectors check) and ``config`` (config check); ``common`` holds what they
-share: the consoles, the common options and the error boundary, which ends any command on
-an error the bot raises on purpose with its message and exit code, never a traceback.
+copy), ``selectors`` (selectors check, diff, export, and teach) and ``config`` (config
+check); ``common`` holds what they share: the consoles, the common options and the error
+boundary, which ends any command on an error the bot raises on purpose with its message
+and exit code, never a traceback.
 ``__main__`` runs the command as ``python -m rpa.cli``. May import every package;
 ``practice`` only inside the commands that use it (and the boundary, to name a scenario
 error), never when the command loads.
@@ -34,15 +35,15 @@ from rpa.cli.runs import (
     run_cmd,
     sandbox_cmd,
 )
-from rpa.cli.selectors import selectors_app
+from rpa.cli.selectors import selectors_app, teach_cmd
 from rpa.cli.serving import console_app, schedule_cmd, serve_cmd
 
 app = typer.Typer(cls=ErrorBoundary, help=__doc__, no_args_is_help=True, add_completion=False)
 # The commands in the order `rpa --help` lists them, then the command groups.
 for name, command in (("run", run_cmd), ("login", login_cmd), ("demo", demo_cmd),
                       ("sandbox", sandbox_cmd), ("flows", flows_cmd), ("answer", answer_cmd),
-                      ("followups", followups_cmd), ("schedule", schedule_cmd),
-                      ("serve", serve_cmd)):
+                      ("followups", followups_cmd), ("teach", teach_cmd),
+                      ("schedule", schedule_cmd), ("serve", serve_cmd)):
     app.command(name)(command)
 for name, group in (("selectors", selectors_app), ("config", config_app),
                     ("ledger", ledger_app), ("escalations", escalations_app),

@@ -55,7 +55,8 @@ def print_summary(result: RunResult, *, alerts: bool = True) -> None:
                   shown("performance",
                         f"{perf.get('label')} ({perf.get('status')})" if perf else None))
     for area in perf.get("areas") or []:
-        table.add_row("  not Good", f"{area['name']}: {area['value']} (target {area['target']})")
+        table.add_row("  not Good", f"{area['name']}: {area['value'] or 'not read'} "
+                                    f"(target {area['target'] or 'not read'})")
     table.add_row("Buyer Messages", shown("buyer_messages", obs.get("buyer_messages")))
     for name, flow in result.data["flows"].items():
         table.add_row(f"flow {name}", flow["status"])
@@ -112,6 +113,13 @@ def print_summary(result: RunResult, *, alerts: bool = True) -> None:
         console.print(f"[bold]alert ({alert['channel']}, {mark}):[/bold] {escape(text)}{more}")
     for error in result.data.get("errors", []):
         console.print(f"[red]{error['flow']}[/red]: {escape(error['message'])}")
+    changed = obs.get("page_snapshots") or []
+    by_label = sorted(k for k in obs.get("read_by") or {} if not k.startswith("health."))
+    if changed or by_label:  # a metric's status is read by its words on every classic page
+        console.print(f"[yellow]A page may have changed[/yellow] (read by label: "
+                      f"{', '.join(by_label) or 'nothing'}; page snapshots of "
+                      f"{', '.join(k['page'] for k in changed) or 'no page'}): see README, "
+                      "\"When a page changed\".", highlight=False)
     console.print(f"Report: {result.report}")
 
 

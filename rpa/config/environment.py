@@ -21,10 +21,13 @@ def secret(var: str, *, source: str = "", key: str = "") -> str:
 
 
 # The secrets each flow itself uses; Seller Central flows reach "login" through their
-# needs (registry.plan puts it in front), so only "login" holds the Seller Central ones.
-# The owner's channels are needed by every flow.
+# needs (registry.plan puts it in front), so only "login" holds the Seller Central ones,
+# but for the read-only visits that sign in themselves once their browser is guarded
+# (selectors_check, teach). The owner's channels are needed by every flow.
 FLOW_SECRETS: dict[str, tuple[str, ...]] = {
     "login": ("password", "totp_secret"),
+    "selectors_check": ("password", "totp_secret"),
+    "teach": ("password", "totp_secret"),
     "mailbox": ("mailbox.password", "smtp.password"),
     "email_answers": ("mailbox.password", "smtp.password"),
 }

@@ -74,7 +74,9 @@ def load_config(path: str | Path | None = None) -> Config:
     load_dotenv(cfg_path.resolve().parent, Path.cwd())
     cfg = parse_config(data, str(cfg_path))
     base = cfg_path.resolve().parent
-    for field in ("state_dir", "recordings_dir", "selectors_file"):
+    if cfg.paths.selectors_overlay is None:
+        cfg.paths.selectors_overlay = Path("selectors.local.yaml")
+    for field in ("state_dir", "recordings_dir", "selectors_file", "selectors_overlay"):
         value = getattr(cfg.paths, field)
         if value is not None:
             value = Path(os.path.expanduser(str(value)))

@@ -42,6 +42,8 @@ class PathsConfig(StrictModel):
     state_dir: Path = Path("state")
     recordings_dir: Path = Path("recordings")
     selectors_file: Path | None = None
+    # The local overlay (rpa teach): default selectors.local.yaml beside the config file.
+    selectors_overlay: Path | None = None
 
 
 class RetryConfig(StrictModel):

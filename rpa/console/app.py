@@ -44,7 +44,8 @@ STATIC_NAME = re.compile(r"^[A-Za-z0-9_-]+\.(css|js|svg|png)$")
 # What the recordings folder may hand out, and how each is sent.
 RECORDING_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg",
                    ".zip": "application/zip", ".json": "application/json",
-                   ".log": "text/plain; charset=utf-8", ".html": "text/html; charset=utf-8"}
+                   ".log": "text/plain; charset=utf-8", ".html": "text/html; charset=utf-8",
+                   ".yml": "text/plain; charset=utf-8"}
 DOWNLOADED = (".zip", ".log")
 SECURITY_HEADERS = {"content-security-policy": CSP, "x-frame-options": "DENY",
                     "referrer-policy": "same-origin", "x-content-type-options": "nosniff"}

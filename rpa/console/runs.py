@@ -330,6 +330,11 @@ def run_detail(recordings: Path, run_id: str) -> dict[str, Any] | None:
         "escalation_error": str(escalations.get("error") or ""),
         "not_read": {str(k): str(v) for k, v in _dict(obs.get("not_read")).items()},
         "areas": [_fields(a, *AREA_KEYS) for a in _list(perf.get("areas"))],
+        "snapshots": [{"page": str(_dict(k).get("page") or ""), "why": str(_dict(k).get("why")
+                                                                       or ""),
+                       "files": [{"name": str(f).rsplit("/", 1)[-1], "url": file_url(run_id, f)}
+                                 for f in _list(_dict(k).get("files")) if f]}
+                      for k in _list(obs.get("page_snapshots"))],
         "downloads": [{"name": n, "url": file_url(run_id, n)} for n in downloads],
     }
 

@@ -22,6 +22,7 @@ from rpa.browser.selectors import Selectors
 from rpa.config import AccountConfig, Config
 from rpa.ledger import LedgerStore
 from rpa.owner.notify import Notifier
+from rpa.run import pagesnaps
 from rpa.run.evidence import Evidence
 
 MASK_KEYS = ("signin.password", "mfa.code", "challenge.cvf")
@@ -74,6 +75,8 @@ class RunContext:
     warnings: list[str] = field(default_factory=list)
     # The time reminders go by (escalate.followups); tests give another.
     clock: Callable[[], datetime] = utc_now
+    # What the command that started the run asks of its flows (rpa teach: key and page).
+    params: dict[str, Any] = field(default_factory=dict)
 
     # --- browser ---------------------------------------------------------------------
     @property
@@ -135,6 +138,8 @@ class RunContext:
                                                      self.masks)
                 rec.screenshot = shots[0] if shots else None
                 rec.extra_screenshots = shots[1:]
+                if pagesnaps.wanted(err):  # what the page was made of, for its selectors
+                    pagesnaps.keep(self, f"{name} failed")
             raise
         else:
             if rec.outcome == "running":

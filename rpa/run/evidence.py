@@ -34,6 +34,7 @@ from playwright.sync_api import BrowserContext, CDPSession, FloatRect, Locator, 
 from playwright.sync_api import Error as PlaywrightError
 
 from rpa import redact
+from rpa.browser.pagesnap import PageSnapshot
 from rpa.config import cache_dir
 from rpa.redact import scrub, scrub_data
 from rpa.run import capture
@@ -185,6 +186,18 @@ class Evidence:
                                "full-page" if full_page else "viewport", name,
                                str(err).splitlines()[0])
         return None
+
+    def page_snapshot(self, snap: PageSnapshot, name: str) -> list[str]:
+        """Save a page's accessibility snapshot and scrubbed HTML beside the screenshots;
+        returns their paths inside the run folder."""
+        self._n += 1
+        stem = f"{self._n:03d}-{_slug(name)}"
+        out = []
+        for suffix, text in ((".aria.yml", f"# {snap.path}\n{snap.aria}"), (".html", snap.html)):
+            path = self.shots / f"{stem}{suffix}"
+            _write_private(path, scrub(text))
+            out.append(self.rel(path))
+        return out
 
     def _captured(self, page: Page, mask: list[Locator], timeout_ms: int,
                    name: str) -> capture.Shot | None:

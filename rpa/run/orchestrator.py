@@ -24,6 +24,7 @@ from playwright.sync_api import Error as PlaywrightError
 
 from rpa import redact
 from rpa.browser.display import needs_own_display
+from rpa.browser.overlay import with_overlay
 from rpa.browser.selectors import Selectors, declared_keys
 from rpa.config import Config, check_folders, check_secrets
 from rpa.errors import ApplicationError, BusinessError, ConfigError, RunLocked
@@ -123,18 +124,21 @@ def smtp_settings(cfg: Config, secrets: dict[str, str]) -> SmtpSettings | None:
 def run(cfg: Config, *, account: str | None = None, flows: list[str] | None = None,
         dry_run: bool = False, headed: bool = False, assist: bool = False,
         on_step: Callable[[str, Any], None] | None = None,
-        clock: Callable[[], datetime] | None = None) -> RunResult:
+        clock: Callable[[], datetime] | None = None,
+        params: dict[str, Any] | None = None) -> RunResult:
     """Run the chosen flows (default: the config's) for one account and return the outcome.
 
     ``clock`` (default: the real time, UTC) is what the flows see as now, e.g. for the
-    follow-ups' 2 days; tests inject one.
+    follow-ups' 2 days; tests inject one. ``params``: what the command asks of its flows
+    (``rpa teach``: the key and page), handed to them as ``RunContext.params``.
     """
     acc = cfg.account(account)
     # Everything that can be wrong with the configuration is found here, before Chromium.
     order = plan(flows or cfg.flows)
     secrets = check_secrets(cfg, acc, [f.name for f in order])
     redact.register(*secrets.values())
-    selectors = Selectors.load(cfg.paths.selectors_file, cfg.browser.timeout_ms)
+    selectors = with_overlay(Selectors.load(cfg.paths.selectors_file, cfg.browser.timeout_ms),
+                             cfg.paths.selectors_overlay)
     # Every key the page objects declare must be in the file (else exit 2, before Chromium);
     # they declared them as the flows planned above loaded them.
     selectors.require(declared_keys(with_check=any(f.name == "selectors_check"
@@ -175,7 +179,7 @@ def run(cfg: Config, *, account: str | None = None, flows: list[str] | None = No
         ctx = RunContext(config=cfg, account=acc, secrets=secrets, selectors=selectors,
                          ledger=ledger, notifier=notifier, evidence=evidence, run_id=run_id,
                          dry_run=dry_run, headed=headed, assist=assist,
-                         on_step=on_step, clock=clock or utc_now)
+                         on_step=on_step, clock=clock or utc_now, params=params or {})
         started = _now()
         logger.info("run {} for account {} — flows: {}", run_id, acc.name,
                     ", ".join(f.name for f in order))

@@ -138,6 +138,21 @@ class _Figures:
         except locale.Unreadable as err:
             raise NotRead(figure, str(err)) from err
 
+    def label_reads(self, figure: str) -> str | None:
+        """What the words beside the figure's label read now, or None when they read no
+        certain value (no waiting): ``rpa selectors check`` tells a figure its selectors
+        miss but its label still gives."""
+        words = self._labels(figure)
+        found = beside.find_beside(self.page, words)
+        if not found:
+            return None
+        try:
+            if figure == PERFORMANCE:
+                return beside.word_beside(found, words[0], self._stops())
+            return str(beside.count_beside(found, self.language, words[0], self._stops()))
+        except beside.NotBeside:
+            return None
+
     def _count_by_label(self, figure: str, absent: str) -> int:
         words = self._labels(figure)
         found = beside.find_beside(self.page, words)

@@ -167,6 +167,14 @@ FIGURE_LABELS: dict[str, dict[str, tuple[str, ...]]] = {
 }
 
 # The word before an Account Health metric's target ("Target: < 4%").
+# Account Health's metrics by the names the page gives them (English only: the translated
+# names are not known). A name the page shows outside every row the bot found marks a row
+# its selectors miss (rpa.seller_central.health). "Policy Compliance" is left out: it is
+# also a section's heading.
+METRIC_NAMES: dict[str, tuple[str, ...]] = {
+    "en": ("Order Defect Rate", "Late Shipment Rate", "Pre-fulfillment Cancel Rate",
+           "Valid Tracking Rate", "On-Time Delivery Rate", "Contact Response Time"),
+}
 TARGET_LABELS: dict[str, tuple[str, ...]] = {
     "en": ("Target",), "de": ("Ziel",), "fr": ("Objectif",), "it": ("Obiettivo",),
     "es": ("Objetivo",), "ja": ("目標",),

@@ -9,7 +9,8 @@ notes on Seller Central), with scenario data from YAML, a JSON control API under
 account picker, current and older), ``header`` (the header's account switcher, three
 generations), ``ngs`` (New Seller Central's dashboard and its redirect), ``messaging`` (Buyer
 Messages: the v3 app or the legacy inbox, and the threads), ``control`` (the
-control API), ``scenario`` (the YAML scenarios), ``state`` (sessions, threads, counters,
+control API), ``scenario`` (the YAML scenarios), ``signin_variants`` (the
+sign-in pages' versions a scenario serves), ``state`` (sessions, threads, counters,
 faults), ``wording`` (the pages' words per locale), ``web`` (shared helpers) and
 ``server`` (a loopback server in a thread).
 Imports nothing else of ``rpa``: it stands apart from the bot it exercises.

@@ -35,6 +35,7 @@ from rpa.practice.sandbox.web import (
     path_with_query,
     picker_url,
     redirect,
+    renamed,
     render,
     sandbox,
     signin_url,
@@ -42,6 +43,8 @@ from rpa.practice.sandbox.web import (
 from rpa.practice.sandbox.wording import APP_WORDS, words
 
 PUBLIC_PREFIXES = ("/ap/", "/ax/", "/errors/")  # the sign-in pages and challenges
+# Requests that change nothing; any other to a page after sign-in is a write (state.writes).
+READ_METHODS = ("GET", "HEAD", "OPTIONS")
 HANG_POLL_S = 0.05
 HANG_LIMIT_S = 600.0  # a held request is let go at the latest then
 ACTION_SUFFIXES = ("/reply", "/no-response-needed")
@@ -89,6 +92,8 @@ class Gate:
             return render("robot.html")
         if path.startswith(PUBLIC_PREFIXES):
             return None
+        if request.method not in READ_METHODS and path not in picker.PICKER_PATHS:
+            state.record_write(request.method, path)
         _, session = current_session(request)
         if session is None:
             return redirect(signin_url(_return_path(request)), status_code=302)
@@ -216,7 +221,7 @@ async def home(request: Request) -> Response:
         words = MODERN_WORDS if scenario.layout == "modern" else CLASSIC_WORDS
         tiles.append({"overall": w[STATUS_KEYS[words[other]]],
                       "rating": DEFAULT_RATING[other], "stoplight": STOPLIGHT[other]})
-    return render(template, missing=scenario.missing_widgets, ambiguous=shown.ambiguous,
+    page = render(template, missing=scenario.missing_widgets, ambiguous=shown.ambiguous,
                   unshipped=_count(scenario.unshipped_count, w),
                   unshipped_alt=_count(scenario.unshipped_count + 7, w),
                   pending=_count(orders.fbm_pending, w),
@@ -226,6 +231,7 @@ async def home(request: Request) -> Response:
                   buyer_messages_alt=_count(state.buyer_messages + 5, w),
                   overall=overall, rating=scenario.rating, health_tiles=tiles,
                   stoplight=STOPLIGHT[scenario.overall], **_page_context(state, w), **chrome)
+    return renamed(page, shown.renamed)
 
 
 def _metric(m: Metric, w: dict[str, str]) -> dict[str, Any]:
@@ -253,11 +259,12 @@ async def account_health(request: Request) -> Response:
             "status_label": w[STATUS_KEYS[worst]],
             "metrics": [_metric(m, w) for m in metrics]})
     template = "health_ahd.html" if shown.health_layout == "ahd" else "health.html"
-    return render(template, overall=w[STATUS_KEYS[scenario.overall_label]],
+    page = render(template, overall=w[STATUS_KEYS[scenario.overall_label]],
                   stoplight=STOPLIGHT[scenario.overall], rating=scenario.rating,
                   badge=AHR_BADGES[scenario.overall], badge_type=BADGE_TYPES[scenario.overall],
                   late_ms=shown.health_late_ms, sections=sections,
                   **_page_context(state, w), **chrome)
+    return renamed(page, shown.renamed)
 
 
 async def unshipped_orders(request: Request) -> Response:

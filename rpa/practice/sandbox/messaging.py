@@ -30,6 +30,7 @@ from rpa.practice.sandbox.web import (
     chrome_context,
     current_session,
     redirect,
+    renamed,
     render,
     sandbox,
 )
@@ -185,11 +186,14 @@ async def inbox(request: Request) -> Response:
         return f"{INBOX_PATH}?{urlencode(params)}"
 
     shown = threads[(page - 1) * PAGE_SIZE: page * PAGE_SIZE]
-    return render("inbox_legacy.html", view=view, heading=heading,
-                  rows=[_row(t) | {"received": t.thread.received} for t in shown],
-                  page=page, pages=pages, total=len(threads), needed=state.buyer_messages,
-                  next_url=link(page + 1) if page < pages else None,
-                  prev_url=link(page - 1) if page > 1 else None, search=ss, **chrome)
+    shown_page = render("inbox_legacy.html", view=view, heading=heading,
+                        rows=[_row(t) | {"received": t.thread.received} for t in shown],
+                        page=page, pages=pages, total=len(threads),
+                        needed=state.buyer_messages,
+                        next_url=link(page + 1) if page < pages else None,
+                        prev_url=link(page - 1) if page > 1 else None, search=ss, **chrome)
+    # a page Amazon changed: the scenario's ids renamed (the list is drawn here)
+    return renamed(shown_page, state.scenario.after_signin.renamed)
 
 
 async def old_inbox(request: Request) -> Response:

@@ -2,19 +2,23 @@
 
 A scenario is a YAML file in ``scenarios/`` (or any path). It is validated on load; any
 problem is raised as :class:`ScenarioError` (a ``ValueError``) naming the file and the
-offending key.
+offending key. The sign-in pages' variants are models of their own
+(:mod:`rpa.practice.sandbox.signin_variants`).
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import re
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from rpa.practice.sandbox.signin_variants import SignInVariant
 
 SCENARIO_DIR = Path(__file__).with_name("scenarios")
 
@@ -151,77 +155,6 @@ class Thread(_Strict):
     messages: list[Message] = Field(min_length=1)
 
 
-PromptKind = Literal["passkey", "add_mobile", "account_fixup", "notice"]
-
-
-class Prompt(_Strict):
-    """A page shown after a successful sign-in, before the page that was asked for."""
-
-    kind: PromptKind
-    # The words of the link that goes on without changing anything; a "notice" whose words
-    # the bot does not know is an unknown page it must stop at.
-    way_on: str = Field(default="Not now", min_length=1)
-
-
-# Where the device-choice page offers to get the one-time code: the authenticator app
-# (TOTP), a text or a call to the phone on file.
-OtpDevice = Literal["totp", "sms", "voice"]
-
-
-class RememberedAccount(_Strict):
-    """An account the browser remembers, listed on the "Switch accounts" page."""
-
-    email: str = Field(min_length=3)
-    name: str = ""
-
-
-class Challenge(_Strict):
-    """A check Amazon puts before the sign-in page.
-
-    ``waf``: AWS WAF's JavaScript check (an empty page that reloads itself once its script
-    got a token); it clears after ``clears_after_ms``, or never when that is not given.
-    ``button_wall``: "Click the button below to continue shopping", cleared only by a click.
-    """
-
-    kind: Literal["waf", "button_wall"]
-    clears_after_ms: int | None = Field(default=None, ge=0, le=120_000)
-
-    @model_validator(mode="after")
-    def _only_waf_clears(self) -> Challenge:
-        if self.kind != "waf" and self.clears_after_ms is not None:
-            raise ValueError("clears_after_ms goes with kind: waf only")
-        return self
-
-
-class SignInVariant(_Strict):
-    """Which version of the sign-in pages the scenario serves (Amazon shows several)."""
-
-    one_page: bool = False  # email and password on one form, no Continue step
-    # The email step is the "Sign in or create account" page at /ax/claim.
-    claim: bool = False
-    # The "Switch accounts" page shown first, listing these remembered accounts.
-    account_chooser: list[RememberedAccount] = []
-    remember_device_box: bool = True  # the OTP page offers "Don't require OTP on this browser"
-    captcha: bool = False  # an image CAPTCHA on the password page
-    select_device: bool = False  # "choose where to send the code" before the OTP page
-    # What the device choice offers, the first one chosen already.
-    device_options: list[OtpDevice] = Field(default=["sms", "voice"], min_length=1)
-    verification: bool = False  # a verification (CVF) page instead of the OTP page
-    verification_label: str = Field(default="Enter code", min_length=1)
-    verification_field_id: str = Field(default="input-box-otp", pattern=r"^[A-Za-z][\w-]*$")
-    cvf_captcha: bool = False  # after the password, a CVF page asking for CAPTCHA characters
-    challenge: Challenge | None = None  # a check before the sign-in page
-    prompts: list[Prompt] = []  # shown in this order after each successful sign-in
-
-    @field_validator("device_options")
-    @classmethod
-    def _distinct(cls, value: list[str]) -> list[str]:
-        if len(set(value)) != len(value):
-            raise ValueError("each device may be offered once")
-        return value
-
-
-
 # --- The header's account switcher, the account picker and New Seller Central ------------
 # Variants as public evidence shows them (see AccountPages); one block, kept apart.
 HeaderKind = Literal["switcher", "partner", "select"]
@@ -298,6 +231,8 @@ class AfterSignIn(_Strict):
     not know, each beside its label as a person reads it. ``ambiguous``: figures that page
     shows with two values beside one label. ``first_paint_ms``: the content of every page
     after sign-in mounts this late, by script (a single-page app's first paint).
+    ``renamed``: ids (and ``data-test`` names) the pages after sign-in show under another
+    name, old → new: a page Amazon changed (``{unshipped-count: unshipped-qty}``).
     """
 
     health_layout: HealthLayout = "classic"
@@ -305,6 +240,16 @@ class AfterSignIn(_Strict):
     home_ids: HomeIds = "known"
     ambiguous: list[Widget] = []
     first_paint_ms: int = Field(default=0, ge=0, le=MAX_FIRST_PAINT_MS)
+    renamed: dict[str, str] = {}
+
+    @field_validator("renamed")
+    @classmethod
+    def _names(cls, value: dict[str, str]) -> dict[str, str]:
+        for old, new in value.items():
+            for name in (old, new):
+                if not re.fullmatch(r"[A-Za-z][\w-]*", name):
+                    raise ValueError(f"{name!r}: expected an id such as 'unshipped-count'")
+        return value
 
     @model_validator(mode="after")
     def _ambiguous_needs_unknown_ids(self) -> AfterSignIn:

@@ -139,6 +139,9 @@ class SandboxState:
         self.counters: dict[str, int] = {}
         self.replies: list[dict[str, str]] = []
         self.no_response: list[dict[str, str]] = []
+        # Every request that could change the seller's data (a POST to a page after
+        # sign-in), whether or not it did: what a read-only visit must leave empty.
+        self.writes: list[dict[str, str]] = []
         self.faults = Faults()
         # Bumped whenever faults are cleared: requests held by a ``hang`` fault let go.
         self.fault_generation = 0
@@ -161,6 +164,7 @@ class SandboxState:
             self.counters = dict.fromkeys(COUNTER_NAMES, 0)
             self.replies = []
             self.no_response = []
+            self.writes = []
             self.faults = Faults()
             self.fault_generation += 1
             self.threads = _live_threads(loaded)
@@ -283,6 +287,10 @@ class SandboxState:
             if token:
                 self.pending.pop(token, None)
 
+    def record_write(self, method: str, path: str) -> None:
+        with self.lock:
+            self.writes.append({"method": method, "path": path, "at": now_iso()})
+
     # -- buyer messages ----------------------------------------------------------------
 
     def reply(self, thread_id: str, text: str, via: str = "form") -> None:
@@ -395,6 +403,7 @@ class SandboxState:
                 "counters": dict(self.counters),
                 "replies": [dict(r) for r in self.replies],
                 "no_response": [dict(r) for r in self.no_response],
+                "writes": [dict(r) for r in self.writes],
                 "sessions": len(self.sessions),
                 "unshipped": self.unshipped,
                 "buyer_messages": self.buyer_messages,

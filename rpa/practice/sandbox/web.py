@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -9,7 +10,7 @@ from urllib.parse import urlencode
 import jinja2
 from markupsafe import Markup
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, RedirectResponse
+from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from rpa.practice.sandbox.header import header_context
 from rpa.practice.sandbox.state import SandboxState, Session
@@ -115,3 +116,16 @@ def chrome_context(state: SandboxState, session: Session) -> dict[str, Any]:
     """What the signed-in top bar shows (its account switcher: rpa.practice.sandbox.header)."""
     return {"header": header_context(state, session), "signed_in_email": session.email,
             "storage_mark": state.storage_mark}
+
+
+def renamed(response: Response, names: dict[str, str]) -> Response:
+    """The page with the scenario's ids (and ``data-test`` names) renamed: a page Amazon
+    changed (the legacy inbox among them: its list is drawn here, not by a script)."""
+    if not names:
+        return response
+    html = bytes(response.body).decode("utf-8")
+    for old, new in names.items():
+        html = re.sub(rf'(\b(?:id|data-test|data-testid|value-test|button-test)=")'
+                      rf'{re.escape(old)}"', rf'\g<1>{new}"', html)
+    return HTMLResponse(html, status_code=response.status_code,
+                        headers={"Cache-Control": "no-store"})
