@@ -121,12 +121,33 @@ def run_cmd(config: Path = ConfigOpt, account: Optional[str] = AccountOpt,  # no
             headed: bool = typer.Option(False, "--headed", help="show the browser"),
             slow_mo: int = typer.Option(0, "--slow-mo", help="slow each action by N ms"),
             dry_run: bool = typer.Option(False, "--dry-run", help="decide, send nothing"),
+            all_accounts: bool = typer.Option(
+                False, "--all", help="every configured account, each in a process of its "
+                                     "own, --concurrency at a time"),
+            concurrency: Optional[int] = typer.Option(  # noqa: UP045
+                None, "--concurrency", "-j", min=1,
+                help="with --all: how many accounts at once (default: the config's "
+                     "concurrency, else from this machine's cores and free memory)"),
             verbose: bool = typer.Option(False, "--verbose", "-v")) -> None:
-    """Run the daily routine (or the named flows) for one account."""
+    """Run the daily routine (or the named flows) for one account, or for every one."""
+    if all_accounts and account is not None:
+        raise typer.BadParameter("--all runs every account: leave --account out, or run "
+                                 "one account without --all", param_hint="--account")
+    if concurrency is not None and not all_accounts:
+        raise typer.BadParameter("goes with --all (one account's run is one process)",
+                                 param_hint="--concurrency")
     logs.setup(verbose)
     cfg = load_config(config)
     if slow_mo:
         cfg.browser.slow_mo_ms = slow_mo
+    if all_accounts:
+        from rpa.cli.many import print_outcomes, run_all
+        from rpa.run.fleet import Job, concurrency_of
+
+        jobs = [Job(a.name, flow or None, dry_run) for a in cfg.accounts]
+        outcomes = run_all(cfg, jobs, concurrency=concurrency_of(cfg, concurrency),
+                           headed=headed)
+        raise typer.Exit(print_outcomes(outcomes))
     result = execute(cfg, account=account, flows=flow or None, dry_run=dry_run, headed=headed)
     print_summary(result)
     raise typer.Exit(result.exit_code)

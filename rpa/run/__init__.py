@@ -3,7 +3,9 @@
 ``orchestrator`` (lock, selectors checked, flows in order, summary), ``context`` (what a
 flow is handed; it launches Chromium on first use), ``registry`` (flows by name, loaded as
 plugins from the ``rpa.flows`` entry points), ``evidence`` (screenshots, trace, run.json,
-report.html) and ``capture`` (the full-page screenshot, encoded for speed). May import the
+report.html), ``capture`` (the full-page screenshot, encoded for speed) and ``fleet``
+(every account, N at a time: each account's run in a process of its own, the worst exit
+code of many). May import the
 cross-cutting pieces, the configuration, ``ledger``, ``browser`` and ``owner``; never
 Seller Central, ``flows`` (not even by name), ``mail``, the console, the scheduler,
 ``practice`` or the CLI.
