@@ -7,10 +7,14 @@ BIN := $(VENV)/bin
 # module and rewrite every test's asserts again, seconds each.
 KEEP_PYC := env -u PYTHONDONTWRITEBYTECODE PYTHONPYCACHEPREFIX=$(abspath $(VENV))/pycache
 
-.PHONY: demo test bench setup setup-test setup-bench lint sandbox clean
+.PHONY: demo demo-scale test bench setup setup-test setup-bench lint sandbox clean
 
 demo: setup
 	$(BIN)/rpa demo
+
+# Six sandbox sellers, one account each, three at a time: the per-account table.
+demo-scale: setup
+	$(BIN)/rpa demo --accounts 6 --concurrency 3
 
 test: setup-test
 	$(BIN)/ruff check rpa flows tests bench

@@ -199,9 +199,7 @@ CHILD = "from rpa.run.fleet import child_main; child_main()"
 def _child_env() -> dict[str, str]:
     """This process's environment (the secrets are in it), with the ``rpa`` this process
     imported first on the child's path: the child runs the same code."""
-    import rpa
-
-    here = str(Path(rpa.__file__).resolve().parent.parent)
+    here = str(Path(__file__).resolve().parents[2])  # the folder holding this ``rpa``
     path = os.environ.get("PYTHONPATH", "")
     return {**os.environ, "PYTHONPATH": here + (os.pathsep + path if path else "")}
 

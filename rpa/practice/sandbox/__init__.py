@@ -8,8 +8,9 @@ notes on Seller Central), with scenario data from YAML, a JSON control API under
 ``challenge`` (AWS WAF's check and the button wall before sign-in), ``picker`` (the
 account picker, current and older), ``header`` (the header's account switcher, three
 generations), ``ngs`` (New Seller Central's dashboard and its redirect), ``control`` (the
-control API), ``scenario`` (the YAML scenarios), ``state`` (sessions, threads, counters,
-faults), ``wording`` (the pages' words per locale), ``web`` (shared helpers) and
+control API), ``scenario`` (the YAML scenarios), ``sellers`` (several sellers in one
+sandbox, each on a port of its own: an agency's accounts), ``state`` (sessions, threads,
+counters, faults), ``wording`` (the pages' words per locale), ``web`` (shared helpers) and
 ``server`` (a loopback server in a thread).
 Imports nothing else of ``rpa``: it stands apart from the bot it exercises.
 """
@@ -21,8 +22,10 @@ from rpa.practice.sandbox.scenario import (
     list_scenarios,
     load_scenario,
 )
+from rpa.practice.sandbox.sellers import SellersSandbox, list_sellers_files, load_sellers
 from rpa.practice.sandbox.server import SandboxServer
 from rpa.practice.sandbox.state import SandboxState
 
-__all__ = ["SandboxServer", "SandboxState", "Scenario", "ScenarioError", "create_app",
-           "list_scenarios", "load_scenario"]
+__all__ = ["SandboxServer", "SandboxState", "Scenario", "ScenarioError", "SellersSandbox",
+           "create_app", "list_scenarios", "list_sellers_files", "load_scenario",
+           "load_sellers"]
