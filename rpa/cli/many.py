@@ -20,7 +20,7 @@ from rich.live import Live
 from rich.markup import escape
 from rich.table import Table
 
-from rpa.cli.common import console
+from rpa.cli.common import console, err_console
 from rpa.config import Config
 from rpa.run.context import StepRecord
 from rpa.run.fleet import Job, Outcome, run_many, worst_exit
@@ -149,9 +149,10 @@ def print_outcomes(outcomes: list[Outcome], *, title: str = "Accounts") -> int:
             for error in o.result.data.get("errors") or []:
                 console.print(f"    [red]{escape(error['flow'])}[/red]: "
                               f"{escape(error['message'])}", soft_wrap=True)
-        elif o.message:
-            console.print(f"  {escape(o.account)}: {escape(o.message)}", highlight=False,
-                          soft_wrap=True)
+        elif o.message:  # why it did not run: on stderr, as a single run says it
+            colour = COLOURS.get(o.status, "yellow")
+            err_console.print(f"[{colour}]{escape(o.account)}:[/{colour}] "
+                              f"{escape(o.message)}", highlight=False, soft_wrap=True)
     code = worst_exit(o.exit_code for o in outcomes)
     console.print(f"Exit {code}: the worst of the accounts' (6 > 2 > 3 > 1 > 5 > 4 > 0)",
                   highlight=False)

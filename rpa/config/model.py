@@ -87,7 +87,12 @@ class Config(StrictModel):
                 raise ConfigError(f"'{self.timezone}' is not a timezone this machine knows "
                                   "(an IANA name such as Europe/Berlin or America/New_York)",
                                   file=self.source, key="timezone") from err
-        names = {a.name for a in self.accounts}
+        names: set[str] = set()
+        for i, acc in enumerate(self.accounts):
+            if acc.name in names:  # its lock, state and runs would be another account's
+                raise ConfigError(f"account name '{acc.name}' is used twice", file=self.source,
+                                  key=f"accounts[{i}].name")
+            names.add(acc.name)
         for i, entry in enumerate(self.schedule):
             if entry.account is not None and entry.account not in names:
                 raise ConfigError(f"no account named '{entry.account}' (known: "

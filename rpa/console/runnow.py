@@ -71,7 +71,7 @@ class Job:
     steps: list[dict[str, Any]] = field(default_factory=list)
     done: threading.Event = field(default_factory=threading.Event)
     _lock: threading.Lock = field(default_factory=threading.Lock)
-    _index: dict[tuple[str, str, str], int] = field(default_factory=dict)
+    _index: dict[int, int] = field(default_factory=dict)
 
     @property
     def running(self) -> bool:
@@ -85,11 +85,10 @@ class Job:
         """The orchestrator's step callback: a step started or ended."""
         entry = {"flow": rec.flow, "name": rec.name, "outcome": rec.outcome,
                  "seconds": round(rec.seconds, 1), "screenshot": rec.screenshot or ""}
-        key = (rec.flow, rec.name, rec.started_at)  # the same step, also from another process
         with self._lock:
-            at = self._index.get(key)
+            at = self._index.get(id(rec))
             if event == "start" or at is None:
-                self._index[key] = len(self.steps)
+                self._index[id(rec)] = len(self.steps)
                 self.steps.append(entry)
             else:
                 self.steps[at] = entry

@@ -36,19 +36,22 @@ def account_name(seller_account: str) -> str:
 
 
 def scale_config_data(sandbox: SellersSandbox, receiver: Receiver, state_dir: Path,
-                      recordings: Path, flows: list[str] | None = None) -> dict[str, Any]:
+                      recordings: Path, flows: list[str] | None = None
+                      ) -> tuple[dict[str, Any], dict[str, str]]:
     """One account per seller (its first account, last marketplace, as the single demo
-    picks), secrets and channels named per account; sets those secrets in this process's
-    environment (the runs' processes inherit it)."""
+    picks), secrets and channels named per account (each owner's texts to the receiver
+    under ``sms/<account>`` and ``details/<account>``). Returns the configuration's data
+    and the environment its secrets are read from (the runs' processes inherit it)."""
     accounts = []
+    env: dict[str, str] = {}
     for n, server in enumerate(sandbox.servers, start=1):
         sc = server.scenario
         chosen = sc.accounts[0]
         name = account_name(chosen.name)
-        os.environ[f"RPA_DEMO_SC_PASSWORD_{n}"] = sc.seller.password
-        os.environ[f"RPA_DEMO_SC_TOTP_{n}"] = sc.seller.totp_secret
-        os.environ[f"RPA_DEMO_SMS_URL_{n}"] = receiver.url(f"sms/{name}")
-        os.environ[f"RPA_DEMO_DETAILS_URL_{n}"] = receiver.url(f"details/{name}")
+        env[f"RPA_DEMO_SC_PASSWORD_{n}"] = sc.seller.password
+        env[f"RPA_DEMO_SC_TOTP_{n}"] = sc.seller.totp_secret
+        env[f"RPA_DEMO_SMS_URL_{n}"] = receiver.url(f"sms/{name}")
+        env[f"RPA_DEMO_DETAILS_URL_{n}"] = receiver.url(f"details/{name}")
         accounts.append({
             "name": name, "base_url": server.url, "email": sc.seller.email,
             "password_env": f"RPA_DEMO_SC_PASSWORD_{n}",
@@ -64,7 +67,7 @@ def scale_config_data(sandbox: SellersSandbox, receiver: Receiver, state_dir: Pa
         "va": {"full_name": "Maria Santos", "initials": "MS"},
         "paths": {"state_dir": str(state_dir), "recordings_dir": str(recordings)},
         "flows": list(flows or SCALE_FLOWS),
-    }
+    }, env
 
 
 class ScaleOutcome(NamedTuple):
@@ -91,7 +94,9 @@ def run_scale_demo(count: int = 6, *, concurrency: int = 3, headed: bool = False
     receiver = Receiver().start()
     try:
         sandbox.start()
-        data = scale_config_data(sandbox, receiver, folder / "state", folder / "recordings")
+        data, env = scale_config_data(sandbox, receiver, folder / "state",
+                                      folder / "recordings")
+        os.environ.update(env)
         cfg = parse_config(data, f"demo:{SELLERS}")
         jobs = [Job(a.name) for a in cfg.accounts]
         outcomes = (run(cfg, jobs) if run is not None

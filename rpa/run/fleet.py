@@ -177,7 +177,7 @@ def child_main() -> None:
         out.flush()
 
     def on_step(event: str, rec: StepRecord) -> None:
-        send("step", event, asdict(rec))
+        send("step", event, asdict(rec), id(rec))  # a step may be renamed as it ends
 
     try:
         result = run(cfg, account=job.account, flows=job.flows, dry_run=job.dry_run,
@@ -231,6 +231,9 @@ def run_in_child(cfg: Config, job: Job, *, headed: bool = False,
     finally:
         os.close(write_fd)  # the child holds the only writing end: its end is our end of file
     last: tuple[Any, ...] | None = None
+    # The child's steps as one object each from start to end, as a run in this process
+    # hands them (a listener may know a step by its identity).
+    steps: dict[int, StepRecord] = {}
     with os.fdopen(read_fd, "rb") as events:
         try:
             assert proc.stdin is not None
@@ -244,10 +247,17 @@ def run_in_child(cfg: Config, job: Job, *, headed: bool = False,
                     message = pickle.load(events)
                 except EOFError:
                     break
-                if message[0] == "step" and on_step is not None:
-                    on_step(message[1], StepRecord(**message[2]))
-                elif message[0] != "step":
+                if message[0] != "step":
                     last = message
+                    continue
+                _kind, event, fields, key = message
+                rec = steps.get(key)
+                if rec is None:
+                    rec = steps[key] = StepRecord(**fields)
+                else:
+                    vars(rec).update(fields)
+                if on_step is not None:
+                    on_step(event, rec)
         finally:
             proc.wait()
     seconds = round(time.monotonic() - started, 1)
