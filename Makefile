@@ -22,11 +22,13 @@ test: setup-test
 	$(KEEP_PYC) $(BIN)/pytest -q
 
 # Timings on this machine (not tests): the mailbox triage against imapfilter at 1k, 10k and
-# 50k messages, then the buyer-messages flow on fifty threads and the routine's memory.
+# 50k messages, then the buyer-messages flow on fifty threads, the routine's memory, and six
+# accounts three at a time against one at a time.
 bench: setup-bench
 	$(KEEP_PYC) $(BIN)/python bench/mailbox.py
 	$(KEEP_PYC) $(BIN)/python bench/buyer_messages.py
 	$(KEEP_PYC) $(BIN)/python bench/routine_memory.py
+	$(KEEP_PYC) $(BIN)/python bench/many_accounts.py
 
 setup:
 	@bash scripts/setup.sh

@@ -13,7 +13,8 @@
   while the first holds the account's lock; ``rpa run --all`` leaves an account whose run
   is in progress elsewhere (``locked``, exit 4) and runs the others.
 - The pieces: the worst exit code, the default concurrency, each account's own owner
-  channels and the configuration's checks.
+  channels (and the texts a crash left half-sent, sent again only by that account's
+  runs), a run's process killed from outside, and the configuration's checks.
 """
 
 from __future__ import annotations
@@ -34,12 +35,14 @@ import yaml
 
 from rpa.config import Config, needed_secrets, parse_config
 from rpa.errors import ConfigError
+from rpa.ledger import Ledger
+from rpa.owner.notify import Notifier
 from rpa.practice.receiver import Receiver
 from rpa.practice.sandbox import SandboxServer, SellersSandbox
 from rpa.practice.sandbox.web import SESSION_COOKIE
 from rpa.practice.scale import account_name, scale_config_data
 from rpa.run.fleet import Job, Outcome, default_concurrency, run_many, worst_exit
-from rpa.run.orchestrator import account_lock, notifier_urls, run
+from rpa.run.orchestrator import _runs_texts, account_lock, notifier_urls, run
 
 FLOWS = ["dashboard", "buyer_messages"]
 CAPTCHA_SELLER = 2  # cedar-and-pine-outdoors: its sandbox shows a CAPTCHA
@@ -82,7 +85,8 @@ def _story(result: Any, server: SandboxServer, texts: list[str]) -> dict[str, An
         "status": data["status"], "exit": result.exit_code,
         "flows": {name: f["status"] for name, f in data["flows"].items()},
         "errors": [(e["flow"], e["kind"], e["reason"]) for e in data["errors"]],
-        "figures": (obs["unshipped"], obs["performance"], obs["buyer_messages"]),
+        "figures": CODE.sub(r"\1", json.dumps([obs["unshipped"], obs["performance"],
+                                                obs["buyer_messages"]])),
         "threads": sorted((t["thread_id"], t["buyer"], t["decision"], t["sent"],
                            CODE.sub(r"\1", t["escalation"] or "")) for t in data["threads"]),
         "replies": sorted((r["thread_id"], r["text"]) for r in state["replies"]),
@@ -297,6 +301,35 @@ def test_the_configuration_of_many_accounts_is_checked(change: dict[str, Any], k
     with pytest.raises(ConfigError) as caught:
         parse_config(data, "test-many")
     assert key in str(caught.value) and words in str(caught.value)
+
+
+def test_a_text_left_half_sent_is_sent_again_only_by_its_own_account_s_runs(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Runs of several accounts share the outbox: a run sends again only the texts its own
+    account's earlier runs left "sending", through its channels. Another account's run
+    may be sending its own at this very moment; a text of no known run goes to the first
+    account's runs only."""
+    cfg = _two_accounts()
+    ledger = Ledger(tmp_path / "ledger.sqlite")
+    try:
+        for key, text, run_id in [
+                ("escalation:B001", "acme's text", "20261206T070000Z-acme-a1b2c3"),
+                ("escalation:B002", "birch's text", "20261206T070001Z-birch-d4e5f6"),
+                ("one-off", "no run's text", None)]:
+            ledger.outbox_sending(key, "sms", text, "title", run_id)
+        sent: dict[str, list[str]] = {}
+        for account in ("birch", "acme"):
+            notifier = Notifier(initials="MS", urls={"sms": ["json://127.0.0.1:9/sms"]},
+                                ledger=ledger, run_id=f"20261206T080000Z-{account}-000000")
+            got = sent.setdefault(account, [])
+            monkeypatch.setattr(notifier, "_send",
+                                lambda channel, text, title, only=None, got=got:
+                                got.append(text) or True)
+            notifier.resend_interrupted(
+                lambda row, account=account: _runs_texts(cfg, account, row.get("run_id")))
+    finally:
+        ledger.close()
+    assert sent == {"birch": ["birch's text"], "acme": ["acme's text", "no run's text"]}
 
 
 def test_a_child_that_dies_is_reported_and_the_others_go_on(

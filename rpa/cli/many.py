@@ -128,8 +128,9 @@ def print_outcomes(outcomes: list[Outcome], *, title: str = "Accounts") -> int:
     (returned, and said)."""
     # Short headings and no inner lines: the table fits 80 columns.
     table = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False)
-    for col in ("account", "status", "exit", "unshipped", "performance", "messages",
-                "replied", "opened", "time"):
+    table.add_column("account", no_wrap=True)
+    for col in ("status", "exit", "unshipped", "performance", "messages", "replied", "opened",
+                "time"):
         table.add_column(col)
     for o in outcomes:
         data = o.result.data if o.result is not None else {}

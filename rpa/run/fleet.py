@@ -34,6 +34,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from loguru import logger
+
 from rpa.config import Config
 from rpa.errors import ConfigError, RpaError, RunLocked
 from rpa.ledger import LedgerBroken
@@ -124,7 +126,7 @@ class Outcome:
     ``status`` is the run's own (``ok``, ``failed``, ``needs_person``) when it ran, else why
     not: ``locked`` (a run for the account was in progress), ``config``, ``ledger``,
     ``error`` (a bug: its traceback is on stderr), ``crashed`` (the process died: ``message``
-    says how) or ``not_started`` (a stop came first). ``result`` is the run's when it ran.
+    says how) or ``not_started`` (a Ctrl-C came first). ``result`` is the run's when it ran.
     """
 
     account: str
@@ -133,10 +135,6 @@ class Outcome:
     seconds: float = 0.0
     message: str = ""
     result: RunResult | None = None
-
-    @property
-    def ran(self) -> bool:
-        return self.result is not None
 
 
 def _refusal(err: BaseException) -> tuple[str, int]:
@@ -163,8 +161,6 @@ def child_main() -> None:
     """
     import pickle
     import sys
-
-    from loguru import logger
 
     cfg, job, headed, finish_on_term = pickle.load(sys.stdin.buffer)
     if finish_on_term:
@@ -257,7 +253,10 @@ def run_in_child(cfg: Config, job: Job, *, headed: bool = False,
                 else:
                     vars(rec).update(fields)
                 if on_step is not None:
-                    on_step(event, rec)
+                    try:
+                        on_step(event, rec)
+                    except Exception as err:  # noqa: BLE001 - reading on keeps the child going
+                        logger.error("a listener of {}'s steps failed: {}", job.account, err)
         finally:
             proc.wait()
     seconds = round(time.monotonic() - started, 1)
@@ -275,30 +274,25 @@ def run_in_child(cfg: Config, job: Job, *, headed: bool = False,
 
 
 def run_many(cfg: Config, jobs: list[Job], *, concurrency: int, headed: bool = False,
-             on_event: EventCallback | None = None,
-             before_start: Callable[[Job], bool] | None = None,
-             stop: threading.Event | None = None, finish_on_term: bool = False
-             ) -> list[Outcome]:
+             on_event: EventCallback | None = None) -> list[Outcome]:
     """Run ``jobs`` in the order given, at most ``concurrency`` at once, each in a process
     of its own (:func:`run_in_child`); returns their outcomes in the same order.
 
-    ``before_start`` is asked right before a job starts (False: it does not start, e.g. the
-    scheduler's slot was taken meanwhile); once ``stop`` is set no job starts, and the runs
-    in progress finish. A job not started ends ``not_started`` (exit 0). ``on_event`` hears
-    (account, "start" | "step" | "end", detail) from the threads that wait on the runs.
+    ``on_event`` hears (account, "start" | "step" | "end", detail) from the threads that
+    wait on the runs. After a Ctrl-C no job starts (the runs in progress had it too, and
+    end theirs); a job not started ends ``not_started``.
     """
-    stop = stop or threading.Event()
+    stop = threading.Event()
     emit = on_event or (lambda _account, _what, _detail: None)
 
     def one(job: Job) -> Outcome:
-        if stop.is_set() or (before_start is not None and not before_start(job)):
+        if stop.is_set():
             outcome = Outcome(job.account, "not_started", EXIT_OK,
-                              message="stopped before it started" if stop.is_set()
-                              else "not started")
+                              message="stopped before it started")
         else:
             emit(job.account, "start", None)
             outcome = run_in_child(
-                cfg, job, headed=headed, finish_on_term=finish_on_term,
+                cfg, job, headed=headed,
                 on_step=lambda event, rec: emit(job.account, "step", (event, rec)))
         emit(job.account, "end", outcome)
         return outcome
@@ -308,7 +302,7 @@ def run_many(cfg: Config, jobs: list[Job], *, concurrency: int, headed: bool = F
         futures = [pool.submit(one, job) for job in jobs]
         return [f.result() for f in futures]
     except KeyboardInterrupt:
-        stop.set()  # the children had the Ctrl-C too: they end their runs; start no more
+        stop.set()
         raise
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
