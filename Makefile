@@ -7,10 +7,14 @@ BIN := $(VENV)/bin
 # module and rewrite every test's asserts again, seconds each.
 KEEP_PYC := env -u PYTHONDONTWRITEBYTECODE PYTHONPYCACHEPREFIX=$(abspath $(VENV))/pycache
 
-.PHONY: demo test bench setup setup-test setup-bench lint sandbox clean
+.PHONY: demo demo-scale test bench setup setup-test setup-bench lint sandbox clean
 
 demo: setup
 	$(BIN)/rpa demo
+
+# Six sandbox sellers, one account each, three at a time: the per-account table.
+demo-scale: setup
+	$(BIN)/rpa demo --accounts 6 --concurrency 3
 
 test: setup-test
 	$(BIN)/ruff check rpa flows tests bench
@@ -18,11 +22,13 @@ test: setup-test
 	$(KEEP_PYC) $(BIN)/pytest -q
 
 # Timings on this machine (not tests): the mailbox triage against imapfilter at 1k, 10k and
-# 50k messages, then the buyer-messages flow on fifty threads and the routine's memory.
+# 50k messages, then the buyer-messages flow on fifty threads, the routine's memory, and six
+# accounts three at a time against one at a time.
 bench: setup-bench
 	$(KEEP_PYC) $(BIN)/python bench/mailbox.py
 	$(KEEP_PYC) $(BIN)/python bench/buyer_messages.py
 	$(KEEP_PYC) $(BIN)/python bench/routine_memory.py
+	$(KEEP_PYC) $(BIN)/python bench/many_accounts.py
 
 setup:
 	@bash scripts/setup.sh

@@ -70,7 +70,7 @@ class Sandbox:
 # the others wait (35 s in one run).
 LONGEST_FIRST = (
     "test_buyer_messages.py", "test_signin_variants.py", "test_cli.py", "test_answers.py",
-    "test_routine.py", "test_ledger_reliability.py",
+    "test_routine.py", "test_many_accounts.py", "test_ledger_reliability.py",
     "test_ledger_postgres_faults.py",  # 45 s: two runs killed at a reply, and re-run
     "test_console_actions.py",
     "test_console.py", "test_failures.py", "test_home_variants.py", "test_home_labels.py",

@@ -1,6 +1,7 @@
 """The console's actions: the owner's answer form (preview, send, delivered once, audited,
 refused for other roles and without the CSRF token) and Run now (steps shown as they
-happen, one run at a time per account), plus hostile escalation content shown as text.
+happen, one run at a time per account; all accounts, each run in a process of its own),
+plus hostile escalation content shown as text.
 
 One console server and one Chromium for the module; one routine run against the sandbox
 (``healthy``, thread T-1002 gets the holding reply and becomes a ``B…`` escalation) sets
@@ -11,6 +12,7 @@ saved session.
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -342,5 +344,39 @@ def test_run_now_shows_steps_live_and_one_run_per_account(scene: Scene) -> None:
         _wait_job_done(page)
     assert page.locator("#job-state").inner_text() == "ended: refused"
     assert "in progress" in page.locator("#job-error").inner_text()
+    assert problems == []
+    page.context.close()
+
+
+def test_run_now_for_all_accounts_runs_each_account_in_a_process_of_its_own(
+        scene: Scene) -> None:
+    """"All accounts" gives a job per account, run as ``rpa run --all`` runs them (a process
+    each, ``concurrency`` at a time): its steps reach the job page from that process, and
+    it ends with the run's outcome and link."""
+    page, problems = scene.page_for("victor")
+    page.goto(scene.url + "/run")
+    response = _post(page, scene.url + "/run", {
+        "csrf_token": _csrf(page), "account": "*", "mode": "flows", "flow_followups": "1"})
+    assert response.status == 303 and response.headers["location"] == "/run"
+    ledger = scene.ledger()
+    try:
+        starts = [a for a in ledger.audit_log(action="run_start")
+                  if "all accounts" in a["detail"]]
+    finally:
+        ledger.close()
+    assert [(a["user"], a["account"]) for a in starts] == [("victor", "test")]
+    job_id = starts[0]["detail"].rsplit("job ", 1)[1]
+    page.goto(f"{scene.url}/run/{job_id}")
+    _wait_job_done(page)
+    assert page.locator("#job-state").inner_text() == "ended: ok (exit code 0)"
+    run_id = page.locator("#run-link").inner_text()
+    data = json.loads((Path(scene.cfg.paths.recordings_dir) / run_id / "run.json").read_text())
+    assert list(data["flows"]) == ["followups"] and data["status"] == "ok"
+    steps = [s["name"] for f in data["flows"].values() for s in f["steps"]]
+    assert steps and page.locator("#steps li .name").all_inner_texts() == steps
+    holder = (Path(scene.cfg.paths.state_dir) / "locks" / "test.lock").read_text().strip()
+    assert int(holder) != os.getpid(), "the run took the account's lock in its own process"
+    page.goto(scene.url + "/run")
+    assert page.locator("#jobs", has_text=job_id).count() == 1
     assert problems == []
     page.context.close()

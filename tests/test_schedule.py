@@ -1,7 +1,8 @@
 """The scheduler with an injected clock: how many runs a day of cron expressions gives,
-one run per account when entries coincide, one catch-up run after a long sleep, no repeat
-after a restart, a stop that lets the run in progress finish; and one real scheduled run of
-the ``followups`` flow through the orchestrator (no browser)."""
+one run per account when entries coincide, an entry for all accounts run ``concurrency``
+at a time (each in a process of its own by default), one catch-up run after a long sleep,
+no repeat after a restart, a stop that lets the run in progress finish; and real
+scheduled runs of the ``followups`` flow through the orchestrator (no browser)."""
 
 from __future__ import annotations
 
@@ -151,7 +152,8 @@ def test_entries_due_at_once_for_one_account_give_one_run(tmp_path: Path) -> Non
     assert sched.tick() == []  # first sight: nothing owed
     clock.now = _at("2026-06-01T08:00")
     fired = sched.tick()
-    assert [(c[1], c[2], c[3]) for c in runner.calls] == [
+    # Two accounts due: their runs go together (in either order), one per account.
+    assert sorted((c[1], c[2], c[3]) for c in runner.calls) == [
         ("other", ["followups"], False),
         ("shop", ["login", "dashboard", "followups"], False)]  # the routine's order
     skipped = [f for f in fired if f.status == "skipped"]
@@ -234,6 +236,70 @@ def test_a_new_entry_runs_its_slot_only_when_just_due(tmp_path: Path) -> None:
     assert len(runner.calls) == 1
 
 
+def test_an_entry_for_all_accounts_runs_each_concurrency_at_a_time(tmp_path: Path) -> None:
+    """Every account gets a run, two at a time (the third waits for a free one); one that
+    fails to run is recorded and holds up none of the others."""
+    accounts = [{"name": n, "email": "va@example.org", "password_env": "X_PW",
+                 "totp_secret_env": "X_TOTP"} for n in ("shop", "other", "third")]
+    cfg = _config(tmp_path, [{"cron": "0 8 * * *", "all_accounts": True,
+                              "flows": ["followups"]}], accounts=accounts, concurrency=2)
+    clock = FakeClock(_at("2026-06-01T07:00"))
+    cond = threading.Condition()
+    active, most, ended = 0, 0, 0
+    calls: list[str] = []
+
+    def runner(entry: ScheduleEntry) -> RunResult | None:
+        nonlocal active, most, ended
+        with cond:
+            calls.append(str(entry.account))
+            active += 1
+            most = max(most, active)
+            cond.notify_all()
+            # Wait for a second run to be going (or one to have ended): runs overlap.
+            assert cond.wait_for(lambda: active >= 2 or ended > 0, timeout=10)
+        try:
+            if entry.account == "other":
+                raise RuntimeError("the browser would not start")
+            return RunResult("ok", 0, Path("nowhere"), {"run_id": f"run-{entry.account}"})
+        finally:
+            with cond:
+                active -= 1
+                ended += 1
+                cond.notify_all()
+
+    sched = Scheduler(cfg, clock=clock, runner=runner)
+    assert [a for _w, a, _f in sched.next_due(1)] == ["all accounts"]
+    assert sched.tick() == []
+    clock.now = _at("2026-06-01T08:00")
+    fired = sched.tick()
+    assert most == 2 and sorted(calls) == ["other", "shop", "third"]
+    assert [(f.account, f.status) for f in fired] == [("other", "error"), ("shop", "ok"),
+                                                      ("third", "ok")]
+    assert "the browser would not start" in fired[0].note
+    state = json.loads((tmp_path / "state" / "schedule.json").read_text())
+    assert len(state["entries"]) == 3, "each account's progress is kept apart"
+    assert sched.tick() == [] and len(calls) == 3
+
+
+def test_accounts_due_together_each_run_in_a_process_of_its_own(tmp_path: Path) -> None:
+    """The default runner of runs made together: the orchestrator in a child process (its
+    lock taken there), the outcome and run folder back in the schedule's history."""
+    cfg = _config(tmp_path, [{"cron": "0 8 * * *", "all_accounts": True,
+                              "flows": ["followups"]}], concurrency=2)
+    clock = FakeClock(_at("2026-06-01T07:00"))
+    sched = Scheduler(cfg, clock=clock)
+    sched.tick()
+    clock.now = _at("2026-06-01T08:00")
+    fired = sched.tick()
+    assert sorted((f.account, f.status) for f in fired) == [("other", "ok"), ("shop", "ok")]
+    for f in fired:
+        data = json.loads((tmp_path / "recordings" / str(f.run_id) / "run.json").read_text())
+        assert data["account"] == f.account and data["status"] == "ok"
+        holder = (tmp_path / "state" / "locks" / f"{f.account}.lock").read_text().strip()
+        assert holder and int(holder) != os.getpid(), "the run's lock was its own process's"
+    assert (tmp_path / "recordings" / "index.html").is_file()
+
+
 # ---- a real run ------------------------------------------------------------------------
 
 def test_scheduled_followups_run_through_the_orchestrator_and_a_sigterm_lets_it_finish(
@@ -298,6 +364,8 @@ def test_scheduled_followups_run_through_the_orchestrator_and_a_sigterm_lets_it_
     ([{"cron": "0 8 * * *", "account": "nobody"}], {}, "schedule[0].account",
      "no account named 'nobody'"),
     ([{"cron": "0 8 * * *", "flow": ["x"]}], {}, "schedule[0].flow", "unknown key"),
+    ([{"cron": "0 8 * * *", "account": "shop", "all_accounts": True}], {}, "schedule[0]",
+     "not both"),
 ])
 def test_schedule_config_errors_name_the_key(tmp_path: Path, schedule: list[dict[str, Any]],
                                              extra: dict[str, Any], key: str,

@@ -4,15 +4,17 @@ Exit codes: 0 ok, 1 a flow failed, 2 bad configuration, 3 a person is needed,
 4 another run for the same account is in progress, 5 finished but a text to the owner
 was not delivered, 6 the ledger is corrupt or lost (restore it: rpa ledger restore), or
 its PostgreSQL database cannot be reached.
+Several accounts (run --all) end with the worst: 6, 2, 3, 1, 5, 4, then 0.
 \f
 ``rpa --help`` shows the text above the form feed. The commands, one module per group:
 ``runs`` (run, login, demo, sandbox, flows and the summary printed after a run),
 ``escalations`` (escalations, escalations show, answer, followups), ``serving`` (console,
 console add-user, schedule, serve), ``ledger`` (ledger restore, new, backups, migrate,
 copy), ``selectors`` (selectors check, diff, export, and teach) and ``config`` (config
-check); ``common`` holds what they share: the consoles, the common options and the error
-boundary, which ends any command on an error the bot raises on purpose with its message
-and exit code, never a traceback.
+check); ``many`` shows the runs of many accounts (``run --all``, ``demo --accounts``) as
+they go and their table; ``common`` holds what they share: the consoles, the common options
+and the error boundary, which ends any command on an error the bot raises on purpose with
+its message and exit code, never a traceback.
 ``__main__`` runs the command as ``python -m rpa.cli``. May import every package;
 ``practice`` only inside the commands that use it (and the boundary, to name a scenario
 error), never when the command loads.

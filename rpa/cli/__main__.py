@@ -2,4 +2,5 @@
 
 from rpa.cli import main
 
-main()
+if __name__ == "__main__":  # not when a spawned child of a run imports this module
+    main()

@@ -129,12 +129,33 @@ def run_cmd(config: Path = ConfigOpt, account: Optional[str] = AccountOpt,  # no
             headed: bool = typer.Option(False, "--headed", help="show the browser"),
             slow_mo: int = typer.Option(0, "--slow-mo", help="slow each action by N ms"),
             dry_run: bool = typer.Option(False, "--dry-run", help="decide, send nothing"),
+            all_accounts: bool = typer.Option(
+                False, "--all", help="every configured account, each in a process of its "
+                                     "own, --concurrency at a time"),
+            concurrency: Optional[int] = typer.Option(  # noqa: UP045
+                None, "--concurrency", "-j", min=1,
+                help="with --all: how many accounts at once (default: the config's "
+                     "concurrency, else from this machine's cores and free memory)"),
             verbose: bool = typer.Option(False, "--verbose", "-v")) -> None:
-    """Run the daily routine (or the named flows) for one account."""
+    """Run the daily routine (or the named flows) for one account, or for every one."""
+    if all_accounts and account is not None:
+        raise typer.BadParameter("--all runs every account: leave --account out, or run "
+                                 "one account without --all", param_hint="--account")
+    if concurrency is not None and not all_accounts:
+        raise typer.BadParameter("goes with --all (one account's run is one process)",
+                                 param_hint="--concurrency")
     logs.setup(verbose)
     cfg = load_config(config)
     if slow_mo:
         cfg.browser.slow_mo_ms = slow_mo
+    if all_accounts:
+        from rpa.cli.many import print_outcomes, run_all
+        from rpa.run.fleet import Job, concurrency_of
+
+        jobs = [Job(a.name, flow or None, dry_run) for a in cfg.accounts]
+        outcomes = run_all(cfg, jobs, concurrency=concurrency_of(cfg, concurrency),
+                           headed=headed)
+        raise typer.Exit(print_outcomes(outcomes))
     result = execute(cfg, account=account, flows=flow or None, dry_run=dry_run, headed=headed)
     print_summary(result)
     raise typer.Exit(result.exit_code)
@@ -152,18 +173,30 @@ def login_cmd(config: Path = ConfigOpt, account: Optional[str] = AccountOpt,  # 
     raise typer.Exit(result.exit_code)
 
 
-def demo_cmd(scenario: str = typer.Option("at-risk", "--scenario", "-s"),
+def demo_cmd(scenario: Optional[str] = typer.Option(  # noqa: UP045
+                 None, "--scenario", "-s", help="a bundled scenario (default: at-risk)"),
              headed: bool = typer.Option(False, "--headed"),
              home: Path = typer.Option(Path("demo"), "--folder",
                                        help="where demos keep their state and recordings, "
                                             "one folder each (FOLDER/latest: the newest)"),
+             accounts: Optional[int] = typer.Option(  # noqa: UP045
+                 None, "--accounts", "-n", min=1,
+                 help="the demo of scale: this many sandbox sellers, one account each, "
+                      "--concurrency at a time"),
+             concurrency: int = typer.Option(3, "--concurrency", "-j", min=1,
+                                             help="with --accounts: how many at once"),
              verbose: bool = typer.Option(False, "--verbose", "-v")) -> None:
     """Run the routine against the bundled sandbox, in a fresh demo folder."""
     from rpa.practice.demo import run_demo
 
+    if accounts is not None and scenario is not None:
+        raise typer.BadParameter("the demo of scale runs the sandbox's sellers, each its own "
+                                 "scenario: leave --scenario out", param_hint="--scenario")
     logs.setup(verbose)
+    if accounts is not None:
+        scale_demo(accounts, concurrency, headed, home)
     result, received, mail_skipped, loop, folder = run_demo(
-        scenario, headed=headed, home=home, on_step=_show_step)
+        scenario or "at-risk", headed=headed, home=home, on_step=_show_step)
     print_summary(result, alerts=False)
     if mail_skipped:
         console.print(f"[yellow]Mailbox skipped:[/yellow] {escape(mail_skipped)}")
@@ -183,6 +216,32 @@ def demo_cmd(scenario: str = typer.Option("at-risk", "--scenario", "-s"),
     console.print(f"Look at it in the console: .venv/bin/rpa console --demo{look}",
                   highlight=False, soft_wrap=True)
     raise typer.Exit(result.exit_code)
+
+
+def scale_demo(count: int, concurrency: int, headed: bool, home: Path) -> None:
+    """``rpa demo --accounts N``: N sandbox sellers' accounts, ``concurrency`` at a time,
+    with a live line per account, the table and each owner's first text; exits with the
+    worst exit code."""
+    from rpa.cli.many import print_outcomes, run_all
+    from rpa.practice.scale import run_scale_demo
+
+    done = run_scale_demo(count, concurrency=concurrency, headed=headed, home=home,
+                          run=lambda cfg, jobs: run_all(cfg, jobs, concurrency=concurrency,
+                                                        headed=headed))
+    code = print_outcomes(done.outcomes, title=f"{count} sandbox sellers, {concurrency} at "
+                                               "a time")
+    console.print("[bold]Each owner's texts (each account has channels of its own):[/bold]")
+    for account, texts in done.received.items():
+        sms = [text for channel, text in texts if channel == "sms"]
+        first = sms[0].splitlines()[0] if sms else "(none)"
+        more = f" (+{len(sms) - 1} more)" if len(sms) > 1 else ""
+        console.print(f"  {escape(account)}: {escape(first)}{more}", highlight=False,
+                      soft_wrap=True)
+    console.print(f"This demo's state and recordings: {done.folder}; look at it in the "
+                  "console: .venv/bin/rpa console --demo"
+                  + ("" if home == Path("demo") else f" --folder {home}"),
+                  highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
 
 
 def sandbox_cmd(scenario: str = typer.Option(

@@ -1,5 +1,6 @@
-"""Who the bot works as and for: the Seller Central accounts (and the language each is
-shown in) and the virtual assistant who signs the replies."""
+"""Who the bot works as and for: the Seller Central accounts (the language each is shown
+in, and the owner's channels of an account whose owner is not the others') and the virtual
+assistant who signs the replies."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from urllib.parse import urlparse
 from pydantic import Field, field_validator
 
 from rpa.config.base import StrictModel, check_env_name, is_loopback
+from rpa.config.notify import NotifyConfig
 
 # The languages whose words and number format the bot reads (rpa.seller_central.locale),
 # and the marketplaces that show Seller Central in one of them by default.
@@ -42,6 +44,9 @@ class AccountConfig(StrictModel):
     marketplace: str | None = None
     language: str = Field(default=AUTO_LANGUAGE, validate_default=True,
                           description="the language Seller Central is shown in")
+    # This account's owner channels, in place of the top-level ``notify`` (an agency's
+    # sellers each have their own phone); left out, the top-level ones.
+    notify: NotifyConfig | None = None
 
     _env = field_validator("password_env", "totp_secret_env")(check_env_name)
 

@@ -48,27 +48,19 @@ def needed_secrets(cfg: Config, account: AccountConfig,
         out["password"] = (account.password_env, f"accounts[{idx}].password_env")
     if "totp_secret" in wanted:
         out["totp_secret"] = (account.totp_secret_env, f"accounts[{idx}].totp_secret_env")
-    for name in ("sms", "details"):
-        ch = getattr(cfg.notify, name)
-        if ch is not None and ch.url_env:
-            out[f"notify.{name}"] = (ch.url_env, f"notify.{name}.url_env")
-    for i, ch in enumerate(cfg.notify.fallback):
+    notify, where = cfg.notify_for(account)
+    for name, ch in notify.channels():  # the account's own channels, else the top-level ones
         if ch.url_env:
-            out[f"notify.fallback[{i}]"] = (ch.url_env, f"notify.fallback[{i}].url_env")
+            out[f"notify.{name}"] = (ch.url_env, f"{where}.{name}.url_env")
     if cfg.ledger is not None and cfg.ledger.password_env:  # every run writes the ledger
         out["ledger.password"] = (cfg.ledger.password_env, "ledger.password_env")
     if cfg.mailbox is not None and "mailbox.password" in wanted:
         out["mailbox.password"] = (cfg.mailbox.password_env, "mailbox.password_env")
     if cfg.smtp is not None and cfg.smtp.password_env and (
-            "smtp.password" in wanted or _emails_alerts(cfg)):
+            "smtp.password" in wanted or any(ch.email_to for _k, ch in notify.channels())):
+        # an owner channel that is an email is sent through ``smtp`` by every flow
         out["smtp.password"] = (cfg.smtp.password_env, "smtp.password_env")
     return out
-
-
-def _emails_alerts(cfg: Config) -> bool:
-    """Whether an owner channel is an email (sent through ``smtp``, by every flow)."""
-    chans = [cfg.notify.sms, cfg.notify.details, *cfg.notify.fallback]
-    return any(ch is not None and ch.email_to for ch in chans)
 
 
 def check_secrets(cfg: Config, account: AccountConfig,
@@ -88,8 +80,9 @@ def redacted_summary(cfg: Config) -> dict[str, Any]:
     for acc in data["accounts"]:
         for k in ("password_env", "totp_secret_env"):
             acc[k] = f"{acc[k]} ({'set' if os.environ.get(acc[k]) else 'NOT SET'})"
-    notify = data["notify"]
-    chans = [notify.get("sms"), notify.get("details"), *notify.get("fallback", [])]
+    sections = [data["notify"], *(acc["notify"] for acc in data["accounts"] if acc.get("notify"))]
+    chans = [ch for notify in sections
+             for ch in (notify.get("sms"), notify.get("details"), *notify.get("fallback", []))]
     for ch in chans:
         if ch and ch.get("url_env"):
             is_set = "set" if os.environ.get(ch["url_env"]) else "NOT SET"

@@ -56,6 +56,9 @@ class Config(StrictModel):
     timezone: str | None = None
     retention: RetentionConfig = Field(default_factory=RetentionConfig)
     flows: list[str] = Field(default_factory=lambda: list(DEFAULT_FLOWS))
+    # How many accounts run at once (``rpa run --all``, the schedule, the console's "all
+    # accounts"); left out: from this machine's cores and free memory (rpa.run.fleet).
+    concurrency: int | None = Field(default=None, ge=1, le=64)
     source: str = Field(default="", exclude=True)
 
     def check_meaning(self) -> None:
@@ -87,14 +90,19 @@ class Config(StrictModel):
                 raise ConfigError(f"'{self.timezone}' is not a timezone this machine knows "
                                   "(an IANA name such as Europe/Berlin or America/New_York)",
                                   file=self.source, key="timezone") from err
-        names = {a.name for a in self.accounts}
+        names: set[str] = set()
+        for i, acc in enumerate(self.accounts):
+            if acc.name in names:  # its lock, state and runs would be another account's
+                raise ConfigError(f"account name '{acc.name}' is used twice", file=self.source,
+                                  key=f"accounts[{i}].name")
+            names.add(acc.name)
         for i, entry in enumerate(self.schedule):
             if entry.account is not None and entry.account not in names:
                 raise ConfigError(f"no account named '{entry.account}' (known: "
                                   f"{', '.join(sorted(names))})", file=self.source,
                                   key=f"schedule[{i}].account")
-        chans = [("notify.sms", self.notify.sms), ("notify.details", self.notify.details),
-                 *((f"notify.fallback[{i}]", ch) for i, ch in enumerate(self.notify.fallback))]
+        chans = [(f"{where}.{name}", ch) for notify, where in self.notify_sections()
+                 for name, ch in notify.channels()]
         for key, ch in chans:
             if ch is not None and ch.email_to and self.smtp is None:
                 raise ConfigError("an email channel needs the smtp section (the server its "
@@ -144,6 +152,20 @@ class Config(StrictModel):
                          if nr.when else None),
             va_full_name=self.va.full_name,
         )
+
+    def notify_for(self, account: AccountConfig) -> tuple[NotifyConfig, str]:
+        """The owner's channels of ``account`` (its own ``notify``, else the top-level one)
+        and the key they are written under, for messages."""
+        if account.notify is not None:
+            return account.notify, f"accounts[{self.accounts.index(account)}].notify"
+        return self.notify, "notify"
+
+    def notify_sections(self) -> list[tuple[NotifyConfig, str]]:
+        """Every ``notify`` section of the file with its key: the top-level one, then each
+        account's own."""
+        return [(self.notify, "notify"),
+                *((acc.notify, f"accounts[{i}].notify") for i, acc in enumerate(self.accounts)
+                  if acc.notify is not None)]
 
     def account(self, name: str | None = None) -> AccountConfig:
         """The named account, or the first one."""

@@ -39,3 +39,10 @@ class NotifyConfig(StrictModel):
     sms: ChannelConfig | None = None
     details: ChannelConfig | None = None
     fallback: list[ChannelConfig] = Field(default_factory=list)
+
+    def channels(self) -> list[tuple[str, ChannelConfig]]:
+        """Each channel that is set, with its key under the section: ``sms``, ``details``,
+        ``fallback[0]``, ..."""
+        named = [("sms", self.sms), ("details", self.details),
+                 *((f"fallback[{i}]", ch) for i, ch in enumerate(self.fallback))]
+        return [(key, ch) for key, ch in named if ch is not None]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from rpa.config.base import StrictModel
 
@@ -13,12 +13,20 @@ from rpa.config.base import StrictModel
 class ScheduleEntry(StrictModel):
     """One scheduled run: a cron expression (minute hour day month weekday) in the
     schedule's timezone, the flows (default: the config's) and the account (default: the
-    first)."""
+    first), or ``all_accounts``: a run for every account, ``concurrency`` at a time."""
 
     cron: str
     flows: list[str] | None = None
     account: str | None = None
+    all_accounts: bool = False
     dry_run: bool = False
+
+    @model_validator(mode="after")
+    def _one_or_all(self) -> ScheduleEntry:
+        if self.all_accounts and self.account is not None:
+            raise ValueError("give account (one account) or all_accounts: true (every "
+                             "account), not both")
+        return self
 
     @field_validator("cron")
     @classmethod

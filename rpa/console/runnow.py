@@ -9,6 +9,10 @@ elsewhere (the scheduler, the command line) is caught by the orchestrator's acco
 and the job ends as refused. Answers given in the console are delivered through the same
 jobs (see ``escalations``).
 
+"All accounts" starts a job per account at once; they run ``concurrency`` at a time, each
+in a process of its own (:mod:`rpa.run.fleet`, as ``rpa run --all``), a job waiting for its
+turn until then; an account with a job running already is left out and named.
+
 The job page is server-rendered and complete without JavaScript (a "refresh" link);
 ``static/runnow.js`` polls ``/run/{job_id}/steps.json`` to update it in place.
 """
@@ -31,11 +35,13 @@ from rpa.config import DEFAULT_FLOWS
 from rpa.console import web
 from rpa.errors import ConfigError, RunLocked
 from rpa.ledger import LedgerBroken
+from rpa.run import fleet
 from rpa.run.context import StepRecord
 from rpa.run.orchestrator import run
 from rpa.run.registry import Flow, load_flows
 
 JOBS_KEY = "jobs"
+ALL = "*"  # the form's choice of every account: no account's name holds a "*"
 
 
 def _now() -> str:
@@ -56,7 +62,9 @@ class Job:
     started_at: str = field(default_factory=_now)
     finished_at: str = ""
     state: str = "running"  # running, done
-    status: str = ""  # the run's status (ok, failed, needs_person), or refused / error
+    # the run's status (ok, failed, needs_person), or refused / error; "waiting" while a
+    # job of "all accounts" waits for its turn
+    status: str = ""
     exit_code: int | None = None
     run_id: str = ""
     error: str = ""
@@ -176,6 +184,65 @@ def _work(console: web.Console, job: Job) -> None:
         job.done.set()
 
 
+def start_all(console: web.Console, *, flows: list[str], dry_run: bool, user: str
+              ) -> tuple[list[Job], list[Job]]:
+    """A job for every account, run ``concurrency`` at a time, each in a process of its own.
+    Returns the jobs started and, for the accounts left out, the jobs already running."""
+    started: list[Job] = []
+    busy: list[Job] = []
+    for acc in console.config.accounts:
+        job = Job(id=secrets.token_urlsafe(9), account=acc.name, flows=list(flows),
+                  dry_run=dry_run, user=user, purpose="run", status="waiting")
+        running = jobs_of(console).add_unless_running(job)
+        (busy if running is not None else started).append(running or job)
+    if started:
+        threading.Thread(target=_work_all, args=(console, started),
+                         name="console-jobs-all", daemon=True).start()
+    return started, busy
+
+
+def _ended(job: Job, outcome: fleet.Outcome) -> None:
+    """A job's outcome from how its run's process ended."""
+    job.exit_code = outcome.exit_code
+    if outcome.result is not None:
+        job.status = outcome.status
+        job.run_id = str(outcome.result.data.get("run_id", outcome.result.folder.name))
+    else:
+        job.status = "refused" if outcome.status == "locked" else "error"
+        job.error = outcome.message
+
+
+def _work_all(console: web.Console, jobs: list[Job]) -> None:
+    """The thread of an "all accounts" start: the runs, ``concurrency`` at a time."""
+    by_account = {j.account: j for j in jobs}
+
+    def on_event(account: str, what: str, detail: Any) -> None:
+        job = by_account[account]
+        if what == "start":
+            job.status = ""
+        elif what == "step":
+            job.on_step(*detail)
+        elif what == "end":
+            _ended(job, detail)
+            job.finished_at = _now()
+            job.done.set()
+
+    try:
+        fleet.run_many(console.config,
+                       [fleet.Job(j.account, j.flows or None, j.dry_run) for j in jobs],
+                       concurrency=fleet.concurrency_of(console.config), on_event=on_event)
+    except Exception as err:  # noqa: BLE001 - every job must end, whatever stopped them
+        logger.exception("console jobs for all accounts failed: {}", err)
+        for job in jobs:
+            if job.running:
+                job.status, job.error = "error", f"{type(err).__name__}: {err}"
+    finally:
+        for job in jobs:
+            if job.running:
+                job.finished_at = _now()
+                job.done.set()
+
+
 def routine(console: web.Console) -> list[str]:
     return list(console.config.flows)
 
@@ -212,7 +279,8 @@ def _form_page(request: Request, *, error: str = "", busy: Job | None = None,
                       routine=routine(console), jobs=[j.snapshot() for j in
                                                       jobs_of(console).all()[:10]],
                       error=error, busy=busy.snapshot() if busy else None,
-                      values=values or {}, may_start=web.may(web.require(request).role, "va"))
+                      values=values or {}, may_start=web.may(web.require(request).role, "va"),
+                      concurrency=fleet.concurrency_of(console.config))
 
 
 def run_form(request: Request) -> Response:
@@ -233,7 +301,7 @@ async def run_start(request: Request) -> Response:
     form = await web.checked_form(request, session)
     console = web.console_of(request)
     account = form.get("account", "")
-    if account not in [a.name for a in console.config.accounts]:
+    if account not in [a.name for a in console.config.accounts] and account != ALL:
         return _form_page(request, error="choose one of the configured accounts",
                           values=form)
     if form.get("mode", "routine") == "flows":
@@ -244,6 +312,9 @@ async def run_start(request: Request) -> Response:
     else:
         flows = []
     dry_run = bool(form.get("dry_run"))
+    what = f"{', '.join(flows) or 'routine'}{' (dry run)' if dry_run else ''}"
+    if account == ALL:
+        return _start_all(request, session.user, flows, dry_run, what, form)
     job, started = start_job(console, account=account, flows=flows, dry_run=dry_run,
                              user=session.user)
     if not started:
@@ -255,6 +326,24 @@ async def run_start(request: Request) -> Response:
                   f"{', '.join(flows) or 'routine'}{' (dry run)' if dry_run else ''}; "
                   f"job {job.id}", account)
     return RedirectResponse(f"/run/{job.id}", status_code=303)
+
+
+def _start_all(request: Request, user: str, flows: list[str], dry_run: bool, what: str,
+               form: dict[str, str]) -> Response:
+    """POST /run for all accounts: a job per account; those with a job running are named."""
+    console = web.console_of(request)
+    started, busy = start_all(console, flows=flows, dry_run=dry_run, user=user)
+    for job in started:
+        console.audit(user, "run_start", f"{what}, all accounts; job {job.id}", job.account)
+    for job in busy:
+        console.audit(user, "run_refused", f"{what}, all accounts: job {job.id} is running",
+                      job.account)
+    if not busy:
+        return RedirectResponse("/run", status_code=303)
+    names = ", ".join(f"'{j.account}'" for j in busy)
+    return _form_page(request, values=form, busy=busy[0],
+                      error=f"a run for {names} is already in progress: left out; the other "
+                            f"{len(started)} account(s) started")
 
 
 def _job(request: Request) -> Job:

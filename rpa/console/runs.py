@@ -382,7 +382,8 @@ def _next_runs(console: Console) -> tuple[list[dict[str, str]], str]:
     for slot in next_runs(cfg.schedule, tz, datetime.now(timezone.utc), 5):
         entry = slot.entry
         out.append({"when": slot.when.astimezone(tz).strftime("%Y-%m-%d %H:%M %Z"),
-                    "account": entry.account or cfg.accounts[0].name,
+                    "account": ("all accounts" if entry.all_accounts
+                                else entry.account or cfg.accounts[0].name),
                     "flows": ", ".join(entry.flows) if entry.flows else "the routine",
                     "dry_run": "yes" if entry.dry_run else ""})
     return out, ""

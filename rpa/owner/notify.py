@@ -12,6 +12,7 @@ details channel, which receives the whole story.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -261,13 +262,17 @@ class Notifier:
         self.outcomes[key] = {"key": key, "title": title, "text": scrub(text),
                               "delivered": delivered}
 
-    def resend_interrupted(self) -> int:
+    def resend_interrupted(self, mine: Callable[[dict[str, Any]], bool] | None = None) -> int:
         """Send once more every text an earlier run began and never saw through (a crash
-        between sending and recording); returns how many were delivered."""
+        between sending and recording); returns how many were delivered. ``mine`` picks
+        the outbox rows that are this run's to send (runs of other accounts may be sending
+        theirs right now); None: every one."""
         if self.ledger is None:
             return 0
         delivered = 0
         for row in self.ledger.outbox_interrupted(self.run_id):
+            if mine is not None and not mine(row):
+                continue
             logger.warning("text '{}' ({}) was being sent when an earlier run stopped; "
                            "sending it once more", row["key"], row["channel"])
             ok = self._deliver(row["key"], row["channel"], row["text"], row["title"])

@@ -4,9 +4,10 @@
 flow is handed; it launches Chromium on first use), ``registry`` (flows by name, loaded as
 plugins from the ``rpa.flows`` entry points), ``evidence`` (screenshots, trace, run.json,
 report.html), ``capture`` (the full-page screenshot, encoded for speed), ``pagesnaps``
-(when a page leaves its snapshot in the evidence, and which keys hold buyer data) and
+(when a page leaves its snapshot in the evidence, and which keys hold buyer data),
 ``storage`` (the ledger the configuration names: the SQLite file or a PostgreSQL database,
-checked and opened). May import the cross-cutting pieces, the configuration, ``ledger``,
-``browser`` and ``owner``; never Seller Central, ``flows`` (not even by name), ``mail``,
-the console, the scheduler, ``practice`` or the CLI.
+checked and opened) and ``fleet`` (every account, N at a time: each account's run in a
+process of its own, the worst exit code of many). May import the cross-cutting pieces, the
+configuration, ``ledger``, ``browser`` and ``owner``; never Seller Central, ``flows`` (not
+even by name), ``mail``, the console, the scheduler, ``practice`` or the CLI.
 """

@@ -108,6 +108,15 @@ def new_run_id(account: str) -> str:
     return f"{stamp}-{account}-{_random.token_hex(3)}"
 
 
+_RUN_ID = re.compile(r"^\d{8}T\d{6}Z-(?P<account>[A-Za-z0-9_.-]+)-[0-9a-f]{6}$")
+
+
+def account_of_run(run_id: str | None) -> str | None:
+    """The account a run id (:func:`new_run_id`) names, or None for anything else."""
+    found = _RUN_ID.match(run_id or "")
+    return found["account"] if found else None
+
+
 def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:50] or "step"
 

@@ -26,14 +26,14 @@ from rpa import redact
 from rpa.browser.display import needs_own_display
 from rpa.browser.overlay import with_overlay
 from rpa.browser.selectors import Selectors, declared_keys
-from rpa.config import Config, check_folders, check_secrets
+from rpa.config import AccountConfig, Config, NotifyConfig, check_folders, check_secrets
 from rpa.errors import ApplicationError, BusinessError, ConfigError, RunLocked
 from rpa.ledger import LedgerBroken, advisory_lock
 from rpa.logs import add_run_log
 from rpa.owner import escalate
 from rpa.owner.notify import EMAIL_SCHEME, Notifier
 from rpa.run.context import RunContext, utc_now
-from rpa.run.evidence import Evidence, emails_summary, new_run_id
+from rpa.run.evidence import Evidence, account_of_run, emails_summary, new_run_id
 from rpa.run.registry import plan
 from rpa.run.storage import LedgerPlace, check, ledger_place, open_ledger
 from rpa.smtp import SmtpSettings
@@ -90,19 +90,20 @@ def run_lock(place: LedgerPlace, state_dir: Path, account: str) -> Iterator[None
             yield
 
 
-def notifier_urls(cfg: Config, secrets: dict[str, str]) -> dict[str, list[str]]:
+def notifier_urls(notify: NotifyConfig, secrets: dict[str, str]) -> dict[str, list[str]]:
     """Each channel's address: its Apprise URL, or ``email:<address>`` for a channel the
-    bot sends as an email itself (through ``smtp``)."""
+    bot sends as an email itself (through ``smtp``). ``notify`` is the account's
+    (:meth:`Config.notify_for`)."""
     urls: dict[str, list[str]] = {}
     for name in ("sms", "details"):
-        ch = getattr(cfg.notify, name)
+        ch = getattr(notify, name)
         if ch is not None and ch.email_to:
             urls[name] = [f"{EMAIL_SCHEME}{ch.email_to}"]
         elif f"notify.{name}" in secrets:
             urls[name] = [secrets[f"notify.{name}"]]
     fallback = [f"{EMAIL_SCHEME}{ch.email_to}" if ch.email_to
                 else secrets.get(f"notify.fallback[{i}]", "")
-                for i, ch in enumerate(cfg.notify.fallback)]
+                for i, ch in enumerate(notify.fallback)]
     fallback = [u for u in fallback if u]
     if fallback:
         urls["fallback"] = fallback
@@ -156,10 +157,11 @@ def run(cfg: Config, *, account: str | None = None, flows: list[str] | None = No
     state_dir.mkdir(parents=True, exist_ok=True)
     state_dir.chmod(0o700)
     place = ledger_place(cfg, secrets)
-    with _stopped_by_ledger(cfg, place, secrets), run_lock(place, state_dir, acc.name):
+    with _stopped_by_ledger(cfg, acc, place, secrets), run_lock(place, state_dir, acc.name):
         recordings = Path(cfg.paths.recordings_dir)
         source = cfg.source if cfg.source and Path(cfg.source).is_file() else None
         check(place, recordings, config=source)
+        notify, _key = cfg.notify_for(acc)
         run_id = new_run_id(acc.name)
         floor = _last_counter(recordings)  # before this run's folder becomes "latest"
         evidence = Evidence(recordings, run_id,
@@ -167,10 +169,10 @@ def run(cfg: Config, *, account: str | None = None, flows: list[str] | None = No
         sink = add_run_log(evidence.folder / "run.log")
         ledger = open_ledger(place, code_floor=floor)
         ledger.start_run(run_id, acc.name, dry_run)
-        sms_cfg = cfg.notify.sms
-        details_cfg = cfg.notify.details
+        sms_cfg = notify.sms
+        details_cfg = notify.details
         notifier = Notifier(
-            initials=cfg.va.initials, urls=notifier_urls(cfg, secrets),
+            initials=cfg.va.initials, urls=notifier_urls(notify, secrets),
             sms_limit=(sms_cfg.max_chars if sms_cfg and sms_cfg.max_chars else 160),
             details_label=(details_cfg.label if details_cfg and details_cfg.label
                            else "details"),
@@ -187,7 +189,8 @@ def run(cfg: Config, *, account: str | None = None, flows: list[str] | None = No
         errors: list[dict[str, Any]] = []
         try:
             if not dry_run:  # texts an earlier run's crash left unconfirmed: once more
-                notifier.resend_interrupted()
+                notifier.resend_interrupted(
+                    lambda row: _runs_texts(cfg, acc.name, row.get("run_id")))
             for fl in order:
                 results[fl.name] = _run_flow(ctx, fl, results, errors, cfg.retries.attempts)
         finally:
@@ -219,7 +222,8 @@ def run(cfg: Config, *, account: str | None = None, flows: list[str] | None = No
             ledger.finish_run(run_id, status)
             if status == "ok":
                 try:
-                    ledger.backup()
+                    with _backup_lock(state_dir):
+                        ledger.backup()
                 except Exception as err:  # noqa: BLE001 - the run's outcome stands
                     logger.error("ledger backup failed: {}", err)
             ledger.close()
@@ -339,8 +343,34 @@ def _last_counter(recordings: Path) -> int:
         return 0
 
 
+def _runs_texts(cfg: Config, account: str, run_id: str | None) -> bool:
+    """Whether a text an earlier run left "sending" is this account's run to send again: it
+    is when that run was this account's (no run of it is in progress: the account's lock),
+    never another account's, whose run may be sending it right now. A text of no known
+    run goes to the first account's runs, so that only one process ever takes it."""
+    owner = account_of_run(run_id)
+    if owner is not None and any(a.name == owner for a in cfg.accounts):
+        return owner == account
+    return account == cfg.accounts[0].name
+
+
 @contextmanager
-def _stopped_by_ledger(cfg: Config, place: LedgerPlace,
+def _backup_lock(state_dir: Path) -> Iterator[None]:
+    """One ledger backup at a time on this state folder: runs of several accounts end
+    together, and each keeps only the newest backups (two would delete the same old one).
+    The lock file's name has a character no account name has."""
+    lock_dir = state_dir / "locks"
+    lock_dir.mkdir(parents=True, exist_ok=True)
+    fd = os.open(lock_dir / "+ledger-backup.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+@contextmanager
+def _stopped_by_ledger(cfg: Config, acc: AccountConfig, place: LedgerPlace,
                        secrets: dict[str, str]) -> Iterator[None]:
     """A run the ledger stops before any side effect (corrupt, lost, or its database out
     of reach: LedgerBroken) is texted to the owner (a Notifier without the ledger) with
@@ -349,6 +379,7 @@ def _stopped_by_ledger(cfg: Config, place: LedgerPlace,
         yield
     except LedgerBroken as err:
         logger.error("{}", err)
+        notify, _key = cfg.notify_for(acc)
         what = {"corrupt": "corrupt", "unreachable": "out of reach",
                 "outdated": "not up to date"}.get(err.reason, "missing")
         if err.reason == "unreachable":
@@ -360,9 +391,9 @@ def _stopped_by_ledger(cfg: Config, place: LedgerPlace,
         else:
             way = ("The VA restores it with: rpa ledger restore (or rpa ledger new when no "
                    "backup is left)")
-        notifier = Notifier(initials=cfg.va.initials, urls=notifier_urls(cfg, secrets),
-                            sms_limit=(cfg.notify.sms.max_chars if cfg.notify.sms
-                                       and cfg.notify.sms.max_chars else 160))
+        notifier = Notifier(initials=cfg.va.initials, urls=notifier_urls(notify, secrets),
+                            sms_limit=(notify.sms.max_chars if notify.sms
+                                       and notify.sms.max_chars else 160))
         try:
             notifier.sms(f"Bot stopped: its ledger is {what}; nothing was done. {way}",
                          details=str(err), title="Seller Central bot stopped")

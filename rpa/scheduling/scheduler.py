@@ -5,13 +5,19 @@ Rules it keeps:
   machine slept or the scheduler was down give one catch-up run, not one per slot;
 - entries due at once for the same account give one run, their flows merged (a dry-run
   entry due together with a real one is skipped, and the skip is recorded);
-- runs for one account never overlap: runs go one after another, and the orchestrator's
-  account lock stops a run the console or a shell started meanwhile (recorded as skipped);
+- an entry with ``all_accounts`` is due for every account (each account's progress kept
+  apart);
+- runs for one account never overlap (one batch per account, and the orchestrator's
+  account lock stops a run the console or a shell started meanwhile, recorded as skipped);
+  accounts due at the same tick run ``concurrency`` at a time, each in a process of its
+  own (:mod:`rpa.run.fleet`), one account's failure never holding up another's; a single
+  account due runs in this process;
 - what fired is kept in ``state/schedule.json`` (written atomically, claimed under a file
   lock before the run starts), so a restart neither repeats nor loses a slot;
-- a stop (SIGTERM, SIGINT) lets the run in progress finish, then the loop ends;
-- after each run the retention rules prune old run folders and ``recordings/index.html``
-  is written again.
+- a stop (SIGTERM, SIGINT) lets the runs in progress finish (a run's process ignores
+  SIGTERM for that), starts no more, then the loop ends;
+- after each run (after all of a tick's, when they ran together) the retention rules prune
+  old run folders and ``recordings/index.html`` is written again.
 
 An entry the scheduler has never seen fires at its next slot, or for its latest slot when
 that came less than ``FIRST_GRACE`` ago (so cron or a systemd timer that starts
@@ -27,6 +33,7 @@ import signal
 import tempfile
 import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta, timezone, tzinfo
@@ -38,6 +45,7 @@ from loguru import logger
 
 from rpa.config import DEFAULT_FLOWS, Config, ScheduleEntry
 from rpa.errors import RunLocked
+from rpa.run.fleet import Job, concurrency_of, run_in_child
 from rpa.run.orchestrator import RunResult, run
 from rpa.scheduling import cron as crontab
 from rpa.scheduling.retention import prune, write_index
@@ -109,6 +117,9 @@ class Scheduler:
         self.cfg = cfg
         self.clock: Clock = clock or _utc_now
         self.runner: Runner = runner or self._run
+        # Runs made together (several accounts due at one tick) each go to a process of
+        # their own, unless a runner was given (tests).
+        self.together: Runner = runner or self._run_child
         self.sleeper: Sleeper = sleeper or wait_for_stop
         self.tz: tzinfo = crontab.zone(cfg.timezone)
         self.state_file = state_file or Path(cfg.paths.state_dir) / STATE_NAME
@@ -117,7 +128,16 @@ class Scheduler:
     # ---- what is due ---------------------------------------------------------------
 
     def account_of(self, entry: ScheduleEntry) -> str:
+        """The account an entry runs, as people read it ("all accounts" for every one)."""
+        if entry.all_accounts:
+            return "all accounts"
         return entry.account or self.cfg.accounts[0].name
+
+    def accounts_of(self, entry: ScheduleEntry) -> list[str]:
+        """The accounts an entry runs."""
+        if entry.all_accounts:
+            return [a.name for a in self.cfg.accounts]
+        return [entry.account or self.cfg.accounts[0].name]
 
     def flows_of(self, entry: ScheduleEntry) -> list[str]:
         return list(entry.flows) if entry.flows is not None else list(self.cfg.flows)
@@ -144,19 +164,19 @@ class Scheduler:
         changed = False
         per_account: dict[str, list[tuple[int, str, datetime, datetime | None]]] = {}
         for index, entry in enumerate(self.cfg.schedule):
-            account = self.account_of(entry)
-            key = entry_key(entry, account)
             slot = crontab.latest_slot(entry.cron, self.tz, now)
-            last = _parse((done.get(key) or {}).get("done_until"))
-            if last is None:
-                if slot is None or now - slot > FIRST_GRACE:
-                    # New here: its past slots are not owed; it starts with the next one.
-                    done[key] = {"done_until": _iso(now)}
-                    changed = True
+            for account in self.accounts_of(entry):
+                key = entry_key(entry, account)
+                last = _parse((done.get(key) or {}).get("done_until"))
+                if last is None:
+                    if slot is None or now - slot > FIRST_GRACE:
+                        # New here: its past slots are not owed; it starts with the next.
+                        done[key] = {"done_until": _iso(now)}
+                        changed = True
+                        continue
+                elif slot is None or slot <= last:
                     continue
-            elif slot is None or slot <= last:
-                continue
-            per_account.setdefault(account, []).append((index, key, slot, last))
+                per_account.setdefault(account, []).append((index, key, slot, last))
         batches: list[_Batch] = []
         for account, due in per_account.items():
             real = [d for d in due if not self.cfg.schedule[d[0]].dry_run]
@@ -184,6 +204,9 @@ class Scheduler:
             batches, changed = self._batches(now, state)
             if changed:
                 self._write(state)
+        width = min(len(batches), concurrency_of(self.cfg))
+        if width > 1:
+            return self._fire_together(batches, width)
         fired: list[Fired] = []
         for batch in batches:
             if self.stop_event.is_set():
@@ -191,8 +214,25 @@ class Scheduler:
                 break
             if not self._claim(batch):
                 continue  # another scheduler process took it meanwhile
-            fired.extend(self._fire(batch))
+            fired.extend(self._fire(batch, self.runner))
         return fired
+
+    def _fire_together(self, batches: list[_Batch], width: int) -> list[Fired]:
+        """Several accounts due at once: ``width`` runs at a time, each claimed right before
+        it starts (after a stop none starts: they stay due); retention once at the end."""
+
+        def one(batch: _Batch) -> list[Fired]:
+            if self.stop_event.is_set():
+                logger.info("scheduler stopping: the run for {} stays due", batch.account)
+                return []
+            if not self._claim(batch):
+                return []
+            return self._fire(batch, self.together, tidy=False)
+
+        with ThreadPoolExecutor(max_workers=width, thread_name_prefix="rpa-schedule") as pool:
+            done = list(pool.map(one, batches))
+        self._tidy()
+        return [f for fired in done for f in fired]
 
     def _claim(self, batch: _Batch) -> bool:
         """Mark the batch's slots done before its run starts (a restart must not repeat
@@ -209,7 +249,7 @@ class Scheduler:
             self._write(state)
         return True
 
-    def _fire(self, batch: _Batch) -> list[Fired]:
+    def _fire(self, batch: _Batch, runner: Runner, *, tidy: bool = True) -> list[Fired]:
         cfg = self.cfg
         entries = [cfg.schedule[i] for i, _k, _s in batch.due]
         flows = self._merge_flows([self.flows_of(e) for e in entries])
@@ -236,7 +276,7 @@ class Scheduler:
         merged = ScheduleEntry(cron=entries[0].cron, flows=flows, account=batch.account,
                                dry_run=batch.dry_run)
         try:
-            result = self.runner(merged)
+            result = runner(merged)
         except Exception as err:  # noqa: BLE001 - one bad run must not end the schedule
             record.note = "; ".join([*notes, f"{type(err).__name__}: {err}"])
             logger.error("scheduled run for {} failed to start: {}", batch.account, err)
@@ -254,7 +294,8 @@ class Scheduler:
         record.finished = _iso(self.clock())
         out.append(record)
         self._remember(out)
-        self._tidy()
+        if tidy:
+            self._tidy()
         return out
 
     def _run(self, entry: ScheduleEntry) -> RunResult | None:
@@ -264,6 +305,17 @@ class Scheduler:
                        dry_run=entry.dry_run)
         except RunLocked:
             return None
+
+    def _run_child(self, entry: ScheduleEntry) -> RunResult | None:
+        """The runner of runs made together: the orchestrator in a process of its own,
+        which lets its run finish on SIGTERM; None when the account's lock is held."""
+        outcome = run_in_child(self.cfg, Job(str(entry.account), entry.flows, entry.dry_run),
+                               finish_on_term=True)
+        if outcome.status == "locked":
+            return None
+        if outcome.result is None:
+            raise RuntimeError(f"{outcome.status}: {outcome.message}")
+        return outcome.result
 
     def _tidy(self) -> None:
         """Retention, then the static index, after every run."""

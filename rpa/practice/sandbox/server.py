@@ -34,7 +34,7 @@ class _Uvicorn(uvicorn.Server):
 class SandboxServer:
     """The sandbox Seller Central, served by uvicorn on ``host`` (a free port by default)."""
 
-    def __init__(self, scenario: str | Path = "healthy", host: str = "127.0.0.1",
+    def __init__(self, scenario: str | Path | Scenario = "healthy", host: str = "127.0.0.1",
                  port: int = 0) -> None:
         self.host = host
         self.port = port
