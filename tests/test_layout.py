@@ -20,7 +20,7 @@ CROSS_CUTTING = ("rpa.errors", "rpa.redact", "rpa.logs", "rpa.patterns", "rpa.te
                  "rpa.otp")
 SUBPACKAGES = ("rpa.messaging", "rpa.mail", "rpa.config", "rpa.ledger", "rpa.browser",
                "rpa.owner", "rpa.run", "rpa.seller_central", "rpa.practice", "rpa.console",
-               "rpa.scheduling")
+               "rpa.scheduling", "rpa.queue")
 
 # The packages bottom to top: each imports only packages of the layers below its own (the
 # cross-cutting modules may also import each other). ``flows`` sit on the machinery; the
@@ -34,6 +34,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("rpa.run",),
     ("rpa.seller_central",),
     ("flows",),
+    ("rpa.queue",),  # runs through Redis for workers on one machine or several
     ("rpa.scheduling",),
     ("rpa.console",),
     ("rpa.practice",),
@@ -55,7 +56,9 @@ ONLY_FROM: dict[str, tuple[str, ...]] = {
     # Of the run machinery, Seller Central's pages take only the context they are given.
     "rpa.seller_central": (*CROSS_CUTTING, "rpa.config", "rpa.messaging", "rpa.browser",
                            "rpa.run.context"),
-    "rpa.scheduling": (*CROSS_CUTTING, "rpa.config", "rpa.run"),
+    # A queued job is a run, as ``rpa run --all`` makes it; the ledger says when it is done.
+    "rpa.queue": (*CROSS_CUTTING, "rpa.config", "rpa.ledger", "rpa.run"),
+    "rpa.scheduling": (*CROSS_CUTTING, "rpa.config", "rpa.run", "rpa.queue"),
 }
 # importer (module or package prefix) -> what it must never import, though below it
 FORBIDDEN: dict[str, tuple[str, ...]] = {

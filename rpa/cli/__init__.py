@@ -11,7 +11,8 @@ Several accounts (run --all) end with the worst: 6, 2, 3, 1, 5, 4, then 0.
 ``escalations`` (escalations, escalations show, answer, followups), ``serving`` (console,
 console add-user, schedule, serve), ``ledger`` (ledger restore, new, backups, migrate,
 copy), ``selectors`` (selectors check, diff, export, and teach) and ``config`` (config
-check); ``many`` shows the runs of many accounts (``run --all``, ``demo --accounts``) as
+check); ``queue`` (worker, enqueue: runs
+through the queue); ``many`` shows the runs of many accounts (``run --all``, ``demo --accounts``) as
 they go and their table; ``common`` holds what they share: the consoles, the common options
 and the error boundary, which ends any command on an error the bot raises on purpose with
 its message and exit code, never a traceback.
@@ -28,6 +29,7 @@ from rpa.cli.common import ErrorBoundary
 from rpa.cli.config import config_app
 from rpa.cli.escalations import answer_cmd, escalations_app, followups_cmd
 from rpa.cli.ledger import ledger_app
+from rpa.cli.queue import enqueue_cmd, worker_cmd
 from rpa.cli.runs import (
     TERMINAL_EMAILS,
     demo_cmd,
@@ -45,7 +47,8 @@ app = typer.Typer(cls=ErrorBoundary, help=__doc__, no_args_is_help=True, add_com
 for name, command in (("run", run_cmd), ("login", login_cmd), ("demo", demo_cmd),
                       ("sandbox", sandbox_cmd), ("flows", flows_cmd), ("answer", answer_cmd),
                       ("followups", followups_cmd), ("teach", teach_cmd),
-                      ("schedule", schedule_cmd), ("serve", serve_cmd)):
+                      ("schedule", schedule_cmd), ("serve", serve_cmd),
+                      ("enqueue", enqueue_cmd), ("worker", worker_cmd)):
     app.command(name)(command)
 for name, group in (("selectors", selectors_app), ("config", config_app),
                     ("ledger", ledger_app), ("escalations", escalations_app),

@@ -8,7 +8,8 @@ One section or concern a module: ``base`` (the strict model every section is, an
 checks they share: environment variable names, CA files, loopback hosts), ``accounts``
 (the Seller Central accounts, their language, the VA), ``notify`` (the owner's channels),
 ``runtime`` (the browser, the state and recordings folders, retries), ``ledger`` (where
-the ledger is kept: the SQLite file, or a PostgreSQL database), ``replies`` (reply
+the ledger is kept: the SQLite file, or a PostgreSQL database), ``queue`` (runs on a Redis
+queue for ``rpa worker`` processes), ``replies`` (reply
 templates, the holding reply, messages needing no answer, the buyer message's length),
 ``mailbox`` (the support mailbox over IMAP and sending over SMTP), ``followups``
 (reminders of unanswered escalations, waiting times), ``console`` (who may sign in, and
@@ -55,6 +56,7 @@ from rpa.config.mailbox import (
 )
 from rpa.config.model import DEFAULT_FLOWS, Config
 from rpa.config.notify import ChannelConfig, NotifyConfig
+from rpa.config.queue import QueueConfig
 from rpa.config.replies import (
     HoldingReplyConfig,
     MessagingConfig,
@@ -73,7 +75,7 @@ __all__ = [
     "MARKETPLACE_LANGUAGES", "MAX_FOLLOWUP", "ROLES", "SPAM_NAMES", "TRASH_NAMES",
     "AccountConfig", "BrowserConfig", "ChannelConfig", "Config", "ConsoleConfig",
     "ConsoleUserConfig", "Duration", "FollowupsConfig", "HoldingReplyConfig", "LedgerConfig",
-    "MailboxConfig",
+    "MailboxConfig", "QueueConfig",
     "MessagingConfig", "NoResponseConfig", "NotifyConfig", "PathsConfig", "Pattern",
     "ReplyTemplateConfig", "ReplyText", "RetentionConfig", "RetryConfig", "ScheduleEntry",
     "SmtpConfig", "TopicConfig", "TrustedDomainsConfig", "VaConfig", "cache_dir",

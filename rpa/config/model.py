@@ -14,6 +14,7 @@ from rpa.config.followups import FollowupsConfig
 from rpa.config.ledger import LedgerConfig
 from rpa.config.mailbox import MailboxConfig, SmtpConfig
 from rpa.config.notify import NotifyConfig
+from rpa.config.queue import QueueConfig
 from rpa.config.replies import (
     HoldingReplyConfig,
     MessagingConfig,
@@ -40,6 +41,9 @@ class Config(StrictModel):
     paths: PathsConfig = Field(default_factory=PathsConfig)
     # None: the SQLite file in paths.state_dir; a section: a PostgreSQL database.
     ledger: LedgerConfig | None = None
+    # None: runs happen where they are asked for; a section: they go on a Redis queue
+    # that ``rpa worker`` processes take them from (one machine or several).
+    queue: QueueConfig | None = None
     retries: RetryConfig = Field(default_factory=RetryConfig)
     replies: list[ReplyTemplateConfig] = Field(
         default_factory=lambda: [ReplyTemplateConfig(**r) for r in _replies.DEFAULT_REPLIES])
@@ -63,6 +67,10 @@ class Config(StrictModel):
 
     def check_meaning(self) -> None:
         """Checks that span several keys; a ConfigError names the key at fault."""
+        if self.queue is not None and self.ledger is None:
+            raise ConfigError("workers share one ledger: a queue needs the PostgreSQL ledger "
+                              "(ledger: {url: postgresql://...}); the SQLite file is one "
+                              "machine's", file=self.source, key="queue")
         text = self.holding_reply.text
         if "{va_full_name}" not in text and self.va.full_name not in text:
             raise ConfigError("must be signed with the VA's full name: put {va_full_name} "

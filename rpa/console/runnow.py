@@ -67,6 +67,7 @@ class Job:
     status: str = ""
     exit_code: int | None = None
     run_id: str = ""
+    worker: str = ""  # with a queue: the worker that ran it
     error: str = ""
     steps: list[dict[str, Any]] = field(default_factory=list)
     done: threading.Event = field(default_factory=threading.Event)
@@ -102,6 +103,7 @@ class Job:
                 "started_at": self.started_at, "finished_at": self.finished_at,
                 "state": "running" if self.running else "done", "status": self.status,
                 "exit_code": self.exit_code, "run_id": self.run_id, "error": self.error,
+                "worker": self.worker,
                 "steps": steps}
 
 
@@ -165,9 +167,46 @@ def start_job(console: web.Console, *, account: str, flows: list[str], dry_run: 
     return job, True
 
 
+def _through_queue(console: web.Console, jobs: list[Job]) -> None:
+    """With a queue: the jobs go on it for the workers, and each waits for its outcome
+    (no live steps: the run is on a worker; its run page has them once it ends)."""
+    from rpa.queue import enqueue, wait_for
+
+    cfg = console.config
+    first = jobs[0]
+    queued = enqueue(cfg, [j.account for j in jobs], flows=first.flows or None,
+                     dry_run=first.dry_run)
+    waiting: dict[str, Job] = {}
+    for job, q in zip(jobs, queued, strict=True):
+        if q.job_id is None:
+            job.status, job.exit_code = "refused", None
+            job.error = (f"a queued run for the account is still waiting (job {q.waiting}); "
+                         "it will do the same")
+            job.finished_at = _now()
+            job.done.set()
+        else:
+            job.status = "queued"
+            waiting[q.job_id] = job
+    for job_id, outcome in wait_for(cfg, list(waiting)).items():
+        job = waiting[job_id]
+        if outcome.get("state") != "SUCCESS":
+            job.status, job.error = "error", f"job {job_id}: {outcome.get('state')}"
+        else:
+            job.status, job.exit_code = outcome["status"], outcome["exit_code"]
+            job.run_id = outcome.get("run_id") or ""
+            job.worker = outcome.get("worker") or ""
+            if not job.run_id:
+                job.error = outcome.get("message") or ""
+        job.finished_at = _now()
+        job.done.set()
+
+
 def _work(console: web.Console, job: Job) -> None:
     """The job's thread: the run itself, then its outcome kept on the job."""
     try:
+        if console.config.queue is not None:
+            _through_queue(console, [job])
+            return
         result = run(console.config, account=job.account, flows=job.flows or None,
                      dry_run=job.dry_run, on_step=job.on_step)
         job.status, job.exit_code = result.status, result.exit_code
@@ -228,6 +267,9 @@ def _work_all(console: web.Console, jobs: list[Job]) -> None:
             job.done.set()
 
     try:
+        if console.config.queue is not None:
+            _through_queue(console, jobs)
+            return
         fleet.run_many(console.config,
                        [fleet.Job(j.account, j.flows or None, j.dry_run) for j in jobs],
                        concurrency=fleet.concurrency_of(console.config), on_event=on_event)

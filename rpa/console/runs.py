@@ -49,6 +49,8 @@ class RunRow:
     # Whether the run read the home page at all (a run of other flows shows no figures,
     # rather than "not read").
     read_home: bool = True
+    # The worker that took the run from the queue ("": run where it was asked for).
+    worker: str = ""
 
     @property
     def started_text(self) -> str:
@@ -153,7 +155,8 @@ def row_of(run_id: str, data: dict[str, Any]) -> RunRow:
         unshipped=_int(obs.get("unshipped")), performance=str(perf.get("label") or ""),
         buyer_messages=_int(obs.get("buyer_messages")), decisions=dict(sorted(decisions.items())),
         emails=dict(sorted(emails.items())), opened=opened, data=data,
-        read_home="dashboard" in _dict(data.get("flows")))
+        read_home="dashboard" in _dict(data.get("flows")),
+        worker=str(data.get("worker") or ""))
 
 
 def list_runs(recordings: Path) -> list[RunRow]:

@@ -188,6 +188,11 @@ INITIAL = (
 
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "the ledger's tables", INITIAL),
+    Migration(2, "a queued run names its worker and job", (
+        "ALTER TABLE runs ADD COLUMN worker TEXT",
+        "ALTER TABLE runs ADD COLUMN job TEXT",
+        "CREATE INDEX runs_job ON runs(job)",
+    )),
 )
 LATEST = MIGRATIONS[-1].version
 

@@ -17,10 +17,19 @@ from rpa.redact import scrub, scrub_data
 class Runs(Records):
     """The runs of the ledger: runs, steps, observations and run alerts."""
 
-    def start_run(self, run_id: str, account: str, dry_run: bool) -> None:
-        """A run of ``account`` begins now."""
-        self.db.execute("INSERT INTO runs (run_id, account, started_at, dry_run) VALUES (?,?,?,?)",
-                        (run_id, account, now_iso(), int(dry_run)))
+    def start_run(self, run_id: str, account: str, dry_run: bool, *,
+                  worker: str | None = None, job: str | None = None) -> None:
+        """A run of ``account`` begins now; ``worker`` names the worker that took it from
+        the queue and ``job`` the queued job it is (None: run where it was asked for)."""
+        self.db.execute("INSERT INTO runs (run_id, account, started_at, dry_run, worker, job)"
+                        " VALUES (?,?,?,?,?,?)",
+                        (run_id, account, now_iso(), int(dry_run), worker, job))
+
+    def job_runs(self, job: str) -> list[dict[str, Any]]:
+        """Every run of the queued ``job``, oldest first: a job handed out again (its
+        worker vanished) has one run per attempt; one with ``finished_at`` is done."""
+        rows = self.db.execute("SELECT * FROM runs WHERE job=? ORDER BY started_at", (job,))
+        return [dict(r) for r in rows]
 
     def finish_run(self, run_id: str, status: str) -> None:
         """The run ends now, with ``status``."""

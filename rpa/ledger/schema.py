@@ -15,6 +15,9 @@ import sqlite3
 
 from rpa.ledger.escalations import ANSWER_COLUMNS, ESCALATION_STEP_COLUMNS, TOKEN_COLUMNS
 
+# The columns a queued run adds to its row (the worker that took it, the job it is).
+RUN_QUEUE_COLUMNS = ("worker", "job")
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
     run_id TEXT PRIMARY KEY,
@@ -22,7 +25,9 @@ CREATE TABLE IF NOT EXISTS runs (
     started_at TEXT NOT NULL,
     finished_at TEXT,
     status TEXT,
-    dry_run INTEGER NOT NULL DEFAULT 0
+    dry_run INTEGER NOT NULL DEFAULT 0,
+    worker TEXT,
+    job TEXT
 );
 CREATE TABLE IF NOT EXISTS steps (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -171,13 +176,17 @@ def migrate(db: sqlite3.Connection) -> None:
     """Bring a ledger written by an earlier version up to date: missing columns are
     added (never a table rebuilt, so no row is lost), and an escalation already texted
     under the old schema gets the state ``notified``."""
-    have = {r[1] for r in db.execute("PRAGMA table_info(escalations)")}  # (cid, name, ...)
-    for column in (*ESCALATION_STEP_COLUMNS, *ANSWER_COLUMNS, *TOKEN_COLUMNS):
-        if column not in have:
-            try:
-                db.execute(f"ALTER TABLE escalations ADD COLUMN {column} TEXT")
-            except sqlite3.OperationalError as err:  # another process added it first
-                if "duplicate column" not in str(err):
-                    raise
+    for table, columns in (("escalations", (*ESCALATION_STEP_COLUMNS, *ANSWER_COLUMNS,
+                                            *TOKEN_COLUMNS)),
+                           ("runs", RUN_QUEUE_COLUMNS)):
+        have = {r[1] for r in db.execute(f"PRAGMA table_info({table})")}  # (cid, name, ...)
+        for column in columns:
+            if column not in have:
+                try:
+                    db.execute(f"ALTER TABLE {table} ADD COLUMN {column} TEXT")
+                except sqlite3.OperationalError as err:  # another process added it first
+                    if "duplicate column" not in str(err):
+                        raise
+    db.execute("CREATE INDEX IF NOT EXISTS runs_job ON runs(job)")  # after its column
     db.execute("UPDATE escalations SET status='notified' WHERE status='open'"
                " AND notified_at IS NOT NULL")

@@ -36,8 +36,13 @@ class LedgerStore(Protocol):
         ...
 
     # --- runs: runs, steps, observations, run alerts (rpa.ledger.runs) ------------------
-    def start_run(self, run_id: str, account: str, dry_run: bool) -> None:
-        """A run of ``account`` begins now."""
+    def start_run(self, run_id: str, account: str, dry_run: bool, *,
+                  worker: str | None = None, job: str | None = None) -> None:
+        """A run of ``account`` begins now (``worker``/``job``: the queue's worker and job)."""
+        ...
+
+    def job_runs(self, job: str) -> list[dict[str, Any]]:
+        """Every run of the queued ``job``, oldest first."""
         ...
 
     def finish_run(self, run_id: str, status: str) -> None:

@@ -117,6 +117,9 @@ class Job:
     account: str
     flows: list[str] | None = None
     dry_run: bool = False
+    # A queued run's: the worker that took it and the job's id (rpa.queue).
+    worker: str | None = None
+    job_id: str | None = None
 
 
 @dataclass
@@ -162,7 +165,9 @@ def child_main() -> None:
     import pickle
     import sys
 
-    cfg, job, headed, finish_on_term = pickle.load(sys.stdin.buffer)
+    cfg, job, headed, finish_on_term, parent = pickle.load(sys.stdin.buffer)
+    if parent is not None:
+        _die_with(parent)
     if finish_on_term:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
     logger.remove()
@@ -177,7 +182,7 @@ def child_main() -> None:
 
     try:
         result = run(cfg, account=job.account, flows=job.flows, dry_run=job.dry_run,
-                     headed=headed, on_step=on_step)
+                     headed=headed, on_step=on_step, worker=job.worker, job=job.job_id)
         send("result", result.status, result.exit_code, str(result.folder), result.data)
     except Exception as err:  # noqa: BLE001 - every way a run can end is reported
         status, code = _refusal(err)
@@ -190,6 +195,21 @@ def child_main() -> None:
 
 
 CHILD = "from rpa.run.fleet import child_main; child_main()"
+PR_SET_PDEATHSIG = 1  # prctl(2)
+
+
+def _die_with(parent: int) -> None:
+    """Have the kernel kill this process when its parent dies (Linux: the parent-death
+    signal), and die now if it already has. Elsewhere: nothing."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:  # it died before the signal was asked for
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def _child_env() -> dict[str, str]:
@@ -202,14 +222,16 @@ def _child_env() -> dict[str, str]:
 
 def run_in_child(cfg: Config, job: Job, *, headed: bool = False,
                  on_step: StepCallback | None = None,
-                 finish_on_term: bool = False) -> Outcome:
+                 finish_on_term: bool = False, die_with_parent: bool = False) -> Outcome:
     """Run ``job`` in a process of its own and wait for it; ``on_step`` hears its steps
     (in this thread) as they start and end. Never raises for the run's sake: how it ended
     is the :class:`Outcome`.
 
     The child is a new interpreter (``sys.executable``) that imports only the run's code;
     unlike multiprocessing's spawn it never imports this process's main module again, so
-    any script may start runs.
+    any script may start runs. ``die_with_parent``: the child is killed when this process
+    dies (a queue's worker: its run must not go on unseen when the worker vanishes; the
+    thread that starts it must wait for it, as this function does).
     """
     import pickle
     import subprocess
@@ -234,7 +256,8 @@ def run_in_child(cfg: Config, job: Job, *, headed: bool = False,
         try:
             assert proc.stdin is not None
             with proc.stdin:
-                pickle.dump((cfg, job, headed, finish_on_term), proc.stdin)
+                pickle.dump((cfg, job, headed, finish_on_term,
+                             os.getpid() if die_with_parent else None), proc.stdin)
         except BrokenPipeError:
             pass  # the child ended at once: its exit code says how
         try:

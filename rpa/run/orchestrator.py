@@ -126,12 +126,15 @@ def run(cfg: Config, *, account: str | None = None, flows: list[str] | None = No
         dry_run: bool = False, headed: bool = False, assist: bool = False,
         on_step: Callable[[str, Any], None] | None = None,
         clock: Callable[[], datetime] | None = None,
-        params: dict[str, Any] | None = None) -> RunResult:
+        params: dict[str, Any] | None = None, worker: str | None = None,
+        job: str | None = None) -> RunResult:
     """Run the chosen flows (default: the config's) for one account and return the outcome.
 
     ``clock`` (default: the real time, UTC) is what the flows see as now, e.g. for the
     follow-ups' 2 days; tests inject one. ``params``: what the command asks of its flows
-    (``rpa teach``: the key and page), handed to them as ``RunContext.params``.
+    (``rpa teach``: the key and page), handed to them as ``RunContext.params``. ``worker``
+    and ``job``: the queue's worker that took the run and the job it is (``rpa worker``),
+    kept in the ledger's row of the run and in run.json.
     """
     acc = cfg.account(account)
     # Everything that can be wrong with the configuration is found here, before Chromium.
@@ -168,7 +171,7 @@ def run(cfg: Config, *, account: str | None = None, flows: list[str] | None = No
                             fast_screenshots=cfg.browser.screenshots == "fast")
         sink = add_run_log(evidence.folder / "run.log")
         ledger = open_ledger(place, code_floor=floor)
-        ledger.start_run(run_id, acc.name, dry_run)
+        ledger.start_run(run_id, acc.name, dry_run, worker=worker, job=job)
         sms_cfg = notify.sms
         details_cfg = notify.details
         notifier = Notifier(
@@ -208,6 +211,8 @@ def run(cfg: Config, *, account: str | None = None, flows: list[str] | None = No
             run_alert = _alert_owner(ctx, status, results, errors) if status != "ok" else None
             data = _summary(ctx, started, status, results, errors)
             data["run_alert"] = run_alert
+            if worker or job:
+                data["worker"], data["job"] = worker, job
             data["warnings"] = [*ctx.warnings, *evidence.notes]
             data["undelivered"] = notifier.undelivered()
             data["escalation_counter"] = ledger.escalation_counter()
@@ -369,6 +374,23 @@ def _backup_lock(state_dir: Path) -> Iterator[None]:
         os.close(fd)
 
 
+def text_owner(cfg: Config, acc: AccountConfig, secrets: dict[str, str], text: str, *,
+               details: str, title: str) -> bool:
+    """Text the account's owner from outside a run (a Notifier without the ledger: the
+    ledger may be what failed); ``secrets`` has the owner's channels. Never raises: a
+    failure is logged and False returned."""
+    notify, _key = cfg.notify_for(acc)
+    notifier = Notifier(initials=cfg.va.initials, urls=notifier_urls(notify, secrets),
+                        sms_limit=(notify.sms.max_chars if notify.sms
+                                   and notify.sms.max_chars else 160),
+                        smtp=smtp_settings(cfg, secrets))
+    try:
+        return bool(notifier.sms(text, details=details, title=title))
+    except Exception as err:  # noqa: BLE001 - the caller's outcome must still be reported
+        logger.error("could not text the owner of {}: {}", acc.name, err)
+        return False
+
+
 @contextmanager
 def _stopped_by_ledger(cfg: Config, acc: AccountConfig, place: LedgerPlace,
                        secrets: dict[str, str]) -> Iterator[None]:
@@ -379,7 +401,6 @@ def _stopped_by_ledger(cfg: Config, acc: AccountConfig, place: LedgerPlace,
         yield
     except LedgerBroken as err:
         logger.error("{}", err)
-        notify, _key = cfg.notify_for(acc)
         what = {"corrupt": "corrupt", "unreachable": "out of reach",
                 "outdated": "not up to date"}.get(err.reason, "missing")
         if err.reason == "unreachable":
@@ -391,14 +412,8 @@ def _stopped_by_ledger(cfg: Config, acc: AccountConfig, place: LedgerPlace,
         else:
             way = ("The VA restores it with: rpa ledger restore (or rpa ledger new when no "
                    "backup is left)")
-        notifier = Notifier(initials=cfg.va.initials, urls=notifier_urls(notify, secrets),
-                            sms_limit=(notify.sms.max_chars if notify.sms
-                                       and notify.sms.max_chars else 160))
-        try:
-            notifier.sms(f"Bot stopped: its ledger is {what}; nothing was done. {way}",
-                         details=str(err), title="Seller Central bot stopped")
-        except Exception as err2:  # noqa: BLE001 - the stop itself must still be reported
-            logger.error("could not tell the owner the ledger is {}: {}", what, err2)
+        text_owner(cfg, acc, secrets, f"Bot stopped: its ledger is {what}; nothing was done. "
+                   f"{way}", details=str(err), title="Seller Central bot stopped")
         raise
 
 

@@ -14,6 +14,8 @@ Rules it keeps:
   account due runs in this process;
 - what fired is kept in ``state/schedule.json`` (written atomically, claimed under a file
   lock before the run starts), so a restart neither repeats nor loses a slot;
+- with a ``queue``, the runs due are put on it instead (one job per account, none while
+  one for the account still waits) and the workers run them;
 - a stop (SIGTERM, SIGINT) lets the runs in progress finish (a run's process ignores
   SIGTERM for that), starts no more, then the loop ends;
 - after each run (after all of a tick's, when they ran together) the retention rules prune
@@ -71,7 +73,7 @@ class Fired:
     flows: list[str]
     dry_run: bool
     entries: list[int]  # positions in the config's ``schedule``
-    status: str  # the run's status, or "skipped", "locked", "error"
+    status: str  # the run's status, or "skipped", "locked", "error"; "queued", "waiting"
     run_id: str | None = None
     note: str = ""
     started: str = ""
@@ -204,6 +206,8 @@ class Scheduler:
             batches, changed = self._batches(now, state)
             if changed:
                 self._write(state)
+        if self.cfg.queue is not None:
+            return self._queue(batches)
         width = min(len(batches), concurrency_of(self.cfg))
         if width > 1:
             return self._fire_together(batches, width)
@@ -233,6 +237,37 @@ class Scheduler:
             done = list(pool.map(one, batches))
         self._tidy()
         return [f for fired in done for f in fired]
+
+    def _queue(self, batches: list[_Batch]) -> list[Fired]:
+        """With a queue, the runs due are put on it for the workers (each claimed first, as
+        a run is); the record says ``queued`` with the job's id, or ``waiting`` when a job
+        for the account is still waiting (it does the same run)."""
+        from rpa.queue import enqueue
+
+        out: list[Fired] = []
+        for batch in batches:
+            if self.stop_event.is_set() or not self._claim(batch):
+                continue
+            entries = [self.cfg.schedule[i] for i, _k, _s in batch.due]
+            flows = self._merge_flows([self.flows_of(e) for e in entries])
+            record = Fired(slot=_iso(batch.slot), account=batch.account, flows=flows,
+                           dry_run=batch.dry_run, entries=[i for i, _k, _s in batch.due],
+                           status="error", started=_iso(self.clock()))
+            try:
+                (queued,) = enqueue(self.cfg, [batch.account], flows=flows,
+                                    dry_run=batch.dry_run)
+            except Exception as err:  # noqa: BLE001 - one bad slot must not end the schedule
+                record.note = f"not queued: {type(err).__name__}: {err}"
+                logger.error("scheduled run for {} not queued: {}", batch.account, err)
+            else:
+                record.status = "queued" if queued.job_id else "waiting"
+                record.note = (f"job {queued.job_id}" if queued.job_id
+                               else f"a job for the account was waiting ({queued.waiting})")
+                logger.info("scheduled run for {} {}", batch.account, record.note)
+            record.finished = _iso(self.clock())
+            out.append(record)
+            self._remember([record])
+        return out
 
     def _claim(self, batch: _Batch) -> bool:
         """Mark the batch's slots done before its run starts (a restart must not repeat

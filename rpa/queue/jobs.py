@@ -1,0 +1,145 @@
+"""One job: an account's run, taken from the queue by a worker.
+
+The run is the one ``rpa run --all`` makes (:func:`rpa.run.fleet.run_in_child`): a process
+of its own, its own Chromium, the account's advisory lock in the shared ledger. The job
+adds what a queue needs:
+
+- **Done is the ledger's word.** Every run of a job carries the job's id in the ledger's
+  ``runs`` row. A job handed out again (its worker vanished after the run ended, before
+  the queue heard) finds a finished run of itself and ends without running again. One
+  whose run was cut short runs afresh, and the run resumes from the ledger: a reply
+  recorded as being sent is settled from the page, a text left half-sent goes once more.
+- **Tried again, not dropped.** A run refused by the account's lock (another run of it
+  is going, or a killed worker's session has not yet let go) or whose process died is
+  tried again ``queue.retry_delay_s`` later, up to ``queue.max_attempts`` in all; then
+  the owner is texted, as after any run that did not finish cleanly. A job handed out
+  again while its first run still goes (a run longer than the visibility timeout) finds
+  the account locked by a run of itself: it waits, uncounted, for that run to end or die,
+  and never takes the job off the queue meanwhile (its first delivery is no longer
+  there to come back).
+- **Dies with its worker.** The run's process is killed with its worker (the kernel's
+  parent-death signal): a worker that vanishes leaves no run going on unseen, its lock is
+  let go with its database session, and the job goes to another worker.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import Celery, Task
+from loguru import logger
+
+from rpa.config import Config, check_secrets
+from rpa.errors import ConfigError, RunLocked
+from rpa.ledger import advisory_lock
+from rpa.run.fleet import Job, Outcome, run_in_child
+from rpa.run.orchestrator import EXIT_CONFIG, text_owner
+from rpa.run.storage import ledger_place, open_ledger
+
+# Outcomes that call for another attempt: the account was locked, the run's process died.
+RETRIED = ("locked", "crashed")
+
+
+def register(app: Celery, cfg: Config) -> None:
+    """Register the run task on ``app``; its jobs run with ``cfg`` (the worker's)."""
+    from rpa.queue.app import TASK_NAME
+
+    @app.task(bind=True, name=TASK_NAME)  # type: ignore[untyped-decorator]
+    def run_account(task: Task, account: str, flows: list[str] | None = None,
+                    dry_run: bool = False, tries: int = 0) -> dict[str, Any]:
+        return run_job(task, cfg, account, flows, dry_run, tries)
+
+
+def runs_of(cfg: Config, job_id: str) -> list[dict[str, Any]]:
+    """The ledger's runs of ``job_id``, oldest first."""
+    ledger = open_ledger(ledger_place(cfg))
+    try:
+        return ledger.job_runs(job_id)
+    finally:
+        ledger.close()
+
+
+def locked_by_itself(cfg: Config, account: str, job_id: str) -> bool:
+    """Whether a run of this very job holds the account's lock right now: a run of it
+    that has not ended is in the ledger, and the lock is held (a dead run's is not)."""
+    if not any(not r.get("finished_at") for r in runs_of(cfg, job_id)):
+        return False
+    place = ledger_place(cfg)
+    if not place.url:
+        return False
+    try:
+        with advisory_lock(place.url, place.password, account):
+            return False
+    except RunLocked:
+        return True
+
+
+def run_job(task: Task, cfg: Config, account: str, flows: list[str] | None,
+            dry_run: bool, tries: int) -> dict[str, Any]:
+    """The task's body: what :mod:`rpa.queue.jobs` describes; returns the outcome (JSON).
+    ``tries``: the attempts so far that were refused or died."""
+    job_id = str(task.request.id)
+    worker = str(task.request.hostname or "")
+    attempt = tries + 1
+    q = cfg.queue
+    assert q is not None  # a worker runs only with a queue
+    again = {"account": account, "flows": flows, "dry_run": dry_run}
+    from rpa.queue.enqueue import release_waiting
+
+    release_waiting(cfg, account, job_id)
+    if not any(a.name == account for a in cfg.accounts):
+        message = f"account '{account}' is not in this worker's configuration ({cfg.source})"
+        logger.error("job {}: {}", job_id, message)
+        return _result(Outcome(account, "config", EXIT_CONFIG, message=message), worker,
+                       job_id, attempt)
+    done = next((r for r in reversed(runs_of(cfg, job_id)) if r.get("finished_at")), None)
+    if done is not None:
+        logger.info("job {} ({}) already ended in run {}: not run again", job_id, account,
+                    done["run_id"])
+        return {**_result(Outcome(account, "done_before", 0,
+                                  message=f"ended before, in run {done['run_id']}"),
+                          worker, job_id, attempt), "run_id": done["run_id"]}
+    if locked_by_itself(cfg, account, job_id):  # handed out again while its run goes on
+        logger.info("job {} ({}): its run goes on elsewhere; looked at again in {} s",
+                    job_id, account, q.retry_delay_s)
+        raise task.retry(args=(), kwargs={**again, "tries": tries}, countdown=q.retry_delay_s,
+                         max_retries=None)
+    logger.info("job {}: {}'s run, attempt {}, on {}", job_id, account, attempt, worker)
+    outcome = run_in_child(cfg, Job(account, flows, dry_run, worker=worker, job_id=job_id),
+                           die_with_parent=True)
+    if outcome.status in RETRIED:
+        if attempt < q.max_attempts:
+            logger.warning("job {} ({}): {} ({}); tried again in {} s", job_id, account,
+                           outcome.status, outcome.message, q.retry_delay_s)
+            raise task.retry(args=(), kwargs={**again, "tries": attempt}, countdown=q.retry_delay_s,
+                             max_retries=None)
+        _give_up(cfg, account, outcome, attempt)
+    return _result(outcome, worker, job_id, attempt)
+
+
+def _give_up(cfg: Config, account: str, outcome: Outcome, attempts: int) -> None:
+    """The last attempt was refused or died: the owner hears of it (the run could not)."""
+    logger.error("{}'s run: {} after {} attempts ({})", account, outcome.status, attempts,
+                 outcome.message)
+    acc = cfg.account(account)
+    try:
+        secrets = check_secrets(cfg, acc, [])  # the owner's channels
+    except ConfigError as err:
+        logger.error("the owner of {} cannot be texted: {}", account, err)
+        return
+    why = ("another run of the account never let go" if outcome.status == "locked"
+           else "the run's process died each time")
+    text_owner(cfg, acc, secrets, f"Bot: {account}'s run did not happen after {attempts} "
+               f"attempts: {why}. The VA looks at the workers' logs.",
+               details=outcome.message, title="Seller Central run not done")
+
+
+def _result(outcome: Outcome, worker: str, job_id: str, attempt: int) -> dict[str, Any]:
+    """The job's outcome as the result store keeps it (JSON)."""
+    result = outcome.result
+    return {"account": outcome.account, "status": outcome.status,
+            "exit_code": outcome.exit_code, "seconds": outcome.seconds,
+            "message": outcome.message, "worker": worker, "job": job_id,
+            "attempt": attempt,
+            "run_id": (result.data.get("run_id") if result and result.data else None),
+            "folder": str(result.folder) if result else None}
