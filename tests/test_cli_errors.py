@@ -185,7 +185,7 @@ CASES: dict[str, Case] = {
                    ("ledger", "backups"), ("ledger", "migrate"),
                    ("ledger", "copy", "--to", UNREACHABLE_DB), ("selectors", "check"),
                    LIVE_CHECK, ("selectors", "diff"), ("selectors", "export"), TEACH,
-                   ("config", "check")]},
+                   ("config", "check"), ("worker",), ("enqueue",)]},
     "config-console-add-user": Case(
         ("console", "add-user", "ann", "--role", "va", "--password-stdin", "--write"),
         unreadable_config, 2, ("add-user:", "rpa.yaml", "cannot read it"),
@@ -259,6 +259,25 @@ CASES: dict[str, Case] = {
                                        no_config, 2,
                                        ("Invalid value for --scenario", "leave --scenario out"),
                                        config=False),
+    # the queue: none configured, one without the shared ledger, a password in its URL,
+    # and a Redis server that is not there
+    **{f"no-queue-{_named(cmd)}": Case(cmd, write_config, 2,
+                                  ("configuration error:", "no queue is configured"))
+       for cmd in [("worker",), ("enqueue",)]},
+    "queue-without-ledger-enqueue": Case(
+        ("enqueue", "--all"), lambda folder: write_config(
+            folder, queue={"broker_url": "redis://127.0.0.1:9/0"}), 2,
+        ("configuration error:", "a queue needs the PostgreSQL ledger")),
+    "password-in-url-enqueue": Case(
+        ("enqueue",), lambda folder: write_config(
+            folder, queue={"broker_url": "redis://:hunter3secret@127.0.0.1:9/0"},
+            ledger={"url": UNREACHABLE_DB}), 2,
+        ("configuration error:", "holds a password", "environment"), hidden=("hunter3secret",)),
+    "unreachable-queue-enqueue": Case(
+        ("enqueue", "--all"), lambda folder: write_config(
+            folder, queue={"broker_url": "redis://127.0.0.1:9/0"},
+            ledger={"url": UNREACHABLE_DB}), 1,
+        ("failed:", "the queue at redis://127.0.0.1:9/0 cannot be reached")),
     # a schedule is needed
     **{f"no-schedule-{_named(cmd)}": Case(cmd, without_schedule, 2,
                                      ("configuration error:", "schedule: is empty"))

@@ -15,6 +15,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from rpa.config import Config
+from rpa.errors import ApplicationError
+
+
+def unreachable(cfg: Config, err: BaseException) -> ApplicationError:
+    """The error for a queue that cannot be reached (its URL without the password)."""
+    where = cfg.queue.broker_url if cfg.queue else "?"
+    first = str(err).splitlines()[0] if str(err) else ""
+    return ApplicationError(f"the queue at {where} cannot be reached "
+                            f"({type(err).__name__}: {first}); is Redis running there, and "
+                            "queue.password_env right?")
 
 
 @dataclass(frozen=True)
@@ -51,10 +61,17 @@ def enqueue(cfg: Config, accounts: list[str], *, flows: list[str] | None = None,
     for name in accounts:
         cfg.account(name)  # ConfigError naming it
     assert cfg.queue is not None
+    from kombu.exceptions import OperationalError
+    from redis.exceptions import RedisError
+
     app = make_app(cfg)
     client = _client(cfg)
     out: list[Queued] = []
     try:
+        try:
+            client.ping()
+        except RedisError as err:
+            raise unreachable(cfg, err) from err
         for name in accounts:
             job_id = str(uuid.uuid4())
             key = _key(cfg, name)
@@ -66,6 +83,9 @@ def enqueue(cfg: Config, accounts: list[str], *, flows: list[str] | None = None,
                 app.send_task(TASK_NAME, kwargs={"account": name, "flows": flows,
                                                 "dry_run": dry_run}, task_id=job_id,
                               queue=cfg.queue.name)
+            except OperationalError as err:
+                client.delete(key)
+                raise unreachable(cfg, err) from err
             except BaseException:
                 client.delete(key)
                 raise
