@@ -44,7 +44,9 @@ def register(app: Celery, cfg: Config) -> None:
     """Register the run task on ``app``; its jobs run with ``cfg`` (the worker's)."""
     from rpa.queue.app import TASK_NAME
 
-    @app.task(bind=True, name=TASK_NAME)  # type: ignore[untyped-decorator]
+    # max_retries None: the task counts its own attempts (``tries``); waiting for a run of
+    # itself is not one.
+    @app.task(bind=True, name=TASK_NAME, max_retries=None)  # type: ignore[untyped-decorator]
     def run_account(task: Task, account: str, flows: list[str] | None = None,
                     dry_run: bool = False, tries: int = 0) -> dict[str, Any]:
         return run_job(task, cfg, account, flows, dry_run, tries)
@@ -102,8 +104,7 @@ def run_job(task: Task, cfg: Config, account: str, flows: list[str] | None,
     if locked_by_itself(cfg, account, job_id):  # handed out again while its run goes on
         logger.info("job {} ({}): its run goes on elsewhere; looked at again in {} s",
                     job_id, account, q.retry_delay_s)
-        raise task.retry(args=(), kwargs={**again, "tries": tries}, countdown=q.retry_delay_s,
-                         max_retries=None)
+        raise task.retry(args=(), kwargs={**again, "tries": tries}, countdown=q.retry_delay_s)
     logger.info("job {}: {}'s run, attempt {}, on {}", job_id, account, attempt, worker)
     outcome = run_in_child(cfg, Job(account, flows, dry_run, worker=worker, job_id=job_id),
                            die_with_parent=True)
@@ -111,8 +112,8 @@ def run_job(task: Task, cfg: Config, account: str, flows: list[str] | None,
         if attempt < q.max_attempts:
             logger.warning("job {} ({}): {} ({}); tried again in {} s", job_id, account,
                            outcome.status, outcome.message, q.retry_delay_s)
-            raise task.retry(args=(), kwargs={**again, "tries": attempt}, countdown=q.retry_delay_s,
-                             max_retries=None)
+            raise task.retry(args=(), kwargs={**again, "tries": attempt},
+                             countdown=q.retry_delay_s)
         _give_up(cfg, account, outcome, attempt)
     return _result(outcome, worker, job_id, attempt)
 
