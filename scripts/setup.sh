@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Idempotent set-up: virtualenv, the package (with --test, its test tools), a Chromium,
-# Dovecot and Xvfb (with --test also PostgreSQL, whose throwaway servers the ledger's tests
-# start; with --bench imapfilter, which the mailbox benchmark compares with).
+# Dovecot and Xvfb (with --test also PostgreSQL and Redis, whose throwaway servers the
+# ledger's and the queue's tests start; with --bench imapfilter, which the mailbox benchmark
+# compares with).
 # Safe to run again and again; it only does what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -82,7 +83,7 @@ if [ $want_bench = 1 ] && ! command -v imapfilter >/dev/null 2>&1; then
   fi
 fi
 
-# 6. PostgreSQL, for the tests: they start throwaway servers of their own (initdb into a
+# 7. PostgreSQL, for the tests: they start throwaway servers of their own (initdb into a
 #    temporary folder, a free port), never the system's cluster
 have_postgres() { ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1; }
 if [ $want_test = 1 ] && ! have_postgres; then
@@ -90,5 +91,26 @@ if [ $want_test = 1 ] && ! have_postgres; then
     apt_install postgresql
   else
     echo "note: PostgreSQL is not installed (Debian: apt-get install postgresql); the PostgreSQL ledger's tests are skipped" >&2
+  fi
+fi
+
+# 8. Redis, for the tests: they start throwaway servers of their own (rpa.practice.redis: a
+#    temporary folder, a free port, a password), never the system's service, which is left
+#    stopped and disabled when the package's install started it (no systemd in a container:
+#    nothing to stop there)
+have_redis() { [ -x /usr/bin/redis-server ] || command -v redis-server >/dev/null 2>&1; }
+if [ $want_test = 1 ] && ! have_redis; then
+  if is_root && have_apt; then
+    if apt_install redis-server && have_redis; then
+      if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
+        systemctl disable --now redis-server >/dev/null 2>&1 || true
+      elif command -v service >/dev/null 2>&1; then
+        service redis-server stop >/dev/null 2>&1 || true
+      fi
+    else
+      echo "note: redis-server could not be installed; the queue's tests are skipped" >&2
+    fi
+  else
+    echo "note: Redis is not installed (Debian: apt-get install redis-server); the queue's tests are skipped" >&2
   fi
 fi

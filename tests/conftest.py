@@ -17,6 +17,7 @@ from rpa import logs
 from rpa.browser.chromium import KeptBrowser, kept_open
 from rpa.config import Config, parse_config
 from rpa.practice import postgres
+from rpa.practice import redis as throwaway_redis
 from rpa.practice.demo import scenario_login
 from rpa.practice.receiver import Receiver
 from rpa.practice.sandbox import SandboxServer
@@ -119,6 +120,18 @@ def pg_server() -> Iterator[postgres.PostgresServer]:
     if not ok:
         pytest.skip(f"PostgreSQL is not available: {why}")
     with postgres.PostgresServer() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[throwaway_redis.RedisServer]:
+    """One throwaway Redis server per test worker, started on first use (a tenth of a
+    second) and stopped when the worker ends; what a test leaves in it stays for the next
+    (FLUSHALL, or a key prefix of the test's own)."""
+    ok, why = throwaway_redis.available()
+    if not ok:
+        pytest.skip(f"Redis is not available: {why}")
+    with throwaway_redis.RedisServer() as server:
         yield server
 
 

@@ -70,6 +70,7 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
     "rpa.practice.receiver": ("rpa",),
     "rpa.practice.smtpserver": ("rpa",),
     "rpa.practice.postgres": ("rpa",),
+    "rpa.practice.redis": ("rpa",),
 }
 # No module is longer than this, but sample data.
 MAX_LINES = 500
