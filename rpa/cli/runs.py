@@ -181,8 +181,8 @@ def demo_cmd(scenario: Optional[str] = typer.Option(  # noqa: UP045
                                             "one folder each (FOLDER/latest: the newest)"),
              accounts: Optional[int] = typer.Option(  # noqa: UP045
                  None, "--accounts", "-n", min=1,
-                 help="the demo of scale: this many sandbox sellers, one account each, "
-                      "--concurrency at a time"),
+                 help="the demo of scale: this many sandbox sellers (1 to 12), one "
+                      "account each, --concurrency at a time"),
              concurrency: int = typer.Option(3, "--concurrency", "-j", min=1,
                                              help="with --accounts: how many at once"),
              verbose: bool = typer.Option(False, "--verbose", "-v")) -> None:

@@ -1,7 +1,8 @@
 """The demo of scale: several sandbox sellers, one account each, run N at a time.
 
-The sandbox serves the sellers of ``six-sellers`` (each its own login, names, figures and
-buyer messages; :mod:`rpa.practice.sandbox.sellers`); the configuration gets one account
+The sandbox serves the first N sellers of ``six-sellers``, or of ``twelve-sellers`` (the
+same six, then six more) for seven to twelve (each its own login, names, figures and buyer
+messages; :mod:`rpa.practice.sandbox.sellers`); the configuration gets one account
 per seller, each with owner channels of its own (``accounts[].notify``, to the local
 receiver under the account's name), and the runs go through the same path as
 ``rpa run --all``: a process per account, ``concurrency`` at a time. State and recordings
@@ -22,11 +23,22 @@ from rpa.config import Config, parse_config
 from rpa.messaging.replies import DEFAULT_REPLIES
 from rpa.practice.demo import DEMO_HOME, new_demo_folder
 from rpa.practice.receiver import Receiver
-from rpa.practice.sandbox.sellers import SellersSandbox
+from rpa.practice.sandbox.sellers import SellersSandbox, load_sellers
 from rpa.run.fleet import Job, Outcome, run_many
 
-SELLERS = "six-sellers"
+# The bundled sellers files the demo serves, smallest first: the first with enough sellers.
+SELLERS_FILES = ("six-sellers", "twelve-sellers")
 SCALE_FLOWS = ["login", "dashboard", "performance", "buyer_messages", "answers", "followups"]
+
+
+def sellers_file(count: int) -> str:
+    """The sellers file that serves ``count`` accounts: ``six-sellers`` up to six (the demo
+    as it always was), ``twelve-sellers`` up to twelve; more than any has, the largest (whose
+    refusal names how many it has)."""
+    for name in SELLERS_FILES:
+        if count <= len(load_sellers(name)):
+            return name
+    return SELLERS_FILES[-1]
 
 
 def account_name(seller_account: str) -> str:
@@ -87,9 +99,10 @@ def run_scale_demo(count: int = 6, *, concurrency: int = 3, headed: bool = False
                    home: Path = DEMO_HOME, run: Runner | None = None) -> ScaleOutcome:
     """Run ``count`` sandbox sellers' accounts, ``concurrency`` at a time. ``run`` runs the
     jobs (default: :func:`rpa.run.fleet.run_many` with that concurrency; the CLI passes
-    its live view). More sellers than the file has are refused (a ValueError) before
-    anything starts."""
-    sandbox = SellersSandbox(SELLERS, count=count)
+    its live view). More sellers than the largest file has (twelve) are refused (a
+    ValueError) before anything starts."""
+    sellers = sellers_file(count)
+    sandbox = SellersSandbox(sellers, count=count)
     folder = new_demo_folder(home).resolve()
     receiver = Receiver().start()
     try:
@@ -97,7 +110,7 @@ def run_scale_demo(count: int = 6, *, concurrency: int = 3, headed: bool = False
         data, env = scale_config_data(sandbox, receiver, folder / "state",
                                       folder / "recordings")
         os.environ.update(env)
-        cfg = parse_config(data, f"demo:{SELLERS}")
+        cfg = parse_config(data, f"demo:{sellers}")
         jobs = [Job(a.name) for a in cfg.accounts]
         outcomes = (run(cfg, jobs) if run is not None
                     else run_many(cfg, jobs, concurrency=concurrency, headed=headed))
