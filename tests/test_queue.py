@@ -32,6 +32,7 @@ import pytest
 import yaml
 
 from rpa.config import Config, parse_config
+from rpa.console import runnow, web
 from rpa.console.runs import list_runs
 from rpa.ledger import PostgresLedger
 from rpa.practice.receiver import Receiver
@@ -315,6 +316,12 @@ def test_accounts_queued_run_once_each_on_the_workers_and_name_them(
             _ready(cfg, workers, 2)
             outcomes = {q.account: _result(cfg, str(q.job_id), workers, timeout_s=300)
                         for q in first}
+            # The console's Run now goes through the queue too, and names the worker.
+            console = web.Console(config=cfg)
+            job, started = runnow.start_job(console, account=names[1], flows=[],
+                                            dry_run=False, user="ann")
+            assert started and job.done.wait(180), job.snapshot()
+            via_console = job.snapshot()
             # Handed out again after it ended (a worker that vanished before the queue
             # heard): the ledger says it is done, and nothing runs.
             app = make_app(cfg)
@@ -330,6 +337,8 @@ def test_accounts_queued_run_once_each_on_the_workers_and_name_them(
             workers.stop()
 
     assert {n: o["status"] for n, o in outcomes.items()} == dict.fromkeys(names, "ok")
+    assert via_console["status"] == "ok" and via_console["exit_code"] == 0, via_console
+    assert via_console["worker"] in {"w1@test", "w2@test"} and via_console["run_id"]
     used = {o["worker"] for o in outcomes.values()}
     assert used == {"w1@test", "w2@test"}, "both workers took jobs"
     assert redone["status"] == "done_before" and redone["run_id"] == outcomes[names[0]][
@@ -339,9 +348,11 @@ def test_accounts_queued_run_once_each_on_the_workers_and_name_them(
         runs = ledger.runs(50)
     finally:
         ledger.close()
-    assert sorted(r["account"] for r in runs) == sorted(names), "each account once"
+    assert sorted(r["account"] for r in runs) == sorted([*names, names[1]]), \
+        "each account once, and the console's run"
     assert {r["run_id"]: r["worker"] for r in runs} == {
-        o["run_id"]: o["worker"] for o in outcomes.values()}
+        **{o["run_id"]: o["worker"] for o in outcomes.values()},
+        via_console["run_id"]: via_console["worker"]}
     rows = {r.run_id: r for r in list_runs(tmp_path / "recordings")}
     for o in outcomes.values():
         assert rows[o["run_id"]].worker == o["worker"]
@@ -349,3 +360,41 @@ def test_accounts_queued_run_once_each_on_the_workers_and_name_them(
         assert f"worker <b>{o['worker']}</b>" in report
     for name in workers.procs:
         assert redis_server.password not in workers.log(name), "no secret in a worker's log"
+
+
+def test_the_schedule_queues_each_account_due_and_no_second_job_while_one_waits(
+        pg_database: PgDatabase, redis_server: RedisServer, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from datetime import datetime, timezone
+
+    from rpa.scheduling.scheduler import Scheduler
+
+    monkeypatch.setenv(QUEUE_PASSWORD_ENV, redis_server.password)
+    accounts = [{"name": n, "email": "va@example.org", "password_env": "X_PW",
+                 "totp_secret_env": "X_TOTP"} for n in ("shop", "other")]
+    cfg = parse_config({
+        "accounts": accounts, "va": {"full_name": "Maria Santos", "initials": "MS"},
+        "paths": {"state_dir": str(tmp_path / "state"),
+                  "recordings_dir": str(tmp_path / "recordings")},
+        "timezone": "UTC", "ledger": pg_database.config,
+        "queue": {"broker_url": redis_server.url, "password_env": QUEUE_PASSWORD_ENV,
+                  "name": f"sched-{tmp_path.name}"[:60]},
+        "schedule": [{"cron": "0 8,13 * * *", "all_accounts": True, "flows": ["followups"]}],
+    }, "test-queue-schedule")
+    now = datetime(2026, 6, 1, 8, 0, 30, tzinfo=timezone.utc)
+    sched = Scheduler(cfg, clock=lambda: now)
+    first = sched.tick()
+    assert [(f.account, f.status) for f in first] == [("other", "queued"), ("shop", "queued")]
+    assert all(f.note.startswith("job ") and f.flows == ["followups"] for f in first)
+    now = datetime(2026, 6, 1, 13, 0, 30, tzinfo=timezone.utc)  # the next slot: none ran
+    second = sched.tick()
+    assert [(f.account, f.status) for f in second] == [("other", "waiting"),
+                                                       ("shop", "waiting")]
+    assert [f.note.split("(")[1] for f in second] == [f.note.split(" ")[1] + ")"
+                                                     for f in first]
+    # On the queue: exactly the two jobs, with the account and flows and nothing else.
+    waiting = [json.loads(m) for m in redis_server.command("LRANGE", cfg.queue.name
+                                                           if cfg.queue else "", "0", "-1")]
+    assert len(waiting) == 2
+    assert sorted(m["headers"]["id"] for m in waiting) == sorted(f.note.split(" ")[1]
+                                                                 for f in first)
