@@ -398,3 +398,33 @@ def test_the_schedule_queues_each_account_due_and_no_second_job_while_one_waits(
     assert len(waiting) == 2
     assert sorted(m["headers"]["id"] for m in waiting) == sorted(f.note.split(" ")[1]
                                                                  for f in first)
+
+
+def test_config_check_names_the_queue_and_its_missing_password(tmp_path: Path) -> None:
+    """Without a server: the check says whether the queue's password is set (the workers
+    and rpa enqueue need it), and never shows it."""
+    data = {"accounts": [{"name": "shop", "email": "va@example.org", "password_env": "X_PW",
+                          "totp_secret_env": "X_TOTP"}],
+            "va": {"full_name": "Maria Santos", "initials": "MS"},
+            "flows": ["followups"],
+            "paths": {"state_dir": str(tmp_path / "state"),
+                      "recordings_dir": str(tmp_path / "recordings")},
+            "ledger": {"url": "postgresql://rpa@127.0.0.1:9/ledger"},
+            "queue": {"broker_url": "redis://127.0.0.1:9/0", "password_env": "T_Q_PASSWORD"}}
+    path = tmp_path / "rpa.yaml"
+    path.write_text(yaml.safe_dump(data))
+    env = {k: v for k, v in worker_env().items() if k != "T_Q_PASSWORD"}
+
+    def check(**more: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "rpa.cli", "config", "check", "--config",
+                               str(path)], cwd=tmp_path, env={**env, **more},
+                              capture_output=True, text=True, timeout=120, check=False)
+
+    missing = check()
+    assert missing.returncode == 2, missing.stdout + missing.stderr
+    assert "T_Q_PASSWORD is NOT set" in missing.stdout
+    assert "queue.password_env: T_Q_PASSWORD is not set" in missing.stderr
+    present = check(T_Q_PASSWORD="s3cret-queue-pass")
+    assert present.returncode == 0, present.stdout + present.stderr
+    assert "its password is set" in present.stdout
+    assert "s3cret-queue-pass" not in present.stdout + present.stderr

@@ -43,6 +43,16 @@ def config_check(config: Path = ConfigOpt) -> None:
     mb = cfg.mailbox
     if mb is not None:
         authentication_check(cfg)
+    q = cfg.queue
+    if q is not None:  # rpa worker and rpa enqueue need it; runs themselves do not
+        unset = q.password_env and not os.environ.get(q.password_env)
+        console.print(f"queue {escape(q.broker_url)} ({escape(q.name)}): "
+                      + (f"{q.password_env} is NOT set" if unset else "its password is set"
+                         if q.password_env else "no password"), highlight=False,
+                      soft_wrap=True)
+        if unset:
+            blocked.append(f"queue.password_env: {q.password_env} is not set (rpa worker "
+                           "and rpa enqueue need it)")
     if blocked:
         for line in blocked:
             err_console.print(f"[red]configuration error:[/red] {escape(line)}",
