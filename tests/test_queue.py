@@ -428,3 +428,24 @@ def test_config_check_names_the_queue_and_its_missing_password(tmp_path: Path) -
     assert present.returncode == 0, present.stdout + present.stderr
     assert "its password is set" in present.stdout
     assert "s3cret-queue-pass" not in present.stdout + present.stderr
+
+
+@pytest.mark.parametrize(("url", "said"), [
+    ("http://queue:6379/0", "must start with redis:// or rediss://"),
+    ("redis://:hunter4@queue:6379/0", "holds a password"),
+    ("redis:///0", "names no host"),
+    ("redis://queue:port/0", "not a URL"),
+])
+def test_a_queue_url_that_cannot_be_used_is_refused_naming_the_key(
+        url: str, said: str, tmp_path: Path) -> None:
+    from rpa.errors import ConfigError
+
+    data = {"accounts": [{"name": "shop", "email": "va@example.org", "password_env": "X_PW",
+                          "totp_secret_env": "X_TOTP"}],
+            "va": {"full_name": "Maria Santos", "initials": "MS"},
+            "ledger": {"url": "postgresql://rpa@db:5432/rpa"},
+            "queue": {"broker_url": url}}
+    with pytest.raises(ConfigError) as err:
+        parse_config(data, "test-queue-url")
+    assert "queue.broker_url" in str(err.value) and said in str(err.value)
+    assert "hunter4" not in str(err.value)

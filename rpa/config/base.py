@@ -41,6 +41,28 @@ def check_env_name(value: str | None) -> str | None:
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
 
 
+def check_server_url(value: str, schemes: tuple[str, ...], example: str) -> str:
+    """A server's URL as a section names it (``example`` shows the form): one of
+    ``schemes``, a port that is a number, a host, and never a password (that belongs in
+    the environment variable the section's ``password_env`` names)."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(value.strip())
+        parts.port  # noqa: B018 - a port that is not a number raises here
+    except ValueError as err:
+        raise ValueError(f"not a URL ({err})") from err
+    if parts.scheme not in schemes:
+        raise ValueError(f"must start with {' or '.join(s + '://' for s in schemes)} "
+                         f"({example})")
+    if parts.password is not None:
+        raise ValueError("holds a password: put it in the environment variable that "
+                         "password_env names, never in this file")
+    if not parts.hostname and not parts.path.strip("/"):
+        raise ValueError(f"names no server ({example})")
+    return value.strip()
+
+
 def is_loopback(host: str) -> bool:
     """Whether ``host`` is this machine: localhost, 127.0.0.0/8 or ::1."""
     host = host.strip("[]").lower().rstrip(".")

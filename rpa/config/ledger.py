@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 
 from pydantic import field_validator
 
-from rpa.config.base import StrictModel, check_env_name
+from rpa.config.base import StrictModel, check_env_name, check_server_url
 
 
 class LedgerConfig(StrictModel):
@@ -25,16 +25,8 @@ class LedgerConfig(StrictModel):
     @field_validator("url")
     @classmethod
     def _url(cls, value: str) -> str:
-        try:
-            parts = urlsplit(value.strip())
-            parts.port  # noqa: B018 - a port that is not a number raises here
-        except ValueError as err:
-            raise ValueError(f"not a URL ({err})") from err
-        if parts.scheme not in ("postgresql", "postgres"):
-            raise ValueError("must start with postgresql:// (postgresql://user@host:5432/db)")
-        if parts.password is not None:
-            raise ValueError("holds a password: put it in the environment variable that "
-                             "password_env names, never in this file")
-        if not parts.path.strip("/"):
+        value = check_server_url(value, ("postgresql", "postgres"),
+                                 "postgresql://user@host:5432/db")
+        if not urlsplit(value).path.strip("/"):
             raise ValueError("names no database (postgresql://user@host:5432/db)")
-        return value.strip()
+        return value

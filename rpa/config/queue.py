@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator
 
-from rpa.config.base import StrictModel, check_env_name
+from rpa.config.base import StrictModel, check_env_name, check_server_url
 
 
 class QueueConfig(StrictModel):
@@ -39,16 +39,7 @@ class QueueConfig(StrictModel):
     @field_validator("broker_url")
     @classmethod
     def _url(cls, value: str) -> str:
-        try:
-            parts = urlsplit(value.strip())
-            parts.port  # noqa: B018 - a port that is not a number raises here
-        except ValueError as err:
-            raise ValueError(f"not a URL ({err})") from err
-        if parts.scheme not in ("redis", "rediss"):
-            raise ValueError("must start with redis:// or rediss:// (redis://host:6379/0)")
-        if parts.password is not None:
-            raise ValueError("holds a password: put it in the environment variable that "
-                             "password_env names, never in this file")
-        if not parts.hostname:
+        value = check_server_url(value, ("redis", "rediss"), "redis://host:6379/0")
+        if not urlsplit(value).hostname:
             raise ValueError("names no host (redis://host:6379/0)")
-        return value.strip()
+        return value
