@@ -23,12 +23,13 @@ test: setup-test
 
 # Timings on this machine (not tests): the mailbox triage against imapfilter at 1k, 10k and
 # 50k messages, then the buyer-messages flow on fifty threads, the routine's memory, and six
-# accounts three at a time against one at a time.
+# accounts three at a time against one at a time, and twelve through two queue workers.
 bench: setup-bench
 	$(KEEP_PYC) $(BIN)/python bench/mailbox.py
 	$(KEEP_PYC) $(BIN)/python bench/buyer_messages.py
 	$(KEEP_PYC) $(BIN)/python bench/routine_memory.py
 	$(KEEP_PYC) $(BIN)/python bench/many_accounts.py
+	$(KEEP_PYC) $(BIN)/python bench/queue_workers.py
 
 setup:
 	@bash scripts/setup.sh

@@ -56,15 +56,42 @@ CODE = re.compile(r"\b([BREFS])\d{3,5}(?:-[A-Z2-9]{4})?\b")
 RUN_ID = re.compile(r"\d{8}T\d{6}Z-[A-Za-z0-9_.-]+-[0-9a-f]{6}")
 
 
-def serve() -> int:
-    """This file run with --serve: the sellers' sandboxes until stdin closes; their
+def serve(name: str = SELLERS) -> int:
+    """A bench file run with --serve: the sellers' sandboxes until stdin closes; their
     addresses first, as one JSON line."""
     from rpa.practice.sandbox import SellersSandbox
 
-    with SellersSandbox(SELLERS) as sellers:
+    with SellersSandbox(name) as sellers:
         print(json.dumps([s.url for s in sellers.servers]), flush=True)
         sys.stdin.read()
     return 0
+
+
+def same_results(results: dict[str, dict[str, Any]], base: str, labels: list[str]) -> bool:
+    """Print whether each of ``labels`` gave every account the results of ``base`` (and
+    what differs); True when all did."""
+    same = True
+    for label in labels:
+        differ = [n for n in results[base] if results[label].get(n) != results[base][n]]
+        same = same and not differ
+        print(f"per-account results at {label} as {base}'s: "
+              + ("identical" if not differ else f"DIFFER for {', '.join(differ)}"))
+        for name in differ:
+            for key, want in results[base][name].items():
+                got = results[label].get(name, {}).get(key)
+                if got != want:
+                    print(f"  {name} {key}:\n    {base}: {want}\n    {label}: {got}")
+    return same
+
+
+def all_ended_0(rows: dict[str, dict[str, Any]]) -> bool:
+    """Print the runs that did not end 0, with their output's end; True when none."""
+    failed = [label for label, m in rows.items() if m["code"] != 0]
+    if failed:
+        print("runs that did not end 0:", ", ".join(failed))
+        for label in failed:
+            print(rows[label].get("out", "")[-3000:])
+    return not failed
 
 
 def _call(url: str, method: str = "GET", body: Any = None) -> Any:
@@ -204,23 +231,9 @@ def main() -> int:
           f"{'met' if ratio <= RATIO_GOAL else 'NOT met'})")
     print(f"peak PSS, concurrency {args.concurrency} / one account's ({one_account:.0f} MB): "
           f"{memory:.2f} (goal <= {MEMORY_GOAL}: {'met' if memory <= MEMORY_GOAL else 'NOT met'})")
-    same = True
-    for label in ("concurrency 1", f"concurrency {args.concurrency}"):
-        differ = [n for n in results["single"] if results[label].get(n) != results["single"][n]]
-        same = same and not differ
-        print(f"per-account results at {label} as the single runs': "
-              + ("identical" if not differ else f"DIFFER for {', '.join(differ)}"))
-        for name in differ:
-            for key, want in results["single"][name].items():
-                got = results[label].get(name, {}).get(key)
-                if got != want:
-                    print(f"  {name} {key}:\n    single: {want}\n    {label}: {got}")
-    failed = [label for label, m in rows.items() if m["code"] != 0]
-    if failed:
-        print("runs that did not end 0:", ", ".join(failed))
-        for label in failed:
-            print(rows[label].get("out", "")[-3000:])
-    return 0 if same and not failed else 1
+    same = same_results(results, "single",
+                        ["concurrency 1", f"concurrency {args.concurrency}"])
+    return 0 if all_ended_0(rows) and same else 1
 
 
 if __name__ == "__main__":

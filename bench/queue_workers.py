@@ -43,24 +43,13 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
-from many_accounts import _reset, measure, stories  # noqa: E402
+from many_accounts import _reset, all_ended_0, measure, same_results, serve, stories  # noqa: E402
 from routine_memory import tree  # noqa: E402
 
 SELLERS = "twelve-sellers"
 GOAL = 1.2  # the queue's wall time / rpa run --all's
 QUEUE_PASSWORD_ENV = "BENCH_QUEUE_PASSWORD"
 LEDGER_PASSWORD_ENV = "BENCH_LEDGER_PASSWORD"
-
-
-def serve() -> int:
-    """This file run with --serve: the sellers' sandboxes until stdin closes; their
-    addresses first, as one JSON line."""
-    from rpa.practice.sandbox import SellersSandbox
-
-    with SellersSandbox(SELLERS) as sellers:
-        print(json.dumps([s.url for s in sellers.servers]), flush=True)
-        sys.stdin.read()
-    return 0
 
 
 def _tree_cpu(pids: list[int]) -> float:
@@ -120,7 +109,7 @@ def main() -> int:
     ap.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.serve:
-        return serve()
+        return serve(SELLERS)
 
     from rpa.practice.postgres import PostgresServer
     from rpa.practice.receiver import Receiver
@@ -191,23 +180,8 @@ def main() -> int:
     print(f"wall time, the queue / rpa run --all (SQLite): {ratio:.2f} (goal <= {GOAL}: "
           f"{'met' if ratio <= GOAL else 'NOT met'}); against rpa run --all on PostgreSQL: "
           f"{queued['wall'] / rows[labels[1]]['wall']:.2f}")
-    same = True
-    for label in labels[1:]:
-        differ = [n for n in results[labels[0]] if results[label].get(n) != results[labels[0]][n]]
-        same = same and not differ
-        print(f"per-account results of {label} as {labels[0]}'s: "
-              + ("identical" if not differ else f"DIFFER for {', '.join(differ)}"))
-        for name in differ:
-            for key, want in results[labels[0]][name].items():
-                got = results[label].get(name, {}).get(key)
-                if got != want:
-                    print(f"  {name} {key}:\n    first: {want}\n    {label}: {got}")
-    failed = [label for label, m in rows.items() if m["code"] != 0]
-    if failed:
-        print("runs that did not end 0:", ", ".join(failed))
-        for label in failed:
-            print(rows[label].get("out", "")[-3000:])
-    return 0 if same and not failed else 1
+    same = same_results(results, labels[0], labels[1:])
+    return 0 if all_ended_0(rows) and same else 1
 
 
 if __name__ == "__main__":

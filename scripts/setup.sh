@@ -86,7 +86,8 @@ fi
 # 7. PostgreSQL, for the tests: they start throwaway servers of their own (initdb into a
 #    temporary folder, a free port), never the system's cluster
 have_postgres() { ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1; }
-if [ $want_test = 1 ] && ! have_postgres; then
+want_servers=$(( want_test || want_bench ))  # the tests and the queue bench start their own
+if [ $want_servers = 1 ] && ! have_postgres; then
   if is_root && have_apt; then
     apt_install postgresql
   else
@@ -99,7 +100,7 @@ fi
 #    stopped and disabled when the package's install started it (no systemd in a container:
 #    nothing to stop there)
 have_redis() { [ -x /usr/bin/redis-server ] || command -v redis-server >/dev/null 2>&1; }
-if [ $want_test = 1 ] && ! have_redis; then
+if [ $want_servers = 1 ] && ! have_redis; then
   if is_root && have_apt; then
     if apt_install redis-server && have_redis; then
       if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
