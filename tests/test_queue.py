@@ -449,3 +449,40 @@ def test_a_queue_url_that_cannot_be_used_is_refused_naming_the_key(
         parse_config(data, "test-queue-url")
     assert "queue.broker_url" in str(err.value) and said in str(err.value)
     assert "hunter4" not in str(err.value)
+
+
+def test_a_job_that_cannot_read_the_ledger_is_tried_again_then_the_owner_is_told(
+        redis_server: RedisServer, receiver: Receiver, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The database out of reach: the job is not dropped on the first try, nothing runs,
+    and after the last attempt the owner hears why (the run itself could not say)."""
+    monkeypatch.setenv("X_PW", "not-used")
+    monkeypatch.setenv("X_TOTP", "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP")
+    monkeypatch.setenv("T_SMS_URL", receiver.url("sms"))
+    base = parse_config({
+        "accounts": [{"name": "shop", "email": "va@example.org", "password_env": "X_PW",
+                      "totp_secret_env": "X_TOTP"}],
+        "va": {"full_name": "Maria Santos", "initials": "MS"},
+        "notify": {"sms": {"url_env": "T_SMS_URL"}},
+        "paths": {"state_dir": str(tmp_path / "state"),
+                  "recordings_dir": str(tmp_path / "recordings")},
+        "ledger": {"url": "postgresql://rpa@127.0.0.1:9/ledger"},
+    }, "test-queue-ledger")
+    cfg, config = _queued_config(base, redis_server, tmp_path, monkeypatch,
+                                 retry_delay_s=1, max_attempts=2)
+    workers = Workers(config, worker_env(), tmp_path)
+    workers.start(1)
+    try:
+        _ready(cfg, workers, 1)
+        (queued,) = enqueue(cfg, ["shop"])
+        outcome = _result(cfg, str(queued.job_id), workers, timeout_s=120)
+    finally:
+        workers.stop()
+    assert outcome["status"] == "ledger" and outcome["exit_code"] == 6, outcome
+    assert outcome["attempt"] == 2 and outcome["run_id"] is None
+    assert "could not be read" in outcome["message"]
+    texts = receiver.messages("sms")
+    assert len(texts) == 1 and "shop's run did not happen after 2 attempts" in texts[0]
+    assert "ledger could not be read" in texts[0]
+    assert not (tmp_path / "recordings").exists() or not any(
+        (tmp_path / "recordings").iterdir()), "nothing ran"

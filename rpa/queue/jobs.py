@@ -10,7 +10,8 @@ adds what a queue needs:
   whose run was cut short runs afresh, and the run resumes from the ledger: a reply
   recorded as being sent is settled from the page, a text left half-sent goes once more.
 - **Tried again, not dropped.** A run refused by the account's lock (another run of it
-  is going, or a killed worker's session has not yet let go) or whose process died is
+  is going, or a killed worker's session has not yet let go), whose process died, or
+  whose job could not look at the ledger (the database out of reach) is
   tried again ``queue.retry_delay_s`` later, up to ``queue.max_attempts`` in all; then
   the owner is texted, as after any run that did not finish cleanly. A job handed out
   again while its first run still goes (a run longer than the visibility timeout) finds
@@ -33,7 +34,7 @@ from rpa.config import Config, check_secrets
 from rpa.errors import ConfigError, RunLocked
 from rpa.ledger import advisory_lock
 from rpa.run.fleet import Job, Outcome, run_in_child
-from rpa.run.orchestrator import EXIT_CONFIG, text_owner
+from rpa.run.orchestrator import EXIT_CONFIG, EXIT_LEDGER, text_owner
 from rpa.run.storage import ledger_place, open_ledger
 
 # Outcomes that call for another attempt: the account was locked, the run's process died.
@@ -88,20 +89,37 @@ def run_job(task: Task, cfg: Config, account: str, flows: list[str] | None,
     again = {"account": account, "flows": flows, "dry_run": dry_run}
     from rpa.queue.enqueue import release_waiting
 
-    release_waiting(cfg, account, job_id)
+    try:
+        release_waiting(cfg, account, job_id)
+    except Exception as err:  # noqa: BLE001 - the mark expires by itself; the run matters
+        logger.warning("job {}: the account's waiting mark stays until it expires: {}",
+                       job_id, err)
     if not any(a.name == account for a in cfg.accounts):
         message = f"account '{account}' is not in this worker's configuration ({cfg.source})"
         logger.error("job {}: {}", job_id, message)
         return _result(Outcome(account, "config", EXIT_CONFIG, message=message), worker,
                        job_id, attempt)
-    done = next((r for r in reversed(runs_of(cfg, job_id)) if r.get("finished_at")), None)
+    try:
+        done = next((r for r in reversed(runs_of(cfg, job_id)) if r.get("finished_at")),
+                    None)
+        busy = done is None and locked_by_itself(cfg, account, job_id)
+    except Exception as err:  # noqa: BLE001 - the ledger out of reach: not now, not lost
+        outcome = Outcome(account, "ledger", EXIT_LEDGER,
+                          message=f"the ledger could not be read: {err}")
+        if attempt < q.max_attempts:
+            logger.warning("job {} ({}): {}; tried again in {} s", job_id, account,
+                           outcome.message, q.retry_delay_s)
+            raise task.retry(args=(), kwargs={**again, "tries": attempt},
+                             countdown=q.retry_delay_s) from err
+        _give_up(cfg, account, outcome, attempt)
+        return _result(outcome, worker, job_id, attempt)
     if done is not None:
         logger.info("job {} ({}) already ended in run {}: not run again", job_id, account,
                     done["run_id"])
         return {**_result(Outcome(account, "done_before", 0,
                                   message=f"ended before, in run {done['run_id']}"),
                           worker, job_id, attempt), "run_id": done["run_id"]}
-    if locked_by_itself(cfg, account, job_id):  # handed out again while its run goes on
+    if busy:  # handed out again while its run goes on
         logger.info("job {} ({}): its run goes on elsewhere; looked at again in {} s",
                     job_id, account, q.retry_delay_s)
         raise task.retry(args=(), kwargs={**again, "tries": tries}, countdown=q.retry_delay_s)
@@ -128,8 +146,9 @@ def _give_up(cfg: Config, account: str, outcome: Outcome, attempts: int) -> None
     except ConfigError as err:
         logger.error("the owner of {} cannot be texted: {}", account, err)
         return
-    why = ("another run of the account never let go" if outcome.status == "locked"
-           else "the run's process died each time")
+    why = {"locked": "another run of the account never let go",
+           "ledger": "the ledger could not be read"}.get(outcome.status,
+                                                         "the run's process died each time")
     text_owner(cfg, acc, secrets, f"Bot: {account}'s run did not happen after {attempts} "
                f"attempts: {why}. The VA looks at the workers' logs.",
                details=outcome.message, title="Seller Central run not done")
