@@ -197,6 +197,55 @@ def test_migrations_are_applied_once_when_ledgers_open_at_once(pg_database: PgDa
             ledger.close()
 
 
+def test_a_database_made_at_version_1_gets_what_later_migrations_add(
+        pg_database: PgDatabase) -> None:
+    """The first migration is today's schema; a database an earlier version made at
+    version 1 lacks the queued runs' columns, and migration 2 adds them (on a new one it
+    changes nothing)."""
+    ledger = PostgresLedger(pg_database.url, password=pg_database.password)
+    try:
+        ledger.start_run("r-old", "shop", False)
+        with ledger.db.transaction():  # the database as version 1 left it
+            ledger.db.execute("DROP INDEX runs_job")
+            ledger.db.execute("ALTER TABLE runs DROP COLUMN worker")
+            ledger.db.execute("ALTER TABLE runs DROP COLUMN job")
+            ledger.db.execute(f"DELETE FROM {migrations.BOOKKEEPING} WHERE version > 1")
+        assert migrations.version(ledger.db) == 1
+    finally:
+        ledger.close()
+    ledger = PostgresLedger(pg_database.url, password=pg_database.password)
+    try:
+        assert migrations.version(ledger.db) == migrations.LATEST
+        ledger.start_run("r-new", "shop", False, worker="w1@host", job="job-1")
+        assert [(r["run_id"], r["worker"]) for r in ledger.job_runs("job-1")] == [
+            ("r-new", "w1@host")]
+        assert [r["run_id"] for r in ledger.runs()] and ledger.job_runs("none") == []
+    finally:
+        ledger.close()
+
+
+def test_a_sqlite_file_an_earlier_version_made_gets_the_queued_runs_columns(
+        tmp_path: Path) -> None:
+    """The file's runs table without worker and job (as an earlier version made it): the
+    ledger adds them when it opens, and keeps every row."""
+    path = tmp_path / "ledger.sqlite"
+    Ledger(path).close()
+    with sqlite3.connect(path) as db:
+        db.execute("DROP INDEX runs_job")
+        db.execute("ALTER TABLE runs DROP COLUMN worker")
+        db.execute("ALTER TABLE runs DROP COLUMN job")
+        db.execute("INSERT INTO runs (run_id, account, started_at) VALUES ('r-old', 'shop', "
+                   "'2026-12-01T08:00:00+00:00')")
+    db.close()
+    ledger = Ledger(path)
+    try:
+        ledger.start_run("r-new", "shop", False, worker="w1@host", job="job-1")
+        assert [r["run_id"] for r in ledger.job_runs("job-1")] == ["r-new"]
+        assert sorted(r["run_id"] for r in ledger.runs()) == ["r-new", "r-old"]
+    finally:
+        ledger.close()
+
+
 def write_config(folder: Path, **changes: Any) -> Path:
     data: dict[str, Any] = {
         "accounts": [{"name": "main", "base_url": "http://127.0.0.1:9",
