@@ -161,7 +161,10 @@ class RedisServer:
                 if command(self.port, "PING", password=self.password, timeout=1) == "PONG":
                     return self
             except (OSError, RedisError):
-                time.sleep(0.02)
+                try:  # not listening yet: wait a moment for it, or for its end
+                    self._procs[0].wait(timeout=0.02)
+                except subprocess.TimeoutExpired:
+                    pass
         why = f"did not answer in {START_TIMEOUT_S} s"
         if not self.running:
             log = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
