@@ -335,10 +335,15 @@ def test_a_text_left_half_sent_is_sent_again_only_by_its_own_account_s_runs(
 def test_a_child_that_dies_is_reported_and_the_others_go_on(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A run's process killed from outside (out of memory, a crash) is that account's
-    outcome, exit 1; the account after it still runs."""
+    outcome, exit 1, and its owner is texted (the run could not); the account after it
+    still runs."""
+    receiver = Receiver().start()
+    monkeypatch.setenv("T_DOOMED_SMS", receiver.url("sms/doomed"))
     cfg = parse_config({
         "accounts": [{"name": n, "email": "va@example.org", "password_env": "T_NONE",
-                      "totp_secret_env": "T_NONE"} for n in ("doomed", "fine")],
+                      "totp_secret_env": "T_NONE",
+                      **({"notify": {"sms": {"url_env": "T_DOOMED_SMS"}}} if n == "doomed"
+                         else {})} for n in ("doomed", "fine")],
         "va": {"full_name": "Maria Santos", "initials": "MS"}, "flows": ["followups"],
         "paths": {"state_dir": str(tmp_path / "state"),
                   "recordings_dir": str(tmp_path / "recordings")},
@@ -351,8 +356,15 @@ def test_a_child_that_dies_is_reported_and_the_others_go_on(
             lock = tmp_path / "state" / "locks" / "doomed.lock"
             os.kill(int(lock.read_text()), signal.SIGKILL)
 
-    outcomes = run_many(cfg, [Job("doomed"), Job("fine")], concurrency=1, on_event=on_event)
+    try:
+        outcomes = run_many(cfg, [Job("doomed"), Job("fine")], concurrency=1,
+                            on_event=on_event)
+    finally:
+        receiver.stop()
     doomed, fine = outcomes
+    texts = _texts(receiver, "doomed")
+    assert len(texts) == 1 and "doomed's run ended before it finished" in texts[0], texts
+    assert _texts(receiver, "fine") == [], "a run that ended is not the subject"
     assert (doomed.status, doomed.exit_code) == ("crashed", 1)
     assert "SIGKILL" in doomed.message and doomed.result is None
     assert (fine.status, fine.exit_code) == ("ok", 0) and isinstance(fine, Outcome)

@@ -133,6 +133,8 @@ def run_job(task: Task, cfg: Config, account: str, flows: list[str] | None,
             raise task.retry(args=(), kwargs={**again, "tries": attempt},
                              countdown=q.retry_delay_s)
         _give_up(cfg, account, outcome, attempt)
+    elif outcome.status == "error":
+        _give_up(cfg, account, outcome, attempt)
     return _result(outcome, worker, job_id, attempt)
 
 
@@ -149,8 +151,11 @@ def _give_up(cfg: Config, account: str, outcome: Outcome, attempts: int) -> None
     why = {"locked": "another run of the account never let go",
            "ledger": "the ledger could not be read"}.get(outcome.status,
                                                          "the run's process died each time")
-    text_owner(cfg, acc, secrets, f"Bot: {account}'s run did not happen after {attempts} "
-               f"attempts: {why}. The VA looks at the workers' logs.",
+    if outcome.status == "error":  # a bug, not retried: the run's process reported it
+        why = "the run met an error it does not know (a bug)"
+    tries = f"{attempts} attempt{'s' if attempts != 1 else ''}"
+    text_owner(cfg, acc, secrets, f"Bot: {account}'s run did not happen after {tries}: "
+               f"{why}. The VA looks at the workers' logs.",
                details=outcome.message, title="Seller Central run not done")
 
 

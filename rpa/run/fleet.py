@@ -296,13 +296,35 @@ def run_in_child(cfg: Config, job: Job, *, headed: bool = False,
     return Outcome(job.account, status, code, seconds, message)
 
 
+def tell_owner_of_crash(cfg: Config, outcome: Outcome) -> bool:
+    """A run whose process died (``crashed``) or met a bug (``error``) could not text the
+    owner itself, as a run that does not finish cleanly does: this does, on the account's
+    channels. Returns whether a text went; never raises."""
+    if outcome.status not in ("crashed", "error"):
+        return False
+    from rpa.config import check_secrets
+    from rpa.run.orchestrator import text_owner
+
+    try:
+        acc = cfg.account(outcome.account)
+        secrets = check_secrets(cfg, acc, [])  # the owner's channels
+    except ConfigError as err:
+        logger.error("the owner of {} cannot be told its run died: {}", outcome.account, err)
+        return False
+    return text_owner(cfg, acc, secrets, f"Bot: {outcome.account}'s run ended before it "
+                      "finished; what it did is in the ledger and the next run goes on from "
+                      "there. The VA looks at the run's log.",
+                      details=outcome.message, title="Seller Central run did not finish")
+
+
 def run_many(cfg: Config, jobs: list[Job], *, concurrency: int, headed: bool = False,
              on_event: EventCallback | None = None) -> list[Outcome]:
     """Run ``jobs`` in the order given, at most ``concurrency`` at once, each in a process
     of its own (:func:`run_in_child`); returns their outcomes in the same order.
 
     ``on_event`` hears (account, "start" | "step" | "end", detail) from the threads that
-    wait on the runs. After a Ctrl-C no job starts (the runs in progress had it too, and
+    wait on the runs. The owner of an account whose run's process died is texted. After a
+    Ctrl-C no job starts (the runs in progress had it too, and
     end theirs); a job not started ends ``not_started``.
     """
     stop = threading.Event()
@@ -317,6 +339,7 @@ def run_many(cfg: Config, jobs: list[Job], *, concurrency: int, headed: bool = F
             outcome = run_in_child(
                 cfg, job, headed=headed,
                 on_step=lambda event, rec: emit(job.account, "step", (event, rec)))
+            tell_owner_of_crash(cfg, outcome)
         emit(job.account, "end", outcome)
         return outcome
 

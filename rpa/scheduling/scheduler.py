@@ -47,7 +47,7 @@ from loguru import logger
 
 from rpa.config import DEFAULT_FLOWS, Config, ScheduleEntry
 from rpa.errors import RunLocked
-from rpa.run.fleet import Job, concurrency_of, run_in_child
+from rpa.run.fleet import Job, concurrency_of, run_in_child, tell_owner_of_crash
 from rpa.run.orchestrator import RunResult, run
 from rpa.scheduling import cron as crontab
 from rpa.scheduling.retention import prune, write_index
@@ -346,6 +346,7 @@ class Scheduler:
         which lets its run finish on SIGTERM; None when the account's lock is held."""
         outcome = run_in_child(self.cfg, Job(str(entry.account), entry.flows, entry.dry_run),
                                finish_on_term=True)
+        tell_owner_of_crash(self.cfg, outcome)
         if outcome.status == "locked":
             return None
         if outcome.result is None:
