@@ -62,10 +62,11 @@ def runs_of(cfg: Config, job_id: str) -> list[dict[str, Any]]:
         ledger.close()
 
 
-def locked_by_itself(cfg: Config, account: str, job_id: str) -> bool:
-    """Whether a run of this very job holds the account's lock right now: a run of it
-    that has not ended is in the ledger, and the lock is held (a dead run's is not)."""
-    if not any(not r.get("finished_at") for r in runs_of(cfg, job_id)):
+def locked_by_itself(cfg: Config, account: str, runs: list[dict[str, Any]]) -> bool:
+    """Whether a run of this very job (``runs``: the job's, from the ledger) holds the
+    account's lock right now: one of them has not ended, and the lock is held (a dead
+    run's is not)."""
+    if not any(not r.get("finished_at") for r in runs):
         return False
     place = ledger_place(cfg)
     if not place.url:
@@ -100,9 +101,9 @@ def run_job(task: Task, cfg: Config, account: str, flows: list[str] | None,
         return _result(Outcome(account, "config", EXIT_CONFIG, message=message), worker,
                        job_id, attempt)
     try:
-        done = next((r for r in reversed(runs_of(cfg, job_id)) if r.get("finished_at")),
-                    None)
-        busy = done is None and locked_by_itself(cfg, account, job_id)
+        runs = runs_of(cfg, job_id)
+        done = next((r for r in reversed(runs) if r.get("finished_at")), None)
+        busy = done is None and locked_by_itself(cfg, account, runs)
     except Exception as err:  # noqa: BLE001 - the ledger out of reach: not now, not lost
         outcome = Outcome(account, "ledger", EXIT_LEDGER,
                           message=f"the ledger could not be read: {err}")
