@@ -309,6 +309,9 @@ def test_accounts_queued_run_once_each_on_the_workers_and_name_them(
         again = enqueue(cfg, names)
         assert all(q.job_id for q in first)
         assert [(q.job_id, q.waiting) for q in again] == [(None, q.job_id) for q in first]
+        # A job of other flows (an answer's delivery, say) is not the waiting one's.
+        (other,) = enqueue(cfg, names[:1], flows=["followups"])
+        assert other.job_id and other.job_id != first[0].job_id
 
         workers = Workers(config, worker_env(), tmp_path)
         workers.start(2)
@@ -316,6 +319,7 @@ def test_accounts_queued_run_once_each_on_the_workers_and_name_them(
             _ready(cfg, workers, 2)
             outcomes = {q.account: _result(cfg, str(q.job_id), workers, timeout_s=300)
                         for q in first}
+            followups = _result(cfg, str(other.job_id), workers, timeout_s=300)
             # The console's Run now goes through the queue too, and names the worker.
             console = web.Console(config=cfg)
             job, started = runnow.start_job(console, account=names[1], flows=[],
@@ -338,6 +342,7 @@ def test_accounts_queued_run_once_each_on_the_workers_and_name_them(
 
     assert {n: o["status"] for n, o in outcomes.items()} == dict.fromkeys(names, "ok")
     assert via_console["status"] == "ok" and via_console["exit_code"] == 0, via_console
+    assert followups["status"] == "ok" and followups["account"] == names[0], followups
     assert via_console["worker"] in {"w1@test", "w2@test"} and via_console["run_id"]
     used = {o["worker"] for o in outcomes.values()}
     assert used == {"w1@test", "w2@test"}, "both workers took jobs"
@@ -348,10 +353,10 @@ def test_accounts_queued_run_once_each_on_the_workers_and_name_them(
         runs = ledger.runs(50)
     finally:
         ledger.close()
-    assert sorted(r["account"] for r in runs) == sorted([*names, names[1]]), \
-        "each account once, and the console's run"
+    assert sorted(r["account"] for r in runs) == sorted([*names, names[1], names[0]]), \
+        "each account once, the console's run and the follow-ups' job"
     assert {r["run_id"]: r["worker"] for r in runs} == {
-        **{o["run_id"]: o["worker"] for o in outcomes.values()},
+        **{o["run_id"]: o["worker"] for o in (*outcomes.values(), followups)},
         via_console["run_id"]: via_console["worker"]}
     rows = {r.run_id: r for r in list_runs(tmp_path / "recordings")}
     for o in outcomes.values():

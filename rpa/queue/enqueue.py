@@ -1,11 +1,12 @@
 """Putting runs on the queue, and hearing how they ended.
 
-One job waits per account at a time: a job put on the queue marks its account in Redis
-(``<queue>:waiting:<account>``, the job's id) until a worker starts it, and a second
-``rpa enqueue`` or schedule slot meanwhile leaves that account out (the waiting job will
-do what it would have), so a backlog never grows a run per slot while workers are busy or
-down. The mark expires with the queue's visibility timeout, so a lost one cannot keep the
-account off the queue for good.
+One job of the same flows waits per account at a time: a job put on the queue marks its
+account in Redis (``<queue>:waiting:<account>:<flows>``, the job's id) until a worker
+starts it, and a second ``rpa enqueue`` or schedule slot of the same flows meanwhile leaves
+that account out (the waiting job will do what it would have; a job of other flows, such
+as an answer's delivery, is queued), so a backlog never grows a run per slot while
+workers are busy or down. The mark expires with the queue's visibility timeout, so a lost
+one cannot keep the account off the queue for good.
 """
 
 from __future__ import annotations
@@ -45,9 +46,12 @@ def _client(cfg: Config) -> Any:
     return redis.Redis.from_url(broker_url(cfg), socket_timeout=10, socket_connect_timeout=10)
 
 
-def _key(cfg: Config, account: str) -> str:
+def _key(cfg: Config, account: str, flows: list[str] | None, dry_run: bool) -> str:
+    """The account's waiting mark for a job of these flows (the same job twice is one; a
+    job of other flows, such as an answer's delivery, is another)."""
     assert cfg.queue is not None
-    return f"{cfg.queue.name}:waiting:{account}"
+    what = ",".join(sorted(flows)) if flows else "routine"
+    return f"{cfg.queue.name}:waiting:{account}:{what}{':dry-run' if dry_run else ''}"
 
 
 def enqueue(cfg: Config, accounts: list[str], *, flows: list[str] | None = None,
@@ -74,7 +78,7 @@ def enqueue(cfg: Config, accounts: list[str], *, flows: list[str] | None = None,
             raise unreachable(cfg, err) from err
         for name in accounts:
             job_id = str(uuid.uuid4())
-            key = _key(cfg, name)
+            key = _key(cfg, name, flows, dry_run)
             if not client.set(key, job_id, nx=True, ex=cfg.queue.visibility_timeout_s):
                 held = client.get(key)
                 out.append(Queued(name, None, held.decode() if held else "?"))
@@ -96,12 +100,13 @@ def enqueue(cfg: Config, accounts: list[str], *, flows: list[str] | None = None,
     return out
 
 
-def release_waiting(cfg: Config, account: str, job_id: str) -> None:
+def release_waiting(cfg: Config, account: str, flows: list[str] | None, dry_run: bool,
+                    job_id: str) -> None:
     """A worker starts ``job_id``: the account may be queued again (only this job's mark
     is removed, never a newer one's)."""
     client = _client(cfg)
     try:
-        key = _key(cfg, account)
+        key = _key(cfg, account, flows, dry_run)
         if client.get(key) == job_id.encode():
             client.delete(key)
     finally:

@@ -91,7 +91,7 @@ def run_job(task: Task, cfg: Config, account: str, flows: list[str] | None,
     from rpa.queue.enqueue import release_waiting
 
     try:
-        release_waiting(cfg, account, job_id)
+        release_waiting(cfg, account, flows, dry_run, job_id)
     except Exception as err:  # noqa: BLE001 - the mark expires by itself; the run matters
         logger.warning("job {}: the account's waiting mark stays until it expires: {}",
                        job_id, err)
