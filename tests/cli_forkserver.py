@@ -145,6 +145,28 @@ class CliForkServer:
         self.stop()
 
 
+class CliForkServers:
+    """Fork servers by environment, started as commands need them: a command runs in the
+    server started with exactly its environment (a command of another is another's)."""
+
+    def __init__(self) -> None:
+        self._servers: dict[tuple[tuple[str, str], ...], CliForkServer] = {}
+
+    def run(self, args: list[str], *, cwd: Path, env: dict[str, str], input: str = "",
+            timeout: float = 120) -> subprocess.CompletedProcess[str]:
+        """``python -m rpa.cli *args`` in ``cwd`` with ``env`` (the whole environment)."""
+        key = tuple(sorted(env.items()))
+        server = self._servers.get(key)
+        if server is None:
+            server = self._servers[key] = CliForkServer(env)
+        return server.run(args, cwd=cwd, input=input, timeout=timeout)
+
+    def stop(self) -> None:
+        servers, self._servers = list(self._servers.values()), {}
+        for server in servers:
+            server.stop()
+
+
 def _text(data: bytes) -> str:
     """As ``subprocess`` decodes a text stream: the locale's encoding, universal newlines."""
     import locale
