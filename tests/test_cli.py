@@ -53,6 +53,9 @@ def _story(run_json: dict[str, Any]) -> dict[str, tuple[str, str, bool]]:
             for t in run_json["threads"]}
 
 
+DEMOS = 2  # runs of the demo in a row
+
+
 def check_demo_matches_the_scenario(proc: subprocess.CompletedProcess[str],
                                     run_json: dict[str, Any], runs: list[Path]) -> None:
     """One demo's output and its routine's run.json tell the at-risk scenario's story."""
@@ -98,14 +101,16 @@ def check_demo_matches_the_scenario(proc: subprocess.CompletedProcess[str],
         assert "Mailbox skipped" in out
 
 
-def test_the_demo_runs_three_times_in_a_row_and_the_console_shows_its_escalations(
+def test_the_demo_runs_again_afresh_and_the_console_shows_its_escalations(
         tmp_path: Path, kept_browser: Any) -> None:
     """A newcomer runs the demo again after reading the first output: each demo starts
     afresh in a folder of its own (state beside its recordings), exits 0 and tells the same
-    story; ``rpa console --demo``'s configuration reads the newest demo's own ledger."""
+    story; ``rpa console --demo``'s configuration reads the newest demo's own ledger.
+    Two demos show it (a second one runs where a first left its folder, its ``latest`` and
+    its ledger); a third ran the same code again, 12 s of CPU."""
     folders: list[Path] = []
     stories = []
-    for attempt in range(3):
+    for attempt in range(DEMOS):
         proc = rpa("demo", "--scenario", "at-risk", cwd=tmp_path)
         assert proc.returncode == 0, f"demo {attempt + 1}: {proc.stdout}{proc.stderr}"
         assert "Traceback" not in proc.stdout + proc.stderr
@@ -122,8 +127,8 @@ def test_the_demo_runs_three_times_in_a_row_and_the_console_shows_its_escalation
         assert f"{folder}" in proc.stdout and "rpa console --demo" in proc.stdout
         folders.append(folder)
         stories.append(_story(run_json))
-    assert len(set(folders)) == 3, "each demo has a folder of its own"
-    assert stories[0] == stories[1] == stories[2], "the same story each time"
+    assert len(set(folders)) == DEMOS, "each demo has a folder of its own"
+    assert all(story == stories[0] for story in stories), "the same story each time"
     assert (tmp_path / "demo" / "latest").resolve() == folders[-1]
     assert not (tmp_path / "recordings").exists(), "nothing of the demo in the checkout's runs"
 
