@@ -248,9 +248,14 @@ def _serve(socket_path: str) -> tuple[list[str], str]:
 
 
 if __name__ == "__main__":
+    import gc
     import runpy
 
     import rpa.cli  # noqa: F401 - what `python -m rpa.cli` imports before the command runs
+
+    # What was imported stays out of the children's collections: a collection walking it
+    # would copy each page it touches into the child (its CPU: 0.23 s -> 0.15 s a command).
+    gc.freeze()
 
     args, cwd = _serve(sys.argv[1])
     os.chdir(cwd)
