@@ -37,7 +37,9 @@ MAX_FDS = 3  # stdin, stdout, stderr
 
 
 class CliForkServer:
-    """The server process, started with ``env``; :meth:`run` runs one `rpa` command."""
+    """The server process, started with ``env``; :meth:`run` runs one `rpa` command (from
+    any thread). The server stops with the thread that started it (its parent-death
+    signal), so start it from one that outlives its use (the test's, not a pool's)."""
 
     def __init__(self, env: dict[str, str]) -> None:
         self.env = dict(env)
@@ -177,6 +179,17 @@ def _text(data: bytes) -> str:
 
 # ---- the server ------------------------------------------------------------------------
 
+def _die_with_parent() -> None:
+    """The server is told to stop (SIGTERM) when the test process that started it dies
+    without stopping it (Linux: the parent-death signal; a forked child does not keep it)."""
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    ctypes.CDLL(None).prctl(pr_set_pdeathsig, signal.SIGTERM, 0, 0, 0)
+    if os.getppid() == 1:  # the parent is gone already
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
 def _serve(socket_path: str) -> tuple[list[str], str]:
     """Accept commands until told to stop; in a forked child, return its arguments and
     working directory (the child then runs the command)."""
@@ -196,6 +209,7 @@ def _serve(socket_path: str) -> tuple[list[str], str]:
         stop = True
 
     signal.signal(signal.SIGTERM, stopping)
+    _die_with_parent()
     os.rename(socket_path + ".new", socket_path)  # the client waits for this name
     waiting: dict[int, socket.socket] = {}  # a child's pid: who asked for it
     sel = selectors.DefaultSelector()
