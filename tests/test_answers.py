@@ -11,7 +11,7 @@ import json
 import os
 import re
 import subprocess
-import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,7 @@ from rpa.owner.answers import AnswerError, submit
 from rpa.practice import dovecot
 from rpa.practice.receiver import Receiver
 from rpa.run.orchestrator import run
+from tests.cli_forkserver import CliForkServers
 from tests.conftest import Sandbox
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -37,10 +38,20 @@ BAD_TEMPLATE = {"name": "care", "when": ["dishwasher"],
                         "{va_full_name}"}
 
 
+# Each `rpa` command is a process of its own, forked from a server that has imported what
+# `python -m rpa.cli` imports (tests/cli_forkserver.py): no Python start-up each.
+CLI = CliForkServers()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _cli_servers() -> Iterator[None]:
+    yield
+    CLI.stop()
+
+
 def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "200"}
-    return subprocess.run([sys.executable, "-m", "rpa.cli", *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=120, check=False)
+    return CLI.run(list(args), cwd=cwd, env=env, timeout=120)
 
 
 def _config_file(cfg: Config, tmp_path: Path) -> Path:

@@ -7,8 +7,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import subprocess
-import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ from rpa.errors import ConfigError
 from rpa.ledger import Ledger
 from rpa.practice.receiver import Receiver
 from rpa.run.orchestrator import EXIT_OK, EXIT_UNDELIVERED, RunResult, run
+from tests.cli_forkserver import CliForkServers
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -211,10 +211,20 @@ def test_followup_times_are_validated_with_a_clear_error(value: object, wanted: 
     assert again.followups == cfg.followups
 
 
+# Each `rpa` command is a process of its own, forked from a server that has imported what
+# `python -m rpa.cli` imports (tests/cli_forkserver.py): no Python start-up each.
+CLI = CliForkServers()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _cli_servers() -> Iterator[None]:
+    yield
+    CLI.stop()
+
+
 def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "200"}
-    return subprocess.run([sys.executable, "-m", "rpa.cli", *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=60, check=False)
+    return CLI.run(list(args), cwd=cwd, env=env, timeout=60)
 
 
 def test_escalations_list_all_and_show(tmp_path: Path) -> None:

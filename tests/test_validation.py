@@ -8,6 +8,7 @@ owner.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import socket
 import ssl
@@ -215,6 +216,7 @@ def tls_imap(self_signed: tuple[Path, Path]) -> Iterator[tuple[int, list[str]]]:
     listener.settimeout(10)
     heard: list[str] = []
     stop = threading.Event()
+    accepted: list[socket.socket] = []
 
     def serve() -> None:
         while not stop.is_set():
@@ -222,8 +224,10 @@ def tls_imap(self_signed: tuple[Path, Path]) -> Iterator[tuple[int, list[str]]]:
                 raw, _ = listener.accept()
             except OSError:
                 return
+            accepted.append(raw)
             try:
                 with ctx.wrap_socket(raw, server_side=True) as conn:
+                    accepted.append(conn)  # raw's descriptor is conn's now
                     conn.sendall(b"* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN] ready\r\n")
                     for line in conn.makefile("rb"):
                         text = line.decode(errors="replace")
@@ -243,6 +247,11 @@ def tls_imap(self_signed: tuple[Path, Path]) -> Iterator[tuple[int, list[str]]]:
     thread.start()
     yield listener.getsockname()[1], heard
     stop.set()
+    # A close alone wakes neither a thread blocked in accept() nor one reading a client
+    # that left its connection open (it waited out join's 5 s); a shutdown does, at once.
+    for sock in (listener, *accepted):
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
     listener.close()
     thread.join(5)
 

@@ -61,7 +61,10 @@ class Receiver:
                 return
 
         self._server = ThreadingHTTPServer((self.host, 0), Handler)
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        # A stop waits for the serving loop's next look at its flag: half a second at the
+        # default interval, on every receiver's stop (a demo's end, each test's).
+        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+                         daemon=True).start()
         return self
 
     @property
