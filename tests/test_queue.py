@@ -346,8 +346,10 @@ def test_accounts_queued_run_once_each_on_the_workers_and_name_them(
     assert via_console["worker"] in {"w1@test", "w2@test"} and via_console["run_id"]
     used = {o["worker"] for o in outcomes.values()}
     assert used == {"w1@test", "w2@test"}, "both workers took jobs"
-    assert redone["status"] == "done_before" and redone["run_id"] == outcomes[names[0]][
-        "run_id"]
+    # ... and tells the outcome of the run that did it
+    assert redone["done_before"] is True and redone["run_id"] == outcomes[names[0]]["run_id"]
+    assert (redone["status"], redone["exit_code"], redone["worker"], redone["folder"]) == (
+        "ok", 0, outcomes[names[0]]["worker"], outcomes[names[0]]["folder"])
     ledger = PostgresLedger(pg_database.url, password=pg_database.password)
     try:
         runs = ledger.runs(50)

@@ -34,7 +34,7 @@ from rpa.config import Config, check_secrets
 from rpa.errors import ConfigError, RunLocked
 from rpa.ledger import advisory_lock
 from rpa.run.fleet import Job, Outcome, run_in_child
-from rpa.run.orchestrator import EXIT_CONFIG, EXIT_LEDGER, text_owner
+from rpa.run.orchestrator import EXIT_CONFIG, EXIT_LEDGER, exit_code_of, text_owner
 from rpa.run.storage import ledger_place, open_ledger
 
 # Outcomes that call for another attempt: the account was locked, the run's process died.
@@ -117,9 +117,7 @@ def run_job(task: Task, cfg: Config, account: str, flows: list[str] | None,
     if done is not None:
         logger.info("job {} ({}) already ended in run {}: not run again", job_id, account,
                     done["run_id"])
-        return {**_result(Outcome(account, "done_before", 0,
-                                  message=f"ended before, in run {done['run_id']}"),
-                          worker, job_id, attempt), "run_id": done["run_id"]}
+        return _ended_before(cfg, done, job_id, attempt)
     if busy:  # handed out again while its run goes on
         logger.info("job {} ({}): its run goes on elsewhere; looked at again in {} s",
                     job_id, account, q.retry_delay_s)
@@ -158,6 +156,30 @@ def _give_up(cfg: Config, account: str, outcome: Outcome, attempts: int) -> None
     text_owner(cfg, acc, secrets, f"Bot: {account}'s run did not happen after {tries}: "
                f"{why}. The VA looks at the workers' logs.",
                details=outcome.message, title="Seller Central run not done")
+
+
+def _ended_before(cfg: Config, done: dict[str, Any], job_id: str,
+                  attempt: int) -> dict[str, Any]:
+    """The outcome of a job whose run had already ended: that run's (its status, worker
+    and folder; its exit code as the run reckoned it, from its run.json when the shared
+    recordings have it), so a job handed out twice tells one story whichever delivery
+    is heard last; ``done_before`` says so."""
+    import json
+    from pathlib import Path
+
+    folder = Path(cfg.paths.recordings_dir) / str(done["run_id"])
+    status = str(done.get("status") or "failed")
+    data = None
+    try:
+        data = json.loads((folder / "run.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        pass
+    code = exit_code_of(status, data if isinstance(data, dict) else {})
+    return {"account": done["account"], "status": status, "exit_code": code,
+            "seconds": 0.0, "message": f"ended before, in run {done['run_id']}",
+            "worker": done.get("worker") or "", "job": job_id, "attempt": attempt,
+            "run_id": done["run_id"], "folder": str(folder) if data is not None else None,
+            "done_before": True}
 
 
 def _result(outcome: Outcome, worker: str, job_id: str, attempt: int) -> dict[str, Any]:

@@ -235,12 +235,19 @@ def run(cfg: Config, *, account: str | None = None, flows: list[str] | None = No
             logger.info("run {} finished: {} — report {}", run_id, status,
                         evidence.folder / "report.html")
             logger.remove(sink)
-    code = {"ok": EXIT_OK, "failed": EXIT_FAILED, "needs_person": EXIT_PERSON}[status]
-    if code == EXIT_OK and data["undelivered"]:
+    return RunResult(status, exit_code_of(status, data), evidence.folder, data)
+
+
+def exit_code_of(status: str, data: dict[str, Any]) -> int:
+    """A run's exit code from its status and its run.json's data (a text that reached no
+    channel, a configuration error)."""
+    code = {"ok": EXIT_OK, "needs_person": EXIT_PERSON}.get(status, EXIT_FAILED)
+    if code == EXIT_OK and data.get("undelivered"):
         code = EXIT_UNDELIVERED
-    if status == "failed" and any(e["kind"] == "config" for e in errors):
+    if status == "failed" and any((e or {}).get("kind") == "config"
+                                  for e in data.get("errors") or []):
         code = EXIT_CONFIG
-    return RunResult(status, code, evidence.folder, data)
+    return code
 
 
 def _run_flow(ctx: RunContext, fl: Any, results: dict[str, dict[str, Any]],
