@@ -43,6 +43,14 @@ PAGES = {
     "inbox": "/messaging/inbox-v3?fi=all",
     "thread": THREAD_PATH,  # the first thread the inbox lists
 }
+# What shows once a page has drawn what the check reads (a single-page app draws after its
+# address has loaded): waited for, any of them, before the keys are looked for; none
+# showing is no error (a changed page is what the check is for), its keys are read as
+# they are.
+DRAWN = {
+    PAGES["inbox"]: ["inbox.thread_row", "inbox.empty"],
+    THREAD_PATH: ["thread.detail", "thread.message"],
+}
 # Keys looked for inside one row (the first) rather than on the whole page.
 ROW_OF = {
     **{f"health.metric_{k}": "health.metric_row" for k in ("name", "value", "target",
@@ -163,6 +171,11 @@ def check_pages(ctx: RunContext) -> list[list[str | None]]:
                 except SelectorNotFound:  # a changed list: its keys are checked as they are
                     pass
             sc.open(path)
+            if template in DRAWN:
+                try:
+                    ctx.selectors.which(ctx.page, DRAWN[template])
+                except SelectorNotFound:
+                    pass
             by_label = _by_label(sc, template)
             for key in keys:
                 ns = key.split(".", 1)[0]
