@@ -356,16 +356,22 @@ def test_a_child_that_dies_is_reported_and_the_others_go_on(
             lock = tmp_path / "state" / "locks" / "doomed.lock"
             os.kill(int(lock.read_text()), signal.SIGKILL)
 
+    from loguru import logger
+
+    said: list[str] = []  # what the bot logged meanwhile, to tell why a text went missing
+    sink = logger.add(lambda m: said.append(str(m)), level="INFO")
     try:
         outcomes = run_many(cfg, [Job("doomed"), Job("fine")], concurrency=1,
                             on_event=on_event)
     finally:
+        logger.remove(sink)
         receiver.stop()
     doomed, fine = outcomes
+    assert (doomed.status, doomed.exit_code) == ("crashed", 1), doomed
     texts = _texts(receiver, "doomed")
-    assert len(texts) == 1 and "doomed's run ended before it finished" in texts[0], texts
+    assert len(texts) == 1 and "doomed's run ended before it finished" in texts[0], (
+        texts, receiver.items, said)
     assert _texts(receiver, "fine") == [], "a run that ended is not the subject"
-    assert (doomed.status, doomed.exit_code) == ("crashed", 1)
     assert "SIGKILL" in doomed.message and doomed.result is None
     assert (fine.status, fine.exit_code) == ("ok", 0) and isinstance(fine, Outcome)
     assert worst_exit(o.exit_code for o in outcomes) == 1

@@ -136,6 +136,7 @@ SELECTOR_KEYS: tuple[str, ...] = (
     "inbox.thread_row",
     "orders.row",
     "orders.unshipped_count",
+    "thread.detail",
     "thread.error",
     "thread.from_seller",
     "thread.message",
