@@ -493,3 +493,59 @@ def test_a_job_that_cannot_read_the_ledger_is_tried_again_then_the_owner_is_told
     assert "ledger could not be read" in texts[0]
     assert not (tmp_path / "recordings").exists() or not any(
         (tmp_path / "recordings").iterdir()), "nothing ran"
+
+
+BUG_HOOK = r'''
+import os, sys
+
+if os.environ.get("BUG_IN_JOB") and sys.argv[:1] != ["-c"]:
+    import rpa.queue.jobs as jobs
+
+    def broken(*args, **kwargs):
+        raise ZeroDivisionError("a bug of the job's own")
+
+    jobs.run_in_child = broken
+'''
+
+
+def test_a_job_that_meets_a_bug_texts_the_owner_and_fails_visibly(
+        redis_server: RedisServer, receiver: Receiver, pg_database: PgDatabase,
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An exception of the job's own (not a run's outcome): the owner is texted, and the
+    job ends FAILURE with the error, never quietly."""
+    monkeypatch.setenv("X_PW", "not-used")
+    monkeypatch.setenv("X_TOTP", "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP")
+    monkeypatch.setenv("T_SMS_URL", receiver.url("sms"))
+    base = parse_config({
+        "accounts": [{"name": "shop", "email": "va@example.org", "password_env": "X_PW",
+                      "totp_secret_env": "X_TOTP"}],
+        "va": {"full_name": "Maria Santos", "initials": "MS"},
+        "notify": {"sms": {"url_env": "T_SMS_URL"}},
+        "paths": {"state_dir": str(tmp_path / "state"),
+                  "recordings_dir": str(tmp_path / "recordings")},
+        "ledger": pg_database.config,
+    }, "test-queue-bug")
+    cfg, config = _queued_config(base, redis_server, tmp_path, monkeypatch)
+    hook = tmp_path / "hook"
+    hook.mkdir()
+    (hook / "sitecustomize.py").write_text(BUG_HOOK)
+    env = worker_env()
+    env.update(BUG_IN_JOB="1", PYTHONPATH=f"{hook}{os.pathsep}{env['PYTHONPATH']}")
+    workers = Workers(config, env, tmp_path)
+    workers.start(1)
+    try:
+        _ready(cfg, workers, 1)
+        (queued,) = enqueue(cfg, ["shop"])
+        app = make_app(cfg)
+        try:
+            res = app.AsyncResult(queued.job_id)
+            res.get(timeout=120, propagate=False)
+            state, error = res.state, str(res.result)
+        finally:
+            app.close()
+    finally:
+        workers.stop()
+    assert state == "FAILURE" and "a bug of the job's own" in error
+    texts = receiver.messages("sms")
+    assert len(texts) == 1 and "shop's run did not happen after 1 attempt:" in texts[0], texts
+    assert "a bug" in texts[0]

@@ -28,13 +28,20 @@ from __future__ import annotations
 from typing import Any
 
 from celery import Celery, Task
+from celery.exceptions import Retry
 from loguru import logger
 
 from rpa.config import Config, check_secrets
 from rpa.errors import ConfigError, RunLocked
 from rpa.ledger import advisory_lock
 from rpa.run.fleet import Job, Outcome, run_in_child
-from rpa.run.orchestrator import EXIT_CONFIG, EXIT_LEDGER, exit_code_of, text_owner
+from rpa.run.orchestrator import (
+    EXIT_CONFIG,
+    EXIT_FAILED,
+    EXIT_LEDGER,
+    exit_code_of,
+    text_owner,
+)
 from rpa.run.storage import ledger_place, open_ledger
 
 # Outcomes that call for another attempt: the account was locked, the run's process died.
@@ -50,7 +57,14 @@ def register(app: Celery, cfg: Config) -> None:
     @app.task(bind=True, name=TASK_NAME, max_retries=None)  # type: ignore[untyped-decorator]
     def run_account(task: Task, account: str, flows: list[str] | None = None,
                     dry_run: bool = False, tries: int = 0) -> dict[str, Any]:
-        return run_job(task, cfg, account, flows, dry_run, tries)
+        try:
+            return run_job(task, cfg, account, flows, dry_run, tries)
+        except Retry:
+            raise
+        except Exception as err:  # a bug of the job's own: its owner hears, then Celery
+            _give_up(cfg, account, Outcome(account, "error", EXIT_FAILED,
+                                           message=f"{type(err).__name__}: {err}"), tries + 1)
+            raise
 
 
 def runs_of(cfg: Config, job_id: str) -> list[dict[str, Any]]:
@@ -141,8 +155,8 @@ def _give_up(cfg: Config, account: str, outcome: Outcome, attempts: int) -> None
     """The last attempt was refused or died: the owner hears of it (the run could not)."""
     logger.error("{}'s run: {} after {} attempts ({})", account, outcome.status, attempts,
                  outcome.message)
-    acc = cfg.account(account)
     try:
+        acc = cfg.account(account)
         secrets = check_secrets(cfg, acc, [])  # the owner's channels
     except ConfigError as err:
         logger.error("the owner of {} cannot be texted: {}", account, err)
