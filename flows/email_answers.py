@@ -96,12 +96,18 @@ def take_owner_answers(ctx: RunContext, cfg: MailboxConfig, mails: list[OwnerMai
     run; None: none count)."""
     out = Taken()
     ledger = ctx.ledger
+    series = ctx.config.code_series()
+    own = series.get(ctx.account.name, "")
     for mail in mails:
         item = mail.item
         mid = item.message_id
         fresh = fresh_text(mail.text)
         by_ref = ledger.code_for_mail(referenced_ids(item))
-        code = by_ref or code_in(item.subject, fresh)
+        code = by_ref or code_in(item.subject, fresh, series=tuple(series.values()))
+        if code is not None and own and "-" not in code and ledger.escalation(code) is None:
+            # "B004" from the owner of an account whose codes are ACME-B004: its own, if
+            # the ledger has it (the proof below is asked all the same)
+            code = f"{own}-{code}" if ledger.escalation(f"{own}-{code}") else code
         if code is None:
             out.notes[mid] = "mail from the owner (no escalation code): kept"
             continue

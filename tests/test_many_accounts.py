@@ -46,9 +46,10 @@ from rpa.run.orchestrator import _runs_texts, account_lock, notifier_urls, run
 
 FLOWS = ["dashboard", "buyer_messages"]
 CAPTCHA_SELLER = 2  # cedar-and-pine-outdoors: its sandbox shows a CAPTCHA
-# An escalation code with its answer token ("B004-K7QP"), and a run id: they differ from
-# one run to the next by design (one counter for every account; a fresh id each run).
-CODE = re.compile(r"\b([BREFS])\d{3,5}(?:-[A-Z2-9]{4})?\b")
+# An escalation code's answer token ("AG-B004-K7QP") and a run id differ from one run to
+# the next by design (random; a fresh id each run). The code itself does not: each account
+# numbers its own series, whatever the others do meanwhile.
+CODE = re.compile(r"\b((?:[A-Z][A-Z0-9]{0,4}-)?[BREFS]\d{3,5})-[A-Z2-9]{4}\b")
 RUN_ID = re.compile(r"\d{8}T\d{6}Z-[A-Za-z0-9_.-]+-[0-9a-f]{6}")
 
 
@@ -164,6 +165,16 @@ def test_six_accounts_three_at_a_time_tell_the_serial_story_and_a_failing_one_ch
     codes = [t["escalation"] for o in outcomes if o.result is not None
              for t in o.result.data["threads"] if t["escalation"]]
     assert codes and len(codes) == len(set(codes))
+    # ... and each account's are its own series: its prefix, numbered from 001 on
+    series = cfg.code_series()
+    assert len(set(series.values())) == 6
+    for o in outcomes:
+        if o.result is None:
+            continue
+        opened = o.result.data["escalations"].get("opened", [])
+        assert all(c.startswith(series[o.account] + "-") for c in opened), (o.account, opened)
+        mine = sorted(int(c.rsplit("-", 1)[1][1:]) for c in opened)
+        assert mine == list(range(1, len(mine) + 1)), (o.account, opened)
 
 
 # ---- the same account is never run twice at once -----------------------------------------

@@ -15,6 +15,7 @@ from rpa import logs
 from rpa.cli.common import AccountOpt, ConfigOpt, console, err_console
 from rpa.cli.runs import execute, print_summary
 from rpa.config import Config, load_config
+from rpa.owner.answers import normalise_code
 from rpa.run.orchestrator import EXIT_CONFIG
 
 escalations_app = typer.Typer(help="The owner's escalations (B/R/E codes) and their state.")
@@ -81,7 +82,7 @@ def escalations_show(code: str = typer.Argument(..., help="the code, e.g. E004")
     """Print one escalation whole: every field, its state's times and its deliveries."""
     cfg = load_config(config)
     ledger = _open_ledger(cfg)
-    esc = ledger.escalation(code.strip().upper()) if ledger is not None else None
+    esc = ledger.escalation(normalise_code(code)) if ledger is not None else None
     deliveries = ledger.deliveries(esc["code"]) if esc is not None else []
     history = ledger.events(esc["code"]) if esc is not None else []
     if ledger is not None:
@@ -118,7 +119,8 @@ def escalations_show(code: str = typer.Argument(..., help="the code, e.g. E004")
                       highlight=False, soft_wrap=True)
 
 
-def answer_cmd(code: str = typer.Argument(..., help="the code the owner answered, e.g. B004"),
+def answer_cmd(code: str = typer.Argument(
+                   ..., help="the code the owner answered, e.g. B004 or ACME-B004"),
                text: Optional[str] = typer.Argument(  # noqa: UP045
                    None, help="the owner's answer (or --file)"),
                file: Optional[Path] = typer.Option(  # noqa: UP045

@@ -6,7 +6,8 @@ already in the environment win.
 
 One section or concern a module: ``base`` (the strict model every section is, and the
 checks they share: environment variable names, CA files, loopback hosts), ``accounts``
-(the Seller Central accounts, their language, the VA), ``notify`` (the owner's channels),
+(the Seller Central accounts, their language, the VA), ``codes`` (each account's series
+of escalation codes once there are several: ACME-B001), ``notify`` (the owner's channels),
 ``runtime`` (the browser, the state and recordings folders, retries), ``ledger`` (where
 the ledger is kept: the SQLite file, or a PostgreSQL database), ``queue`` (runs on a Redis
 queue for ``rpa worker`` processes), ``replies`` (reply

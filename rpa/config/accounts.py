@@ -10,6 +10,7 @@ from urllib.parse import urlparse
 from pydantic import Field, field_validator
 
 from rpa.config.base import StrictModel, check_env_name, is_loopback
+from rpa.config.codes import clean_prefix
 from rpa.config.notify import NotifyConfig
 
 # The languages whose words and number format the bot reads (rpa.seller_central.locale),
@@ -47,6 +48,9 @@ class AccountConfig(StrictModel):
     # This account's owner channels, in place of the top-level ``notify`` (an agency's
     # sellers each have their own phone); left out, the top-level ones.
     notify: NotifyConfig | None = None
+    # The prefix of this account's escalation codes (ACME: ACME-B001) when there are
+    # several accounts; left out, made from the name (rpa.config.codes).
+    code_prefix: str | None = None
 
     _env = field_validator("password_env", "totp_secret_env")(check_env_name)
 
@@ -61,6 +65,11 @@ class AccountConfig(StrictModel):
                              f"{', '.join(LANGUAGES)}, or auto (left out: from the page, "
                              "else from the marketplace name)")
         return code
+
+    @field_validator("code_prefix")
+    @classmethod
+    def _code_prefix(cls, value: str | None) -> str | None:
+        return None if value is None else clean_prefix(value)
 
     @property
     def marketplace_language(self) -> str:

@@ -9,6 +9,7 @@ from pydantic import Field
 
 from rpa.config.accounts import AccountConfig, VaConfig
 from rpa.config.base import StrictModel, is_loopback
+from rpa.config.codes import code_series
 from rpa.config.console import ConsoleConfig
 from rpa.config.followups import FollowupsConfig
 from rpa.config.ledger import LedgerConfig
@@ -104,6 +105,7 @@ class Config(StrictModel):
                 raise ConfigError(f"account name '{acc.name}' is used twice", file=self.source,
                                   key=f"accounts[{i}].name")
             names.add(acc.name)
+        self.code_series()
         for i, entry in enumerate(self.schedule):
             if entry.account is not None and entry.account not in names:
                 raise ConfigError(f"no account named '{entry.account}' (known: "
@@ -167,6 +169,11 @@ class Config(StrictModel):
         if account.notify is not None:
             return account.notify, f"accounts[{self.accounts.index(account)}].notify"
         return self.notify, "notify"
+
+    def code_series(self) -> dict[str, str]:
+        """Each account's escalation code prefix by name ({}: one account, one plain
+        series); ConfigError when two would share one (rpa.config.codes)."""
+        return code_series(self.accounts, self.source)
 
     def notify_sections(self) -> list[tuple[NotifyConfig, str]]:
         """Every ``notify`` section of the file with its key: the top-level one, then each

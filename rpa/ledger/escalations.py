@@ -7,6 +7,8 @@ owner's answer and its delivery, and the counter the codes come from.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
 
 from rpa.ledger.base import Records, now_iso
@@ -64,6 +66,11 @@ class Escalations(Records):
     """
 
     code_floor: int
+    # Each account's code prefix by account name (rpa.config.codes): an account listed
+    # numbers its codes in a series of its own (ACME-B001), the others share the plain one.
+    series: Mapping[str, str] = MappingProxyType({})
+    # Each prefix's highest number the last run.json recorded, like ``code_floor``.
+    series_floor: Mapping[str, int] = MappingProxyType({})
 
     # The letter a code starts with, by kind ("X" for a kind not listed).
     PREFIXES = {"buyer_question": "B", "blocked_reply": "R", "email": "E", "finding": "F",
@@ -88,6 +95,27 @@ class Escalations(Records):
         top = self.db.execute("SELECT max(id) AS top FROM escalations").fetchone()["top"]
         return max(int(row["value"]) if row else 0, int(top or 0), self._file_counter(),
                    self.code_floor)
+
+    def series_counter(self, prefix: str) -> int:
+        """The highest number handed out in the series of ``prefix`` (ACME-B004: 4), as far
+        as the ledger (its counter row, its codes) and the last run.json remember."""
+        row = self.db.execute("SELECT value FROM meta WHERE name=?",
+                              (f"escalation_counter:{prefix}",)).fetchone()
+        top = 0
+        for found in self.db.execute("SELECT code FROM escalations WHERE code LIKE ?",
+                                     (f"{prefix}-%",)):
+            tail = str(found["code"])[len(prefix) + 2:]
+            if tail.isdigit():
+                top = max(top, int(tail))
+        return max(int(row["value"]) if row else 0, top, self.series_floor.get(prefix, 0))
+
+    def series_counters(self) -> dict[str, int]:
+        """Every series' highest number by prefix (those the ledger has counted or this
+        configuration names): kept in run.json, the floor of the next run's."""
+        names = {str(r["name"]).split(":", 1)[1] for r in self.db.execute(
+            "SELECT name FROM meta WHERE name LIKE 'escalation_counter:%'")}
+        return {p: self.series_counter(p)
+                for p in sorted(names | set(self.series.values()) | set(self.series_floor))}
 
     def escalate(self, account: str, kind: str, source_key: str, *, summary: str,
                  details: str, short: str = "", buyer: str = "", order_id: str = "",
@@ -123,6 +151,9 @@ class Escalations(Records):
                     existing[row["source_key"]] = str(row["code"])
             fresh = [it for it in items if it["source_key"] not in existing]
             first = self.escalation_counter() + 1
+            prefix = self.series.get(account, "")
+            # The account's own series: the code's number (the row's id stays the shared one)
+            series_first = self.series_counter(prefix) + 1 if prefix else first
             # Numbers are handed out in order, each source key once (a key twice in items
             # is one matter).
             numbers: dict[str, int] = {}
@@ -139,7 +170,9 @@ class Escalations(Records):
                     out.append((existing[key], False))
                     continue
                 number = numbers[key]
-                code = f"{self.PREFIXES.get(kind, 'X')}{number:03d}"
+                shown = series_first + number - first
+                code = (f"{prefix}-" if prefix else "") + \
+                    f"{self.PREFIXES.get(kind, 'X')}{shown:03d}"
                 if key in made:
                     out.append((code, False))
                     continue
@@ -161,6 +194,11 @@ class Escalations(Records):
                     "INSERT INTO meta (name, value) VALUES ('escalation_counter', ?)"
                     " ON CONFLICT(name) DO UPDATE SET value=excluded.value",
                     (str(first + len(numbers) - 1),))
+                if prefix:
+                    self.db.execute(
+                        "INSERT INTO meta (name, value) VALUES (?, ?)"
+                        " ON CONFLICT(name) DO UPDATE SET value=excluded.value",
+                        (f"escalation_counter:{prefix}", str(series_first + len(numbers) - 1)))
         return out
 
     def _after_insert(self, code: str) -> None:
@@ -170,6 +208,12 @@ class Escalations(Records):
         """The escalation ``code`` (None when the ledger has no such code)."""
         row = self.db.execute("SELECT * FROM escalations WHERE code=?", (code,)).fetchone()
         return dict(row) if row else None
+
+    def series_codes(self, bare: str) -> list[str]:
+        """The codes of every account's series that end in ``bare`` (B004: ACME-B004,
+        BH-B004): what a code typed without its prefix may have meant."""
+        return [str(r["code"]) for r in self.db.execute(
+            "SELECT code FROM escalations WHERE code LIKE ? ORDER BY id", (f"%-{bare}",))]
 
     def answer_token(self, code: str) -> str:
         """The answer token of ``code`` ("" for no such code); an escalation from before

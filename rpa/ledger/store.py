@@ -11,6 +11,7 @@ that may hold secrets (replies, details, errors) are scrubbed before they are ke
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -19,6 +20,11 @@ from rpa.ledger.backups import KEEP_BACKUPS
 
 class LedgerStore(Protocol):
     """The bot's memory between runs: what was seen, what was sent, what was escalated."""
+
+    # Each account's escalation code prefix by name, and each prefix's floor from the last
+    # run.json (rpa.ledger.escalations; set by whoever opens the ledger for a run).
+    series: Mapping[str, str]
+    series_floor: Mapping[str, int]
 
     @property
     def where(self) -> str:
@@ -112,6 +118,18 @@ class LedgerStore(Protocol):
     # --- escalations: codes, states, history, answers (rpa.ledger.escalations) ----------
     def escalation_counter(self) -> int:
         """The highest escalation number handed out, as far as anything remembers."""
+        ...
+
+    def series_counter(self, prefix: str) -> int:
+        """The highest number of the code series of ``prefix`` (ACME-B004: 4)."""
+        ...
+
+    def series_counters(self) -> dict[str, int]:
+        """Every code series' highest number by prefix."""
+        ...
+
+    def series_codes(self, bare: str) -> list[str]:
+        """The codes of every account's series that end in ``bare`` (B004: ACME-B004)."""
         ...
 
     def escalate(self, account: str, kind: str, source_key: str, *, summary: str,

@@ -170,12 +170,35 @@ _SUBJECT_PREFIX = re.compile(
 _TAG = re.compile(r"\[\s*[A-Za-z][A-Za-z .-]{0,19}\]\s*")
 
 
-def _code_re(prefixes: str) -> re.Pattern[str]:
+# Between an account's code prefix and the rest of its code (ACME-B004): a hyphen as the
+# bot writes it, or what a phone makes of it (a space, a dot, nothing).
+_SERIES_SEP = r"\s*[-·./_]?\s*"
+
+
+def split_code(code: str) -> tuple[str, str]:
+    """(series prefix, code in its series): ("ACME", "B004") for ACME-B004, ("", "B004")
+    for a code of the one plain series."""
+    prefix, _, rest = code.rpartition("-")
+    return prefix, rest
+
+
+def _code_re(prefixes: str, series: tuple[str, ...] = ()) -> re.Pattern[str]:
     letters = re.escape(prefixes)
+    # Only the configured accounts' prefixes, longest first: "Re B004" is no account's
+    # code unless an account's prefix were RE (refused in the configuration).
+    tag = (r"(?:(?P<series>" + "|".join(re.escape(s) for s in sorted(series, key=len,
+                                                                      reverse=True))
+           + r")" + _SERIES_SEP + r")?") if series else ""
     # A code stands alone, or with an answer token attached ("E012K7QP": a letter, then
     # three letters or digits, then no more); "E004x" glued to a word is no code.
-    return re.compile(r"(?:[\[(]\s*)?([" + letters + r"]\d{3,5})"
+    return re.compile(r"(?:[\[(]\s*)?" + tag + r"(?P<code>[" + letters + r"]\d{3,5})"
                       r"(?:(?![\w])|(?=[A-Z][A-Z2-9]{3}(?![A-Za-z0-9])))(?:\s*[\])])?", re.I)
+
+
+def _found_code(m: re.Match[str]) -> str:
+    code = m.group("code").upper()
+    tag = m.groupdict().get("series")
+    return f"{tag.upper()}-{code}" if tag else code
 
 
 # Between a code and its token: nothing, a middle dot, a hyphen, a dot, a slash or spaces.
@@ -184,25 +207,32 @@ _TOKEN_SEP = r"\s*[·.\-/:]?\s*"
 
 def token_quoted(texts: list[str], code: str, token: str) -> bool:
     """Whether one of ``texts`` quotes ``code`` with its answer ``token`` ("E012-K7QP",
-    "e012·k7qp", "E012 K7QP", "E012K7QP"; case does not matter)."""
+    "e012·k7qp", "E012 K7QP", "E012K7QP"; case does not matter). An account's prefix may
+    be left out ("B004-K7QP" for ACME-B004-K7QP): the token is the proof."""
     if not (code and token):
         return False
-    pattern = re.compile(rf"(?<![A-Za-z0-9]){re.escape(code)}{_TOKEN_SEP}{re.escape(token)}"
-                         r"(?![A-Za-z0-9])", re.I)
+    series, bare = split_code(code)
+    # the bare code not glued to another prefix ("BH-B004" is not ACME's B004)
+    alone = r"(?<![A-Za-z0-9][-·./_])"
+    tag = f"(?:{re.escape(series)}{_SERIES_SEP}|{alone})" if series else alone
+    pattern = re.compile(rf"(?<![A-Za-z0-9]){tag}{re.escape(bare)}{_TOKEN_SEP}"
+                         rf"{re.escape(token)}(?![A-Za-z0-9])", re.I)
     return any(pattern.search(clean_text(t or "")) for t in texts)
 
 
-def _leading_code(text: str, prefixes: str) -> tuple[str, int] | None:
-    """(code, end) when ``text`` starts with a code once reply prefixes and tags are
-    skipped; ``end`` is where the code (and its closing bracket) ends."""
-    code_re = _code_re(prefixes)
+def _leading_code(text: str, prefixes: str,
+                  series: tuple[str, ...] = ()) -> tuple[str, int] | None:
+    """(code, end) when ``text`` starts with a code (of one of the ``series`` prefixes, or
+    of none) once reply prefixes and tags are skipped; ``end`` is where the code (and its
+    closing bracket) ends."""
+    code_re = _code_re(prefixes, series)
     pos = 0
     for _ in range(20):  # enough for any honest chain of "Re: Fwd: AW:"
         while pos < len(text) and text[pos].isspace():
             pos += 1
         m = code_re.match(text, pos)
         if m:
-            return m.group(1).upper(), m.end()
+            return _found_code(m), m.end()
         # "Re E004": a reply word before a code without the colon
         bare = re.compile(r"re\s+(?=[" + re.escape(prefixes) + r"]\d)", re.I).match(text, pos)
         step = _SUBJECT_PREFIX.match(text, pos) or bare or _TAG.match(text, pos)
@@ -212,19 +242,22 @@ def _leading_code(text: str, prefixes: str) -> tuple[str, int] | None:
     return None
 
 
-def code_in(subject: str, fresh: str, prefixes: str = CODE_PREFIXES) -> str | None:
+def code_in(subject: str, fresh: str, prefixes: str = CODE_PREFIXES,
+            series: tuple[str, ...] = ()) -> str | None:
     """The escalation code an owner's mail answers, upper-case, or None.
 
-    A code is one of ``prefixes`` and 3 to 5 digits (E004, B12345). It counts at the start
-    of the subject once reply and forward prefixes (Re:, AW:, Fwd:, SV:..., repeated) and
-    brackets ([E004], (E004)) are set aside, or at the start of the first non-empty line of
-    the fresh text; anywhere else (quoted in a sentence) it does not.
+    A code is one of ``prefixes`` and 3 to 5 digits (E004, B12345), after one of the
+    accounts' ``series`` prefixes where it has one (ACME-B004; "acme b004" reads so). It
+    counts at the start of the subject once reply and forward prefixes (Re:, AW:, Fwd:,
+    SV:..., repeated) and brackets ([E004], (E004)) are set aside, or at the start of the
+    first non-empty line of the fresh text; anywhere else (quoted in a sentence) it does
+    not.
     """
-    found = _leading_code(clean_line(subject or ""), prefixes)
+    found = _leading_code(clean_line(subject or ""), prefixes, series)
     if found:
         return found[0]
     first = next((ln for ln in clean_text(fresh or "").split("\n") if ln.strip()), "")
-    found = _leading_code(first, prefixes)
+    found = _leading_code(first, prefixes, series)
     return found[0] if found else None
 
 
@@ -356,15 +389,17 @@ def readable_text(raw: bytes) -> str:
 
 def answer_text(fresh: str, code: str, token: str = "") -> str:
     """The owner's answer without the code it starts with ("E004: yes", "E004 - yes",
-    "[E004] yes", "E004" alone on the first line) and the code's answer ``token`` right after
+    "[E004] yes", "E004" alone on the first line; "ACME-B004" or "B004" for an account's
+    code) and the code's answer ``token`` right after
     it ("E004-K7QP: yes"): only a code on the first non-empty line is removed, with its
     separator; the rest is unchanged (outer whitespace stripped)."""
     text = (fresh or "").strip()
     if not text or not code:
         return text
     first, nl, rest = text.partition("\n")
-    found = _leading_code(first, code[0].upper() + code[0].lower())
-    if not found or found[0] != code.upper():
+    series, bare = split_code(code.upper())
+    found = _leading_code(first, bare[0], (series,) if series else ())
+    if not found or found[0] not in (code.upper(), bare):
         return text
     remainder = first[found[1]:]
     if token:

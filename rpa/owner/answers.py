@@ -17,6 +17,7 @@ run; the ledger's delivery state and the page (or the outbox) keep it from going
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -57,8 +58,15 @@ class Outcome:
         return self.status != "refused"
 
 
+# An account's code as typed: "acme b004", "ACME-B004", "acme.b004" (rpa.config.codes).
+_SERIES_CODE = re.compile(r"^([A-Z][A-Z0-9]{0,4})[\s\-·./_]*([A-Z]\d{3,5})$")
+
+
 def normalise_code(code: str) -> str:
-    return code.strip().upper()
+    """A code as the ledger keeps it: upper case, an account's prefix joined by a hyphen."""
+    cleaned = code.strip().upper()
+    found = _SERIES_CODE.match(cleaned)
+    return f"{found.group(1)}-{found.group(2)}" if found else cleaned
 
 
 def buyer_text(text: str, va_full_name: str) -> str:
@@ -86,8 +94,11 @@ def submit(ledger: LedgerStore, config: Config, code: str, text: str, *, via: st
         raise AnswerError(f"unknown way of answering '{via}' (known: {', '.join(VIAS)})")
     esc = ledger.escalation(code)
     if esc is None:
+        meant = ledger.series_codes(code) if "-" not in code else []
         raise AnswerError(f"there is no escalation {code} in the ledger {ledger.where} "
-                          "(list them with `rpa escalations --all`)")
+                          + (f"(did you mean {' or '.join(meant)}? each account's codes "
+                             "start with its prefix)" if meant
+                             else "(list them with `rpa escalations --all`)"))
     if account is not None and esc["account"] != account:
         raise AnswerError(f"escalation {code} belongs to the account '{esc['account']}', "
                           f"not '{account}'")

@@ -30,7 +30,8 @@ SMS_LIMIT = 160
 # A channel address that is not an Apprise URL: the bot sends it as an email itself.
 EMAIL_SCHEME = "email:"
 # The escalation an outbox key is about ("escalation:E004", "reminder:E004", ...).
-_KEY_CODE = re.compile(r"^(?:escalation|reminder|fallback|refused):([A-Z]\d{3,5})\b")
+_KEY_CODE = re.compile(
+    r"^(?:escalation|reminder|fallback|refused):((?:[A-Z][A-Z0-9]{0,4}-)?[A-Z]\d{3,5})\b")
 DETAILS_LIMIT = 4000
 
 # GSM 03.38: the basic set (one septet each) and the extension set (two: escape + char).

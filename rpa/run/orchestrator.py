@@ -166,11 +166,13 @@ def run(cfg: Config, *, account: str | None = None, flows: list[str] | None = No
         check(place, recordings, config=source)
         notify, _key = cfg.notify_for(acc)
         run_id = new_run_id(acc.name)
-        floor = _last_counter(recordings)  # before this run's folder becomes "latest"
+        # before this run's folder becomes "latest"
+        floor, series_floor = _last_counter(recordings)
         evidence = Evidence(recordings, run_id,
                             fast_screenshots=cfg.browser.screenshots == "fast")
         sink = add_run_log(evidence.folder / "run.log")
-        ledger = open_ledger(place, code_floor=floor)
+        ledger = open_ledger(place, code_floor=floor, series=cfg.code_series(),
+                             series_floor=series_floor)
         ledger.start_run(run_id, acc.name, dry_run, worker=worker, job=job)
         sms_cfg = notify.sms
         details_cfg = notify.details
@@ -216,6 +218,7 @@ def run(cfg: Config, *, account: str | None = None, flows: list[str] | None = No
             data["warnings"] = [*ctx.warnings, *evidence.notes]
             data["undelivered"] = notifier.undelivered()
             data["escalation_counter"] = ledger.escalation_counter()
+            data["escalation_series"] = ledger.series_counters()
             try:
                 data["escalations"] = escalate.run_summary(ledger, acc.name, run_id,
                                                            ctx.clock())
@@ -346,13 +349,16 @@ def _alert_owner(ctx: RunContext, status: str, results: dict[str, dict[str, Any]
     return record
 
 
-def _last_counter(recordings: Path) -> int:
-    """The escalation counter the newest run.json recorded (0 when none can be read)."""
+def _last_counter(recordings: Path) -> tuple[int, dict[str, int]]:
+    """The escalation counter the newest run.json recorded, and each code series' (0 and
+    none when they cannot be read)."""
     try:
         data = json.loads((recordings / "latest" / "run.json").read_text())
-        return int(data.get("escalation_counter") or 0)
+        series = data.get("escalation_series") or {}
+        return int(data.get("escalation_counter") or 0), {
+            str(k): int(v) for k, v in series.items() if isinstance(v, int)}
     except (OSError, ValueError, TypeError, AttributeError):
-        return 0
+        return 0, {}
 
 
 def _runs_texts(cfg: Config, account: str, run_id: str | None) -> bool:

@@ -63,12 +63,23 @@ def check(place: LedgerPlace, recordings: Path, config: str | None = None) -> No
         check_ledger(place.sqlite_path, recordings, config=config)
 
 
-def open_ledger(place: LedgerPlace, *, code_floor: int = 0) -> LedgerStore:
+def open_ledger(place: LedgerPlace, *, code_floor: int = 0,
+                series: Mapping[str, str] | None = None,
+                series_floor: Mapping[str, int] | None = None) -> LedgerStore:
     """The ledger, opened (and brought up to date: the file's missing tables, the
-    database's missing migrations)."""
+    database's missing migrations). ``series``: each account's code prefix (the
+    configuration's ``code_series()``), ``series_floor`` each prefix's last recorded number:
+    the codes of the escalations made through it."""
+    ledger: LedgerStore
     if place.url:
-        return PostgresLedger(place.url, password=place.password, code_floor=code_floor)
-    return Ledger(place.sqlite_path, code_floor=code_floor)
+        ledger = PostgresLedger(place.url, password=place.password, code_floor=code_floor)
+    else:
+        ledger = Ledger(place.sqlite_path, code_floor=code_floor)
+    if series:
+        ledger.series = dict(series)
+    if series_floor:
+        ledger.series_floor = dict(series_floor)
+    return ledger
 
 
 def existing(place: LedgerPlace) -> LedgerStore | None:

@@ -1,0 +1,188 @@
+"""Each account's own escalation code series (rpa.config.codes): the prefixes the
+configuration gives or makes, the ledger's numbering per series (both ledgers), and an
+owner's answer that names an account's code however a phone writes it."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from rpa.config import parse_config
+from rpa.config.codes import derived_prefix
+from rpa.errors import ConfigError
+from rpa.ledger import Ledger, LedgerStore, PostgresLedger
+from rpa.mail.replying import answer_text, code_in, split_code, token_quoted
+from rpa.owner.answers import normalise_code
+from tests.conftest import PgDatabase
+
+
+def _accounts(*names: str, **extra: dict[str, Any]) -> dict[str, Any]:
+    accounts = [{"name": n, "email": f"{n}@example.com", "password_env": "P",
+                 "totp_secret_env": "T", **extra.get(n, {})} for n in names]
+    return {"accounts": accounts, "va": {"full_name": "Maria Santos", "initials": "MS"}}
+
+
+# ---- the configuration ----------------------------------------------------------------
+
+@pytest.mark.parametrize(("name", "made"), [
+    ("acme", "ACME"), ("birchwood-home", "BH"), ("seller-12", "S12"), ("dune", "DUNE"),
+    ("elm_street_books_and_more", "ESBAM"), ("north.face.uk.shop.one.two", "NFUSO"),
+    ("x", "X"), ("12shop", None), ("re", None), ("fwd", None), ("---", None)])
+def test_a_prefix_is_made_from_the_account_name(name: str, made: str | None) -> None:
+    assert derived_prefix(name) == made
+
+
+def test_one_account_keeps_the_plain_series_and_several_get_one_each() -> None:
+    assert parse_config(_accounts("main"), "rpa.yaml").code_series() == {}
+    assert parse_config(_accounts("main", main={"code_prefix": "shop"}),
+                        "rpa.yaml").code_series() == {"main": "SHOP"}
+    cfg = parse_config(_accounts("acme", "birchwood-home", "x2",
+                                 x2={"code_prefix": "zz9"}), "rpa.yaml")
+    assert cfg.code_series() == {"acme": "ACME", "birchwood-home": "BH", "x2": "ZZ9"}
+
+
+@pytest.mark.parametrize(("data", "key", "words"), [
+    (_accounts("acme-home", "amber-hill"), r"accounts\[1\]\.code_prefix",
+     "'acme-home' and 'amber-hill' would both write codes AH-B001"),
+    (_accounts("a", "b", b={"code_prefix": "A"}), r"accounts\[1\]\.code_prefix",
+     "would both write codes A-B001"),
+    (_accounts("shop", "12shop"), r"accounts\[1\]\.code_prefix",
+     "no code prefix can be made from the name '12shop'"),
+    (_accounts("shop", shop={"code_prefix": "1AB"}), r"accounts\[0\]\.code_prefix",
+     "is no code prefix: 1 to 5 letters"),
+    (_accounts("shop", shop={"code_prefix": "Re"}), r"accounts\[0\]\.code_prefix",
+     "a word mail clients put before a subject"),
+    (_accounts("shop", shop={"code_prefix": "TOOLONG"}), r"accounts\[0\]\.code_prefix",
+     "1 to 5 letters or digits"),
+])
+def test_a_prefix_that_cannot_serve_is_a_config_error_naming_the_key(
+        data: dict[str, Any], key: str, words: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        parse_config(data, "rpa.yaml")
+    assert "rpa.yaml" in str(err.value)
+    assert re.search(key, str(err.value)), str(err.value)
+    assert words in str(err.value)
+
+
+# ---- the ledger ---------------------------------------------------------------------
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[LedgerStore]:
+    if request.param == "sqlite":
+        made: LedgerStore = Ledger(tmp_path / "ledger.sqlite")
+    else:
+        db: PgDatabase = request.getfixturevalue("pg_database")
+        made = PostgresLedger(db.url, password=db.password)
+    yield made
+    made.close()
+
+
+def _escalate(store: LedgerStore, account: str, kind: str, key: str) -> str:
+    return store.escalate(account, kind, key, summary="{code}: s", details="d {code}")[0]
+
+
+def test_each_account_numbers_its_own_series(store: LedgerStore) -> None:
+    store.series = {"acme": "ACME", "birch": "BH"}
+    assert _escalate(store, "acme", "email", "m1") == "ACME-E001"
+    assert _escalate(store, "birch", "buyer_question", "t1") == "BH-B001"
+    assert _escalate(store, "acme", "buyer_question", "t2") == "ACME-B002"
+    assert _escalate(store, "acme", "email", "m1") == "ACME-E001"  # one matter, one code
+    many = store.escalate_many("birch", "email", [
+        {"source_key": k, "summary": "{code}", "details": "d"} for k in ("a", "b", "a")])
+    assert many == [("BH-E002", True), ("BH-E003", True), ("BH-E002", False)]
+    # an account with no prefix (one left out of the configuration) numbers the plain one:
+    # after the five rows above, whose ids the plain counter gave
+    assert _escalate(store, "solo", "email", "m9") == "E006"
+    assert store.series_counter("ACME") == 2 and store.series_counter("BH") == 3
+    assert store.series_counters() == {"ACME": 2, "BH": 3}
+    assert store.escalation_counter() == 6
+    row = store.escalation("BH-E003")
+    assert row is not None and row["account"] == "birch" and row["summary"] == "BH-E003"
+    assert len(store.answer_token("ACME-B002")) == 4
+    assert [e["code"] for e in store.escalations("acme")] == ["ACME-E001", "ACME-B002"]
+
+
+def test_a_series_goes_on_above_what_the_last_run_recorded(store: LedgerStore) -> None:
+    """A ledger restored from an older backup never hands out a code that meant another
+    matter: the floor run.json keeps, per series, counts as much as the ledger's own."""
+    store.series = {"acme": "ACME"}
+    store.series_floor = {"ACME": 41, "GONE": 7}
+    assert _escalate(store, "acme", "email", "m1") == "ACME-E042"
+    assert store.series_counters() == {"ACME": 42, "GONE": 7}
+
+
+# ---- reading an owner's answer ------------------------------------------------------
+
+SERIES = ("ACME", "BH", "S12")
+
+
+@pytest.mark.parametrize(("subject", "fresh", "code"), [
+    ("Re: [ACME-B004] Seller Central", "yes", "ACME-B004"),
+    ("AW: acme-b004", "", "ACME-B004"),
+    ("", "acme b004: yes, refund it", "ACME-B004"),
+    ("", "ACMEB004-K7QP yes", "ACME-B004"),
+    ("", "bh.e012 k7qp ok", "BH-E012"),
+    ("Re B004", "", "B004"),             # no account's prefix: the plain series' code
+    ("Re: S12-F003", "", "S12-F003"),
+    ("Re: XYZ-B004", "", None),          # no configured account writes XYZ
+    ("Hello ACME-B004", "", None),       # quoted in a sentence: no answer
+])
+def test_an_accounts_code_is_read_as_a_phone_writes_it(subject: str, fresh: str,
+                                                       code: str | None) -> None:
+    assert code_in(subject, fresh, series=SERIES) == code
+
+
+def test_without_the_accounts_prefixes_their_codes_are_not_read() -> None:
+    assert code_in("", "ACME-B004: yes") is None
+    assert code_in("", "B004: yes") == "B004"
+
+
+def test_the_token_proves_the_code_with_or_without_the_prefix() -> None:
+    assert token_quoted(["ACME-B004-K7QP: yes"], "ACME-B004", "K7QP")
+    assert token_quoted(["acme b004 k7qp yes"], "ACME-B004", "K7QP")
+    assert token_quoted(["B004-K7QP: yes"], "ACME-B004", "K7QP")
+    assert not token_quoted(["BH-B004-K7QP: yes"], "ACME-B004", "K7QP")
+    assert not token_quoted(["ACME-B004-K7QX: yes"], "ACME-B004", "K7QP")
+    assert not token_quoted(["ACME-B0044-K7QP"], "ACME-B004", "K7QP")
+
+
+@pytest.mark.parametrize(("fresh", "left"), [
+    ("ACME-B004-K7QP: yes, refund it", "yes, refund it"),
+    ("acme b004 k7qp - yes", "yes"),
+    ("B004-K7QP: yes", "yes"),
+    ("BH-B004: yes", "BH-B004: yes"),  # another account's code is the owner's words
+])
+def test_the_answer_loses_only_its_own_leading_code(fresh: str, left: str) -> None:
+    assert answer_text(fresh, "ACME-B004", "K7QP") == left
+
+
+@pytest.mark.parametrize(("typed", "code"), [
+    ("acme-b004", "ACME-B004"), ("acme b004", "ACME-B004"), (" ACME.B004 ", "ACME-B004"),
+    ("ACMEB004", "ACME-B004"), ("b004", "B004"), ("E12345", "E12345")])
+def test_a_code_typed_for_rpa_answer_or_the_console_is_made_whole(typed: str,
+                                                                  code: str) -> None:
+    assert normalise_code(typed) == code
+    assert split_code(code)[1] == code.rpartition("-")[2]
+
+
+def test_a_code_given_without_its_prefix_is_refused_naming_the_codes_it_may_mean(
+        tmp_path: Path) -> None:
+    from rpa.owner.answers import AnswerError, submit
+
+    cfg = parse_config(_accounts("acme", "birch"), "rpa.yaml")
+    ledger = Ledger(tmp_path / "ledger.sqlite")
+    try:
+        ledger.series = cfg.code_series()
+        assert _escalate(ledger, "acme", "buyer_question", "t1") == "ACME-B001"
+        assert _escalate(ledger, "birch", "buyer_question", "t1") == "BIRC-B001"
+        with pytest.raises(AnswerError, match="did you mean ACME-B001 or BIRC-B001"):
+            submit(ledger, cfg, "b001", "Yes.", via="cli", by="VA")
+        with pytest.raises(AnswerError, match=r"no escalation ACME-B002 .*rpa escalations"):
+            submit(ledger, cfg, "acme b002", "Yes.", via="cli", by="VA")
+        assert ledger.escalation("ACME-B001")["status"] == "open"  # type: ignore[index]
+    finally:
+        ledger.close()
