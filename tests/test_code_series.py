@@ -186,3 +186,62 @@ def test_a_code_given_without_its_prefix_is_refused_naming_the_codes_it_may_mean
         assert ledger.escalation("ACME-B001")["status"] == "open"  # type: ignore[index]
     finally:
         ledger.close()
+
+
+# ---- a run: the owner answers an account's code by email --------------------------------
+
+@pytest.fixture()
+def mailserver() -> Iterator[Any]:
+    from rpa.practice import dovecot
+
+    ok, why = dovecot.available()
+    if not ok:
+        pytest.skip(f"Dovecot is not available: {why}")
+    with dovecot.DovecotServer() as server:
+        server.start()
+        yield server
+
+
+def test_an_owner_answers_the_code_of_one_of_several_accounts_by_email(
+        make_config: Any, mailserver: Any, receiver: Any,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two accounts: the support mailbox's question gets the account's own code (TEST-E001,
+    in the text and run.json); the owner answers with the code as a phone writes it, the
+    prefix left out, and the token: the answer is taken and reaches the sender once."""
+    from rpa.practice.smtpserver import SmtpServer
+    from rpa.run.orchestrator import run
+    from tests.test_email_answers import ANSWER, SUPPLIER, _config, _owner_reply, _question
+
+    smtp = SmtpServer().start()
+    try:
+        one = _config(make_config, mailserver, smtp, receiver, monkeypatch)
+        data = one.model_dump(mode="json", exclude_none=True)
+        data["accounts"].append({**data["accounts"][0], "name": "other-shop"})
+        cfg = parse_config(data, "test-config")
+        assert cfg.code_series() == {"test": "TEST", "other-shop": "OS"}
+        mailserver.append("INBOX", _question(), flags=("\\Seen",))
+        first = run(cfg, account="test")
+        assert first.status == "ok", first.data["errors"]
+        code = next(e["escalation"] for e in first.data["emails"] if e["escalation"])
+        assert code == "TEST-E001"
+        assert first.data["escalation_series"] == {"OS": 0, "TEST": 1}
+        text = receiver.messages("sms")[0]
+        found = re.match(r"TEST-E001-([A-Z2-9]{4}):", text)
+        assert found, text
+        token = found.group(1)
+        mailserver.append("INBOX", _owner_reply(
+            "E001", f"e001 {token.lower()}: {ANSWER}", auth=None,
+            message_id="<answer.os@acme-goods.example>", subject="Re: cartons"))
+        answered = run(cfg, account="test")
+        assert answered.status == "ok", answered.data["errors"]
+        replies = [m for m in smtp.messages() if SUPPLIER in str(m["To"])]
+        assert len(replies) == 1 and replies[0].get_content().startswith(ANSWER)
+        ledger = Ledger(Path(cfg.paths.state_dir) / "ledger.sqlite")
+        try:
+            esc = ledger.escalation("TEST-E001")
+            assert esc is not None and esc["status"] == "closed"
+            assert esc["answer_via"] == "email" and esc["answer"].startswith(ANSWER)
+        finally:
+            ledger.close()
+    finally:
+        smtp.stop()
