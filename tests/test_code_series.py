@@ -245,3 +245,44 @@ def test_an_owner_answers_the_code_of_one_of_several_accounts_by_email(
             ledger.close()
     finally:
         smtp.stop()
+
+
+def test_a_lost_ledger_made_anew_goes_on_with_each_accounts_series(
+        make_config: Any, tmp_path: Path) -> None:
+    """Every run.json keeps each series' number; `rpa ledger new` writes them into the new
+    ledger, so TEST-E004 follows TEST-E003 even with the old ledger gone."""
+    from typer.testing import CliRunner
+
+    from rpa.cli import app
+    from rpa.ledger import LedgerBroken
+    from rpa.run.orchestrator import run
+    from tests.test_ledger_reliability import write_config
+
+    one = make_config(flows=["mailbox"])  # no mailbox configured: a run without a browser
+    data = one.model_dump(mode="json", exclude_none=True)
+    data["accounts"].append({**data["accounts"][0], "name": "other", "code_prefix": "OS"})
+    cfg = parse_config(data, "test-config")
+    state = Path(cfg.paths.state_dir)
+    ledger = Ledger(state / "ledger.sqlite")
+    ledger.series = cfg.code_series()
+    assert [_escalate(ledger, "test", "email", f"m{i}") for i in range(3)] == [
+        "TEST-E001", "TEST-E002", "TEST-E003"]
+    ledger.close()
+    done = run(cfg, account="test")
+    assert done.exit_code == 0
+    assert done.data["escalation_series"] == {"OS": 0, "TEST": 3}
+    for p in sorted(state.rglob("*"), reverse=True):
+        p.rmdir() if p.is_dir() else p.unlink()
+    with pytest.raises(LedgerBroken):
+        run(cfg, account="test")
+    made = CliRunner().invoke(app, ["ledger", "new", "--config",
+                                    str(write_config(cfg, tmp_path))])
+    assert made.exit_code == 0, made.output
+    assert "TEST- after 3" in " ".join(made.output.split())
+    ledger = Ledger(state / "ledger.sqlite")  # as a later run opens it: no floor given
+    try:
+        ledger.series = cfg.code_series()
+        assert _escalate(ledger, "test", "email", "new") == "TEST-E004"
+        assert _escalate(ledger, "other", "email", "new") == "OS-E001"
+    finally:
+        ledger.close()

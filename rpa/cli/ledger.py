@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import typer
 from rich.markup import escape
@@ -83,25 +84,50 @@ def ledger_new(config: Path = ConfigOpt) -> None:
             current.replace(kept)
             console.print(f"the file in the way is kept as {kept}", soft_wrap=True,
                           highlight=False)
-    ledger = Ledger(path, code_floor=_recorded_counter(Path(cfg.paths.recordings_dir)))
+    recordings = Path(cfg.paths.recordings_dir)
+    ledger = Ledger(path, code_floor=_recorded_counter(recordings))
+    ledger.series_floor = _recorded_series(recordings)
     try:
         floor = ledger.escalation_counter()
         if floor:
             ledger._write_counter(floor)  # kept beside the ledger: codes never go back
+        series = ledger.keep_series_counters()  # each account's series, in the ledger
     finally:
         ledger.close()
-    console.print(f"new ledger at {path}; escalation codes go on after number {floor}; "
+    more = "".join(f", {prefix}- after {n}" for prefix, n in series.items() if n)
+    console.print(f"new ledger at {path}; escalation codes go on after number {floor}{more}; "
                   "earlier escalations are unknown to it", soft_wrap=True, highlight=False)
+
+
+def _run_jsons(recordings: Path) -> Iterator[dict[str, Any]]:
+    for found in recordings.glob("*/run.json") if recordings.is_dir() else []:
+        try:
+            data = json.loads(found.read_text())
+        except (OSError, ValueError):
+            continue
+        if isinstance(data, dict):
+            yield data
 
 
 def _recorded_counter(recordings: Path) -> int:
     """The highest escalation count any run.json in ``recordings`` names (0 for none)."""
     top = 0
-    for found in recordings.glob("*/run.json") if recordings.is_dir() else []:
+    for data in _run_jsons(recordings):
         try:
-            top = max(top, int(json.loads(found.read_text()).get("escalation_counter") or 0))
-        except (OSError, ValueError, TypeError, AttributeError):
+            top = max(top, int(data.get("escalation_counter") or 0))
+        except (ValueError, TypeError):
             continue
+    return top
+
+
+def _recorded_series(recordings: Path) -> dict[str, int]:
+    """Each code series' highest number any run.json in ``recordings`` names."""
+    top: dict[str, int] = {}
+    for data in _run_jsons(recordings):
+        series = data.get("escalation_series")
+        for prefix, number in (series.items() if isinstance(series, dict) else ()):
+            if isinstance(number, int):
+                top[str(prefix)] = max(top.get(str(prefix), 0), number)
     return top
 
 

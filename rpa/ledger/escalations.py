@@ -209,6 +209,20 @@ class Escalations(Records):
         row = self.db.execute("SELECT * FROM escalations WHERE code=?", (code,)).fetchone()
         return dict(row) if row else None
 
+    def keep_series_counters(self) -> dict[str, int]:
+        """Write every series' number as far as anything remembers (``series_floor``
+        included) into the ledger's own counter rows: a ledger made anew goes on from
+        there. Returns them."""
+        counters = self.series_counters()
+        with self._write(immediate=True):
+            self._lock_counter()
+            for prefix, number in counters.items():
+                self.db.execute(
+                    "INSERT INTO meta (name, value) VALUES (?, ?)"
+                    " ON CONFLICT(name) DO UPDATE SET value=excluded.value",
+                    (f"escalation_counter:{prefix}", str(number)))
+        return counters
+
     def series_codes(self, bare: str) -> list[str]:
         """The codes of every account's series that end in ``bare`` (B004: ACME-B004,
         BH-B004): what a code typed without its prefix may have meant."""
