@@ -34,7 +34,7 @@ import yaml
 from rpa.config import Config, parse_config
 from rpa.console import runnow, web
 from rpa.console.runs import list_runs
-from rpa.ledger import PostgresLedger
+from rpa.ledger import Ledger, PostgresLedger
 from rpa.practice.receiver import Receiver
 from rpa.practice.redis import RedisServer
 from rpa.practice.sandbox import SellersSandbox
@@ -486,6 +486,8 @@ def test_a_job_that_cannot_read_the_ledger_is_tried_again_then_the_owner_is_told
     finally:
         workers.stop()
     assert outcome["status"] == "ledger" and outcome["exit_code"] == 6, outcome
+    said = workers.log("w1@test")
+    assert "cannot be reached" in said and "starting all the same" in said, said[-2000:]
     assert outcome["attempt"] == 2 and outcome["run_id"] is None
     assert "could not be read" in outcome["message"]
     texts = receiver.messages("sms")
@@ -493,6 +495,32 @@ def test_a_job_that_cannot_read_the_ledger_is_tried_again_then_the_owner_is_told
     assert "ledger could not be read" in texts[0]
     assert not (tmp_path / "recordings").exists() or not any(
         (tmp_path / "recordings").iterdir()), "nothing ran"
+
+
+def test_a_worker_whose_ledger_would_forget_the_sqlite_one_does_not_start(
+        redis_server: RedisServer, pg_database: PgDatabase, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """An empty PostgreSQL ledger beside a SQLite one that has runs (not copied yet): the
+    worker refuses at its start, exit 6, as each of its runs would."""
+    monkeypatch.setenv("X_PW", "not-used")
+    monkeypatch.setenv("X_TOTP", "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP")
+    base = parse_config({
+        "accounts": [{"name": "shop", "email": "va@example.org", "password_env": "X_PW",
+                      "totp_secret_env": "X_TOTP"}],
+        "va": {"full_name": "Maria Santos", "initials": "MS"},
+        "paths": {"state_dir": str(tmp_path / "state"),
+                  "recordings_dir": str(tmp_path / "recordings")},
+        "ledger": pg_database.config,
+    }, "test-queue-copy-first")
+    cfg, config = _queued_config(base, redis_server, tmp_path, monkeypatch)
+    old = Ledger(tmp_path / "state" / "ledger.sqlite")
+    old.start_run("20261206T070000Z-shop-a1b2c3", "shop", False)
+    old.close()
+    done = subprocess.run([sys.executable, "-m", "rpa.cli", "worker", "--config", str(config)],
+                          cwd=tmp_path, env=worker_env(), capture_output=True, text=True,
+                          timeout=120, check=False)
+    assert done.returncode == 6, done.stdout + done.stderr
+    assert "has no runs yet" in done.stderr and "rpa ledger copy" in done.stderr
 
 
 BUG_HOOK = r'''

@@ -8,12 +8,14 @@ from pathlib import Path
 from typing import Any, Optional
 
 import typer
+from loguru import logger
 from rich.markup import escape
 
 from rpa import logs
 from rpa.cli.common import AccountOpt, ConfigOpt, console, err_console
 from rpa.config import Config, load_config
 from rpa.errors import ConfigError
+from rpa.ledger import LedgerBroken
 
 
 def _queued_config(path: Path) -> Config:
@@ -38,7 +40,22 @@ def worker_cmd(config: Path = ConfigOpt,
     end first)."""
     logs.setup(verbose)
     cfg = _queued_config(config)
+    from rpa.config import check_folders
     from rpa.queue import start_worker
+    from rpa.run.storage import check, ledger_place
+
+    # What every job's run would find first, found at the start: folders it cannot write
+    # (exit 2), a shared ledger that is empty beside a SQLite file with runs, or of a
+    # newer version (6). One out of reach now may be back by the first job (a machine
+    # that starts before its database): said, and each job tries it again.
+    check_folders(cfg)
+    try:
+        check(ledger_place(cfg), Path(cfg.paths.recordings_dir), config=cfg.source or None)
+    except LedgerBroken as err:
+        if err.reason != "unreachable":
+            raise
+        logger.error("{}; starting all the same: each job tries again, and the owner is "
+                     "told when one gives up", err)
 
     start_worker(cfg, concurrency=concurrency, name=name,
                  loglevel="DEBUG" if verbose else "INFO")
