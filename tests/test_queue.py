@@ -497,6 +497,56 @@ def test_a_job_that_cannot_read_the_ledger_is_tried_again_then_the_owner_is_told
         (tmp_path / "recordings").iterdir()), "nothing ran"
 
 
+def test_a_worker_whose_configuration_differs_does_not_run_the_job(
+        redis_server: RedisServer, receiver: Receiver, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The job was queued with one rpa.yaml and the only worker has another (its VA's
+    initials and a template changed, its folders its own): nothing runs with the worker's
+    file; the job is tried again, then the owner is told, naming what differs."""
+    monkeypatch.setenv("X_PW", "not-used")
+    monkeypatch.setenv("X_TOTP", "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP")
+    monkeypatch.setenv("T_SMS_URL", receiver.url("sms"))
+    data = {
+        "accounts": [{"name": "shop", "email": "va@example.org", "password_env": "X_PW",
+                      "totp_secret_env": "X_TOTP"}],
+        "va": {"full_name": "Maria Santos", "initials": "MS"},
+        "notify": {"sms": {"url_env": "T_SMS_URL"}},
+        "paths": {"state_dir": str(tmp_path / "state"),
+                  "recordings_dir": str(tmp_path / "recordings")},
+        "ledger": {"url": "postgresql://rpa@127.0.0.1:9/ledger"},
+    }
+    queuer, _ = _queued_config(parse_config(data, "queuer"), redis_server, tmp_path,
+                               monkeypatch, retry_delay_s=1, max_attempts=2)
+    other = tmp_path / "other"
+    other.mkdir()
+    changed = {**data, "va": {"full_name": "Maria Santos", "initials": "XY"},
+               "paths": {"state_dir": str(other / "state"),
+                         "recordings_dir": str(tmp_path / "recordings")},
+               "browser": {"headless": True, "timeout_ms": 9000}}
+    changed_cfg = parse_config(changed, "worker")
+    changed_cfg = changed_cfg.model_copy(update={"replies": changed_cfg.replies[1:]})
+    _, config = _queued_config(changed_cfg, redis_server, other, monkeypatch,
+                               retry_delay_s=1, max_attempts=2)
+    config_data = yaml.safe_load(config.read_text())
+    config_data["queue"]["name"] = queuer.queue.name  # type: ignore[union-attr]
+    config.write_text(yaml.safe_dump(config_data))
+    workers = Workers(config, worker_env(), other)
+    workers.start(1)
+    try:
+        _ready(queuer, workers, 1)
+        (queued,) = enqueue(queuer, ["shop"])
+        outcome = _result(queuer, str(queued.job_id), workers, timeout_s=120)
+    finally:
+        workers.stop()
+    assert outcome["status"] == "config" and outcome["exit_code"] == 2, outcome
+    assert outcome["attempt"] == 2 and outcome["run_id"] is None
+    assert "replies, va differ" in outcome["message"], outcome["message"]
+    texts = receiver.messages("sms")
+    assert len(texts) == 1 and "not the one that queued it" in texts[0], texts
+    assert not (tmp_path / "recordings").exists() or not any(
+        (tmp_path / "recordings").iterdir()), "nothing ran"
+
+
 def test_a_worker_whose_ledger_would_forget_the_sqlite_one_does_not_start(
         redis_server: RedisServer, pg_database: PgDatabase, tmp_path: Path,
         monkeypatch: pytest.MonkeyPatch) -> None:

@@ -5,8 +5,9 @@ Redis queue; ``rpa worker`` processes, on this machine or others, take them (Cel
 how long a vanished worker's job waits before it is handed out again), ``jobs`` (one job:
 an account's run in a process of its own, skipped when the ledger shows it done, tried
 again when the account is locked or the run's process died), ``enqueue`` (putting jobs on
-the queue, one waiting per account, and waiting for their outcomes) and ``worker`` (the
-``rpa worker`` process).
+the queue, one waiting per account, and waiting for their outcomes), ``digest`` (the
+fingerprints of the configuration a job carries, so a worker whose file differs does not
+run it) and ``worker`` (the ``rpa worker`` process).
 
 The guarantees are the ledger's, not the queue's: a job is acknowledged only when it has
 ended (``acks_late``), so a worker that vanishes leaves it to be handed to another, whose

@@ -68,8 +68,11 @@ def enqueue(cfg: Config, accounts: list[str], *, flows: list[str] | None = None,
     from kombu.exceptions import OperationalError
     from redis.exceptions import RedisError
 
+    from rpa.queue.digest import section_digests
+
     app = make_app(cfg)
     client = _client(cfg)
+    digests = section_digests(cfg)
     out: list[Queued] = []
     try:
         try:
@@ -85,8 +88,8 @@ def enqueue(cfg: Config, accounts: list[str], *, flows: list[str] | None = None,
                 continue
             try:
                 app.send_task(TASK_NAME, kwargs={"account": name, "flows": flows,
-                                                "dry_run": dry_run}, task_id=job_id,
-                              queue=cfg.queue.name)
+                                                "dry_run": dry_run, "config": digests},
+                              task_id=job_id, queue=cfg.queue.name)
             except OperationalError as err:
                 client.delete(key)
                 raise unreachable(cfg, err) from err

@@ -34,6 +34,7 @@ from loguru import logger
 from rpa.config import Config, check_secrets
 from rpa.errors import ConfigError, RunLocked
 from rpa.ledger import advisory_lock
+from rpa.queue.digest import differing
 from rpa.run.fleet import Job, Outcome, run_in_child
 from rpa.run.orchestrator import (
     EXIT_CONFIG,
@@ -56,9 +57,10 @@ def register(app: Celery, cfg: Config) -> None:
     # itself is not one.
     @app.task(bind=True, name=TASK_NAME, max_retries=None)  # type: ignore[untyped-decorator]
     def run_account(task: Task, account: str, flows: list[str] | None = None,
-                    dry_run: bool = False, tries: int = 0) -> dict[str, Any]:
+                    dry_run: bool = False, tries: int = 0,
+                    config: dict[str, str] | None = None) -> dict[str, Any]:
         try:
-            return run_job(task, cfg, account, flows, dry_run, tries)
+            return run_job(task, cfg, account, flows, dry_run, tries, config)
         except Retry:
             raise
         except Exception as err:  # a bug of the job's own: its owner hears, then Celery
@@ -93,15 +95,17 @@ def locked_by_itself(cfg: Config, account: str, runs: list[dict[str, Any]]) -> b
 
 
 def run_job(task: Task, cfg: Config, account: str, flows: list[str] | None,
-            dry_run: bool, tries: int) -> dict[str, Any]:
+            dry_run: bool, tries: int, queued_with: dict[str, str] | None = None
+            ) -> dict[str, Any]:
     """The task's body: what :mod:`rpa.queue.jobs` describes; returns the outcome (JSON).
-    ``tries``: the attempts so far that were refused or died."""
+    ``tries``: the attempts so far that were refused or died; ``queued_with``: the
+    fingerprints of the configuration that queued it (:mod:`rpa.queue.digest`)."""
     job_id = str(task.request.id)
     worker = str(task.request.hostname or "")
     attempt = tries + 1
     q = cfg.queue
     assert q is not None  # a worker runs only with a queue
-    again = {"account": account, "flows": flows, "dry_run": dry_run}
+    again = {"account": account, "flows": flows, "dry_run": dry_run, "config": queued_with}
     from rpa.queue.enqueue import release_waiting
 
     try:
@@ -114,6 +118,19 @@ def run_job(task: Task, cfg: Config, account: str, flows: list[str] | None,
         logger.error("job {}: {}", job_id, message)
         return _result(Outcome(account, "config", EXIT_CONFIG, message=message), worker,
                        job_id, attempt)
+    differ = differing(cfg, queued_with)
+    if differ:  # another worker may have the file that queued it; none has: given up
+        outcome = Outcome(account, "config", EXIT_CONFIG, message=(
+            f"this worker's configuration ({cfg.source}) is not the one that queued the "
+            f"job: {', '.join(differ)} differ{'s' if len(differ) == 1 else ''}; give every "
+            "worker and the machine that queues the same rpa.yaml"))
+        if attempt < q.max_attempts:
+            logger.error("job {} ({}): {}; tried again in {} s", job_id, account,
+                         outcome.message, q.retry_delay_s)
+            raise task.retry(args=(), kwargs={**again, "tries": attempt},
+                             countdown=q.retry_delay_s)
+        _give_up(cfg, account, outcome, attempt)
+        return _result(outcome, worker, job_id, attempt)
     try:
         runs = runs_of(cfg, job_id)
         done = next((r for r in reversed(runs) if r.get("finished_at")), None)
@@ -162,7 +179,8 @@ def _give_up(cfg: Config, account: str, outcome: Outcome, attempts: int) -> None
         logger.error("the owner of {} cannot be texted: {}", account, err)
         return
     why = {"locked": "another run of the account never let go",
-           "ledger": "the ledger could not be read"}.get(outcome.status,
+           "ledger": "the ledger could not be read",
+           "config": "the workers' configuration is not the one that queued it"}.get(outcome.status,
                                                          "the run's process died each time")
     if outcome.status == "error":  # a bug, not retried: the run's process reported it
         why = "the run met an error it does not know (a bug)"
