@@ -391,3 +391,35 @@ def test_a_child_that_dies_is_reported_and_the_others_go_on(
 def test_the_scale_demo_names_accounts_after_the_sellers() -> None:
     assert account_name("Cedar and Pine Outdoors") == "cedar-and-pine-outdoors"
     assert account_name("Acme Goods") == "acme-goods"
+
+
+@pytest.mark.parametrize(("width", "terminal"), [(80, False), (80, True), (200, True)])
+def test_the_final_table_shows_every_code_whole(width: int, terminal: bool, tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """Into a log or a pipe the table keeps its own width; in a narrow terminal the codes
+    wrap, one a line: never cut short to "CAPO-…"."""
+    import io
+
+    from rich.console import Console
+
+    from rpa.cli import many
+    from rpa.run.orchestrator import RunResult
+
+    out = io.StringIO()
+    monkeypatch.setattr(many, "console", Console(file=out, width=width,
+                                                 force_terminal=terminal, no_color=True))
+    opened = ["CAPO-F001", "CAPO-B002", "CAPO-B003"]
+    data = {"observations": {"unshipped": 2, "performance": {"label": "At Risk"},
+                             "buyer_messages": 3},
+            "threads": [{"sent": True}] * 3, "escalations": {"opened": opened}}
+    outcomes = [Outcome("cedar-and-pine-outdoors", "ok", 0, 31.4,
+                        result=RunResult("ok", 0, tmp_path, data)),
+                Outcome("acme-goods", "needs_person", 3, 12.0,
+                        result=RunResult("needs_person", 3, tmp_path, {}))]
+    assert many.print_outcomes(outcomes, title="t") == 3
+    said = out.getvalue()
+    for code in opened:
+        assert code in said, said
+    assert "cedar-and-pine-outdoors" in said and "31.4s" in said
+    if not terminal:
+        assert "CAPO-F001, CAPO-B002, CAPO-B003" in said, "one line in a log"

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rich import box
+from rich.console import Console
 from rich.live import Live
 from rich.markup import escape
 from rich.table import Table
@@ -123,26 +124,48 @@ def _figures(data: dict[str, Any]) -> tuple[str, str, str]:
             shown("buyer_messages", obs.get("buyer_messages")))
 
 
+# The final table's columns after the account's name; below WIDE columns of terminal,
+# a few lines an account instead.
+HEADINGS = ("status", "exit", "unshipped", "performance", "messages", "replied")
+WIDE = 120
+
+
+def _row(o: Outcome) -> dict[str, str]:
+    data = o.result.data if o.result is not None else {}
+    unshipped, performance, messages = _figures(data) if data else ("-", "-", "-")
+    threads = data.get("threads") or []
+    opened = (data.get("escalations") or {}).get("opened") or []
+    return {"status": _status(o).rsplit(" (", 1)[0], "exit": str(o.exit_code),
+            "unshipped": unshipped, "performance": performance, "messages": messages,
+            "replied": (f"{sum(1 for t in threads if t.get('sent'))}/{len(threads)}"
+                        if data else "-"),
+            "opened": escape(", ".join(opened)) or "-", "time": f"{o.seconds:.1f}s"}
+
+
 def print_outcomes(outcomes: list[Outcome], *, title: str = "Accounts") -> int:
     """The table of how each account's run ended, each report, and the worst exit code
     (returned, and said)."""
-    # Short headings and no inner lines: the table fits 80 columns.
-    table = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False)
-    table.add_column("account", no_wrap=True)
-    for col in ("status", "exit", "unshipped", "performance", "messages", "replied", "opened",
-                "time"):
-        table.add_column(col)
-    for o in outcomes:
-        data = o.result.data if o.result is not None else {}
-        unshipped, performance, messages = _figures(data) if data else ("-", "-", "-")
-        threads = data.get("threads") or []
-        opened = (data.get("escalations") or {}).get("opened") or []
-        table.add_row(escape(o.account), _status(o).rsplit(" (", 1)[0], str(o.exit_code),
-                      unshipped, performance, messages,
-                      f"{sum(1 for t in threads if t.get('sent'))}/{len(threads)}"
-                      if data else "-",
-                      escape(", ".join(opened)) or "-", f"{o.seconds:.1f}s")
-    console.print(table)
+    # Into a log or a pipe (no terminal, so 80 columns assumed) the table has its own
+    # width: a log line does not wrap. A terminal narrower than the table gets a few lines
+    # an account instead: nothing cut short ("CAPO-…").
+    out = console if console.is_terminal else Console(
+        file=console.file, width=250, no_color=True, highlight=False)
+    rows = [_row(o) for o in outcomes]
+    if out.is_terminal and out.width < WIDE:
+        out.print(f"[bold]{escape(title)}[/bold]")
+        for o, row in zip(outcomes, rows, strict=True):
+            out.print(f"[bold]{escape(o.account)}[/bold]  {row['status']} "
+                      f"(exit {o.exit_code})  {row['time']}", highlight=False)
+            out.print("  " + " · ".join(f"{k} {row[k]}" for k in HEADINGS[2:]),
+                      highlight=False)
+            out.print(f"  opened {row['opened']}", highlight=False)
+    else:
+        table = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False)
+        for col in ("account", *HEADINGS, "opened", "time"):
+            table.add_column(col, no_wrap=col == "account")
+        for o, row in zip(outcomes, rows, strict=True):
+            table.add_row(escape(o.account), *(row[k] for k in (*HEADINGS, "opened", "time")))
+        out.print(table)
     for o in outcomes:
         if o.result is not None:
             console.print(f"  {escape(o.account)}: {o.result.report}", highlight=False,
