@@ -104,10 +104,15 @@ def take_owner_answers(ctx: RunContext, cfg: MailboxConfig, mails: list[OwnerMai
         fresh = fresh_text(mail.text)
         by_ref = ledger.code_for_mail(referenced_ids(item))
         code = by_ref or code_in(item.subject, fresh, series=tuple(series.values()))
-        if code is not None and own and "-" not in code and ledger.escalation(code) is None:
+        if code is not None and own and "-" not in code:
             # "B004" from the owner of an account whose codes are ACME-B004: its own, if
-            # the ledger has it (the proof below is asked all the same)
-            code = f"{own}-{code}" if ledger.escalation(f"{own}-{code}") else code
+            # the ledger has it and no plain B004 (one from before the account had a
+            # prefix) or the mail quotes ACME-B004's token; the proof is asked below.
+            mine = f"{own}-{code}"
+            if ledger.escalation(mine) is not None and (
+                    ledger.escalation(code) is None or token_quoted(
+                        [item.subject, fresh], mine, ledger.answer_token(mine))):
+                code = mine
         if code is None:
             out.notes[mid] = "mail from the owner (no escalation code): kept"
             continue

@@ -219,15 +219,21 @@ def test_an_owner_answers_the_code_of_one_of_several_accounts_by_email(
         data["accounts"].append({**data["accounts"][0], "name": "other-shop"})
         cfg = parse_config(data, "test-config")
         assert cfg.code_series() == {"test": "TEST", "other-shop": "OS"}
+        # a matter from when "test" was the only account: the plain series' E001
+        old = Ledger(Path(cfg.paths.state_dir) / "ledger.sqlite")
+        assert _escalate(old, "test", "email", "<before@x>") == "E001"
+        old.close()
         mailserver.append("INBOX", _question(), flags=("\\Seen",))
         first = run(cfg, account="test")
         assert first.status == "ok", first.data["errors"]
         code = next(e["escalation"] for e in first.data["emails"] if e["escalation"])
         assert code == "TEST-E001"
         assert first.data["escalation_series"] == {"OS": 0, "TEST": 1}
-        text = receiver.messages("sms")[0]
-        found = re.match(r"TEST-E001-([A-Z2-9]{4}):", text)
-        assert found, text
+        assert first.data["escalation_counter"] == 2  # the rows' own numbers go on
+        texts = receiver.messages("sms")
+        found = next((m for t in texts if (m := re.match(r"TEST-E001-([A-Z2-9]{4}):", t))),
+                     None)
+        assert found, texts
         token = found.group(1)
         mailserver.append("INBOX", _owner_reply(
             "E001", f"e001 {token.lower()}: {ANSWER}", auth=None,
@@ -241,6 +247,9 @@ def test_an_owner_answers_the_code_of_one_of_several_accounts_by_email(
             esc = ledger.escalation("TEST-E001")
             assert esc is not None and esc["status"] == "closed"
             assert esc["answer_via"] == "email" and esc["answer"].startswith(ANSWER)
+            plain = ledger.escalation("E001")  # "e001" with TEST-E001's token: not this one
+            assert plain is not None and plain["status"] in ("open", "notified")
+            assert not plain["answer"]
         finally:
             ledger.close()
     finally:
