@@ -458,43 +458,62 @@ def test_a_queue_url_that_cannot_be_used_is_refused_naming_the_key(
     assert "hunter4" not in str(err.value)
 
 
+def _shop(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, receiver: Receiver | None = None,
+          ledger: dict[str, Any] | None = None) -> dict[str, Any]:
+    """One account whose run never reaches Seller Central in these tests; its owner texted
+    at ``receiver``; the ledger out of reach unless ``ledger`` is given."""
+    monkeypatch.setenv("X_PW", "not-used")
+    monkeypatch.setenv("X_TOTP", "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP")
+    data: dict[str, Any] = {
+        "accounts": [{"name": "shop", "email": "va@example.org", "password_env": "X_PW",
+                      "totp_secret_env": "X_TOTP"}],
+        "va": {"full_name": "Maria Santos", "initials": "MS"},
+        "paths": {"state_dir": str(tmp_path / "state"),
+                  "recordings_dir": str(tmp_path / "recordings")},
+        "ledger": ledger or {"url": "postgresql://rpa@127.0.0.1:9/ledger"},
+    }
+    if receiver is not None:
+        monkeypatch.setenv("T_SMS_URL", receiver.url("sms"))
+        data["notify"] = {"sms": {"url_env": "T_SMS_URL"}}
+    return data
+
+
+def _one_job(queuer: Config, config: Path, folder: Path) -> tuple[dict[str, Any], str]:
+    """A worker on ``config`` takes the one job ``queuer`` puts on the queue: the job's
+    outcome, and the worker's log."""
+    workers = Workers(config, worker_env(), folder)
+    workers.start(1)
+    try:
+        _ready(queuer, workers, 1)
+        (queued,) = enqueue(queuer, ["shop"])
+        return _result(queuer, str(queued.job_id), workers, timeout_s=120), \
+            workers.log("w1@test")
+    finally:
+        workers.stop()
+
+
+def _nothing_ran(tmp_path: Path) -> bool:
+    return not (tmp_path / "recordings").exists() or not any(
+        (tmp_path / "recordings").iterdir())
+
+
 def test_a_job_that_cannot_read_the_ledger_is_tried_again_then_the_owner_is_told(
         redis_server: RedisServer, receiver: Receiver, tmp_path: Path,
         monkeypatch: pytest.MonkeyPatch) -> None:
     """The database out of reach: the job is not dropped on the first try, nothing runs,
     and after the last attempt the owner hears why (the run itself could not say)."""
-    monkeypatch.setenv("X_PW", "not-used")
-    monkeypatch.setenv("X_TOTP", "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP")
-    monkeypatch.setenv("T_SMS_URL", receiver.url("sms"))
-    base = parse_config({
-        "accounts": [{"name": "shop", "email": "va@example.org", "password_env": "X_PW",
-                      "totp_secret_env": "X_TOTP"}],
-        "va": {"full_name": "Maria Santos", "initials": "MS"},
-        "notify": {"sms": {"url_env": "T_SMS_URL"}},
-        "paths": {"state_dir": str(tmp_path / "state"),
-                  "recordings_dir": str(tmp_path / "recordings")},
-        "ledger": {"url": "postgresql://rpa@127.0.0.1:9/ledger"},
-    }, "test-queue-ledger")
+    base = parse_config(_shop(tmp_path, monkeypatch, receiver), "test-queue-ledger")
     cfg, config = _queued_config(base, redis_server, tmp_path, monkeypatch,
                                  retry_delay_s=1, max_attempts=2)
-    workers = Workers(config, worker_env(), tmp_path)
-    workers.start(1)
-    try:
-        _ready(cfg, workers, 1)
-        (queued,) = enqueue(cfg, ["shop"])
-        outcome = _result(cfg, str(queued.job_id), workers, timeout_s=120)
-    finally:
-        workers.stop()
+    outcome, said = _one_job(cfg, config, tmp_path)
     assert outcome["status"] == "ledger" and outcome["exit_code"] == 6, outcome
-    said = workers.log("w1@test")
     assert "cannot be reached" in said and "starting all the same" in said, said[-2000:]
     assert outcome["attempt"] == 2 and outcome["run_id"] is None
     assert "could not be read" in outcome["message"]
     texts = receiver.messages("sms")
     assert len(texts) == 1 and "shop's run did not happen after 2 attempts" in texts[0]
     assert "ledger could not be read" in texts[0]
-    assert not (tmp_path / "recordings").exists() or not any(
-        (tmp_path / "recordings").iterdir()), "nothing ran"
+    assert _nothing_ran(tmp_path), "nothing ran"
 
 
 def test_a_worker_whose_configuration_differs_does_not_run_the_job(
@@ -503,18 +522,7 @@ def test_a_worker_whose_configuration_differs_does_not_run_the_job(
     """The job was queued with one rpa.yaml and the only worker has another (its VA's
     initials and a template changed, its folders its own): nothing runs with the worker's
     file; the job is tried again, then the owner is told, naming what differs."""
-    monkeypatch.setenv("X_PW", "not-used")
-    monkeypatch.setenv("X_TOTP", "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP")
-    monkeypatch.setenv("T_SMS_URL", receiver.url("sms"))
-    data = {
-        "accounts": [{"name": "shop", "email": "va@example.org", "password_env": "X_PW",
-                      "totp_secret_env": "X_TOTP"}],
-        "va": {"full_name": "Maria Santos", "initials": "MS"},
-        "notify": {"sms": {"url_env": "T_SMS_URL"}},
-        "paths": {"state_dir": str(tmp_path / "state"),
-                  "recordings_dir": str(tmp_path / "recordings")},
-        "ledger": {"url": "postgresql://rpa@127.0.0.1:9/ledger"},
-    }
+    data = _shop(tmp_path, monkeypatch, receiver)
     queuer, _ = _queued_config(parse_config(data, "queuer"), redis_server, tmp_path,
                                monkeypatch, retry_delay_s=1, max_attempts=2)
     other = tmp_path / "other"
@@ -530,21 +538,13 @@ def test_a_worker_whose_configuration_differs_does_not_run_the_job(
     config_data = yaml.safe_load(config.read_text())
     config_data["queue"]["name"] = queuer.queue.name  # type: ignore[union-attr]
     config.write_text(yaml.safe_dump(config_data))
-    workers = Workers(config, worker_env(), other)
-    workers.start(1)
-    try:
-        _ready(queuer, workers, 1)
-        (queued,) = enqueue(queuer, ["shop"])
-        outcome = _result(queuer, str(queued.job_id), workers, timeout_s=120)
-    finally:
-        workers.stop()
+    outcome, _said = _one_job(queuer, config, other)
     assert outcome["status"] == "config" and outcome["exit_code"] == 2, outcome
     assert outcome["attempt"] == 2 and outcome["run_id"] is None
     assert "replies, va differ" in outcome["message"], outcome["message"]
     texts = receiver.messages("sms")
     assert len(texts) == 1 and "not the one that queued it" in texts[0], texts
-    assert not (tmp_path / "recordings").exists() or not any(
-        (tmp_path / "recordings").iterdir()), "nothing ran"
+    assert _nothing_ran(tmp_path), "nothing ran"
 
 
 def test_a_worker_whose_ledger_would_forget_the_sqlite_one_does_not_start(
@@ -552,16 +552,8 @@ def test_a_worker_whose_ledger_would_forget_the_sqlite_one_does_not_start(
         monkeypatch: pytest.MonkeyPatch) -> None:
     """An empty PostgreSQL ledger beside a SQLite one that has runs (not copied yet): the
     worker refuses at its start, exit 6, as each of its runs would."""
-    monkeypatch.setenv("X_PW", "not-used")
-    monkeypatch.setenv("X_TOTP", "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP")
-    base = parse_config({
-        "accounts": [{"name": "shop", "email": "va@example.org", "password_env": "X_PW",
-                      "totp_secret_env": "X_TOTP"}],
-        "va": {"full_name": "Maria Santos", "initials": "MS"},
-        "paths": {"state_dir": str(tmp_path / "state"),
-                  "recordings_dir": str(tmp_path / "recordings")},
-        "ledger": pg_database.config,
-    }, "test-queue-copy-first")
+    base = parse_config(_shop(tmp_path, monkeypatch, ledger=pg_database.config),
+                        "test-queue-copy-first")
     cfg, config = _queued_config(base, redis_server, tmp_path, monkeypatch)
     old = Ledger(tmp_path / "state" / "ledger.sqlite")
     old.start_run("20261206T070000Z-shop-a1b2c3", "shop", False)
