@@ -78,12 +78,21 @@ class Emails(Records):
                         " VALUES (?,?,?,?) ON CONFLICT (message_id) DO NOTHING",
                         (message_id, code, purpose, now_iso()))
 
+    def alert_mail_id(self, about: str) -> str | None:
+        """The Message-ID an alert email ``about`` one text to one address was given when
+        it was first tried (None: never): a text sent again after a crash goes under the
+        same id, which a mailbox shows once."""
+        row = self.db.execute("SELECT message_id FROM sent_mail WHERE purpose=?"
+                              " ORDER BY sent_at DESC LIMIT 1", (f"alert:{about}",)).fetchone()
+        return str(row["message_id"]) if row else None
+
     def code_for_mail(self, message_ids: list[str]) -> str | None:
         """The escalation a mail the bot sent was about, for the first of ``message_ids``
-        the bot sent (an alert to the owner)."""
+        the bot sent (an alert to the owner: purpose ``alert``, or ``alert:<about>``)."""
         for mid in message_ids:
             row = self.db.execute("SELECT code FROM sent_mail WHERE message_id=? AND"
-                                  " purpose='alert'", (mid,)).fetchone()
+                                  " (purpose='alert' OR purpose LIKE 'alert:%')",
+                                  (mid,)).fetchone()
             if row:
                 return str(row["code"])
         return None

@@ -21,10 +21,22 @@ from rpa.ledger.backups import KEEP_BACKUPS
 class LedgerStore(Protocol):
     """The bot's memory between runs: what was seen, what was sent, what was escalated."""
 
-    # Each account's escalation code prefix by name, and each prefix's floor from the last
-    # run.json (rpa.ledger.escalations; set by whoever opens the ledger for a run).
-    series: Mapping[str, str]
-    series_floor: Mapping[str, int]
+    @property
+    def series(self) -> Mapping[str, str]:
+        """Each account's escalation code prefix by name (set by whoever opens the
+        ledger for a run: rpa.ledger.escalations)."""
+        ...
+
+    @series.setter
+    def series(self, value: Mapping[str, str]) -> None: ...
+
+    @property
+    def series_floor(self) -> Mapping[str, int]:
+        """Each code prefix's highest number the last run.json recorded."""
+        ...
+
+    @series_floor.setter
+    def series_floor(self, value: Mapping[str, int]) -> None: ...
 
     @property
     def where(self) -> str:
@@ -126,6 +138,11 @@ class LedgerStore(Protocol):
 
     def series_counters(self) -> dict[str, int]:
         """Every code series' highest number by prefix."""
+        ...
+
+    def keep_series_counters(self) -> dict[str, int]:
+        """Write every code series' number (``series_floor`` included) into the ledger's
+        counter rows; returns them."""
         ...
 
     def series_codes(self, bare: str) -> list[str]:
@@ -263,6 +280,10 @@ class LedgerStore(Protocol):
 
     def remember_sent_mail(self, message_id: str, code: str, purpose: str) -> None:
         """A mail the bot sent about ``code``: a reply naming it is the owner's answer."""
+        ...
+
+    def alert_mail_id(self, about: str) -> str | None:
+        """The Message-ID the alert email ``about`` (a text to an address) was first given."""
         ...
 
     def code_for_mail(self, message_ids: list[str]) -> str | None:

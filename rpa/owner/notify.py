@@ -11,6 +11,7 @@ details channel, which receives the whole story.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -154,6 +155,7 @@ class Notifier:
     # The server for channels that are emails (``email:<address>``).
     smtp: SmtpSettings | None = None
     _key: str = ""
+    _channel: str = ""
     _apprises: dict[tuple[str, ...], apprise.Apprise] = field(default_factory=dict,
                                                                repr=False)
 
@@ -254,6 +256,7 @@ class Notifier:
         if index and only is None:
             only = int(index.rstrip("]"))
         self._key = key  # which escalation an email channel's Message-ID answers to
+        self._channel = channel  # and which of its texts (a short one, the details...)
         delivered = self._send(base, text, title, only)
         if self.ledger is not None:
             self.ledger.outbox_done(key, channel, delivered)
@@ -335,7 +338,15 @@ class Notifier:
         found = _KEY_CODE.match(key)
         code = found.group(1) if found else ""
         subject = title or "Seller Central"
-        message_id = new_message_id(self.smtp.from_addr)
+        # One Message-ID per text and address, kept before the mail leaves: sent again
+        # after a crash cut its confirmation off, it is the same mail to the owner's
+        # mailbox (shown once), and a reply to either names an id the ledger knows.
+        about = (f"{key} {self._channel} "
+                 f"{hashlib.sha256(address.lower().encode()).hexdigest()[:12]}")
+        message_id = (self.ledger.alert_mail_id(about) if code and self.ledger is not None
+                      else None) or new_message_id(self.smtp.from_addr)
+        if code and self.ledger is not None:
+            self.ledger.remember_sent_mail(message_id, code, f"alert:{about}")
         footer = (f"\n\nTo answer, reply to this email with your answer above the quoted "
                   f"text (or start a new email with {code} first).") if code else ""
         msg = alert_message([address],
@@ -347,8 +358,6 @@ class Notifier:
         except SmtpError as err:
             logger.error("alert email to the owner not sent: {}", err)
             return False
-        if code and self.ledger is not None:
-            self.ledger.remember_sent_mail(message_id, code, "alert")
         return True
 
     def _keep(self, channel: str, text: str, delivered: bool) -> None:
