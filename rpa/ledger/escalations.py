@@ -190,16 +190,17 @@ class Escalations(Records):
                 self._after_insert(code)
                 out.append((code, True))
             if numbers:
-                self.db.execute(
-                    "INSERT INTO meta (name, value) VALUES ('escalation_counter', ?)"
-                    " ON CONFLICT(name) DO UPDATE SET value=excluded.value",
-                    (str(first + len(numbers) - 1),))
+                self._keep_meta("escalation_counter", first + len(numbers) - 1)
                 if prefix:
-                    self.db.execute(
-                        "INSERT INTO meta (name, value) VALUES (?, ?)"
-                        " ON CONFLICT(name) DO UPDATE SET value=excluded.value",
-                        (f"escalation_counter:{prefix}", str(series_first + len(numbers) - 1)))
+                    self._keep_meta(f"escalation_counter:{prefix}",
+                                    series_first + len(numbers) - 1)
         return out
+
+    def _keep_meta(self, name: str, number: int) -> None:
+        """Set the counter row ``name`` (inside the caller's transaction)."""
+        self.db.execute("INSERT INTO meta (name, value) VALUES (?, ?)"
+                        " ON CONFLICT(name) DO UPDATE SET value=excluded.value",
+                        (name, str(number)))
 
     def _after_insert(self, code: str) -> None:
         """A seam for tests: runs between the insert and the commit of a new escalation."""
@@ -217,10 +218,7 @@ class Escalations(Records):
         with self._write(immediate=True):
             self._lock_counter()
             for prefix, number in counters.items():
-                self.db.execute(
-                    "INSERT INTO meta (name, value) VALUES (?, ?)"
-                    " ON CONFLICT(name) DO UPDATE SET value=excluded.value",
-                    (f"escalation_counter:{prefix}", str(number)))
+                self._keep_meta(f"escalation_counter:{prefix}", number)
         return counters
 
     def series_codes(self, bare: str) -> list[str]:
