@@ -124,13 +124,7 @@ def run_job(task: Task, cfg: Config, account: str, flows: list[str] | None,
             f"this worker's configuration ({cfg.source}) is not the one that queued the "
             f"job: {', '.join(differ)} differ{'s' if len(differ) == 1 else ''}; give every "
             "worker and the machine that queues the same rpa.yaml"))
-        if attempt < q.max_attempts:
-            logger.error("job {} ({}): {}; tried again in {} s", job_id, account,
-                         outcome.message, q.retry_delay_s)
-            raise task.retry(args=(), kwargs={**again, "tries": attempt},
-                             countdown=q.retry_delay_s)
-        _give_up(cfg, account, outcome, attempt)
-        return _result(outcome, worker, job_id, attempt)
+        return _again_or_give_up(task, cfg, outcome, again, job_id, worker, attempt)
     try:
         runs = runs_of(cfg, job_id)
         done = next((r for r in reversed(runs) if r.get("finished_at")), None)
@@ -138,13 +132,7 @@ def run_job(task: Task, cfg: Config, account: str, flows: list[str] | None,
     except Exception as err:  # noqa: BLE001 - the ledger out of reach: not now, not lost
         outcome = Outcome(account, "ledger", EXIT_LEDGER,
                           message=f"the ledger could not be read: {err}")
-        if attempt < q.max_attempts:
-            logger.warning("job {} ({}): {}; tried again in {} s", job_id, account,
-                           outcome.message, q.retry_delay_s)
-            raise task.retry(args=(), kwargs={**again, "tries": attempt},
-                             countdown=q.retry_delay_s) from err
-        _give_up(cfg, account, outcome, attempt)
-        return _result(outcome, worker, job_id, attempt)
+        return _again_or_give_up(task, cfg, outcome, again, job_id, worker, attempt)
     if done is not None:
         logger.info("job {} ({}) already ended in run {}: not run again", job_id, account,
                     done["run_id"])
@@ -157,14 +145,23 @@ def run_job(task: Task, cfg: Config, account: str, flows: list[str] | None,
     outcome = run_in_child(cfg, Job(account, flows, dry_run, worker=worker, job_id=job_id),
                            die_with_parent=True)
     if outcome.status in RETRIED:
-        if attempt < q.max_attempts:
-            logger.warning("job {} ({}): {} ({}); tried again in {} s", job_id, account,
-                           outcome.status, outcome.message, q.retry_delay_s)
-            raise task.retry(args=(), kwargs={**again, "tries": attempt},
-                             countdown=q.retry_delay_s)
+        return _again_or_give_up(task, cfg, outcome, again, job_id, worker, attempt)
+    if outcome.status == "error":
         _give_up(cfg, account, outcome, attempt)
-    elif outcome.status == "error":
-        _give_up(cfg, account, outcome, attempt)
+    return _result(outcome, worker, job_id, attempt)
+
+
+def _again_or_give_up(task: Task, cfg: Config, outcome: Outcome, again: dict[str, Any],
+                      job_id: str, worker: str, attempt: int) -> dict[str, Any]:
+    """A job refused or cut short: on the queue again ``queue.retry_delay_s`` later (the
+    Retry raised), or, its last attempt, given up with the owner told (its outcome)."""
+    q = cfg.queue
+    assert q is not None
+    if attempt < q.max_attempts:
+        logger.warning("job {} ({}): {} ({}); tried again in {} s", job_id, outcome.account,
+                       outcome.status, outcome.message, q.retry_delay_s)
+        raise task.retry(args=(), kwargs={**again, "tries": attempt}, countdown=q.retry_delay_s)
+    _give_up(cfg, outcome.account, outcome, attempt)
     return _result(outcome, worker, job_id, attempt)
 
 
@@ -180,8 +177,8 @@ def _give_up(cfg: Config, account: str, outcome: Outcome, attempts: int) -> None
         return
     why = {"locked": "another run of the account never let go",
            "ledger": "the ledger could not be read",
-           "config": "the workers' configuration is not the one that queued it"}.get(outcome.status,
-                                                         "the run's process died each time")
+           "config": "the workers' configuration is not the one that queued it",
+           }.get(outcome.status, "the run's process died each time")
     if outcome.status == "error":  # a bug, not retried: the run's process reported it
         why = "the run met an error it does not know (a bug)"
     tries = f"{attempts} attempt{'s' if attempts != 1 else ''}"
