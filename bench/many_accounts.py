@@ -47,7 +47,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
-from routine_memory import pss_kb, tree  # noqa: E402
+from routine_memory import _label, pss_kb, tree  # noqa: E402
 
 SELLERS = "six-sellers"
 RATIO_GOAL = 0.5  # wall time at concurrency 3 / at concurrency 1
@@ -126,17 +126,37 @@ def machine_busy() -> tuple[int, int]:
     return sum(ticks) - idle, sum(ticks)
 
 
-def _tree_cpu(root: int, seen: dict[tuple[int, str], float]) -> None:
+def _kind(pid: int) -> str:
+    """What a process is, for the CPU by kind: the bot (Python), the driver (Node), or
+    Chromium's browser, renderer, GPU or utility process."""
+    label = _label(pid)
+    program, _, kind = label.partition(" ")
+    if program.startswith("python"):
+        return "bot (Python)"
+    if program == "node":
+        return "driver (Node)"
+    if "chrom" in program or "headless_shell" in program:
+        return f"Chromium {kind.split()[0] if kind else 'browser'}"
+    return program or "?"
+
+
+def _tree_cpu(root: int, seen: dict[tuple[int, str], float],
+              kinds: dict[tuple[int, str], str]) -> None:
     """Note the CPU so far of every process below ``root`` (by pid and start time: a pid
-    used again is another process). A Chromium process its parent never waits for (one
-    orphaned when the driver ends) is not in the getrusage figures; here it is."""
+    used again is another process), and what each is. A Chromium process its parent never
+    waits for (one orphaned when the driver ends) is not in the getrusage figures; here
+    it is."""
     for pid in tree(root):
         try:
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         except (OSError, IndexError):
             continue
         ticks = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-        seen[(pid, fields[19])] = max(seen.get((pid, fields[19]), 0.0), ticks)
+        key = (pid, fields[19])
+        seen[key] = max(seen.get(key, 0.0), ticks)
+        # the last name seen: Debian's /usr/bin/chromium is a shell script that becomes
+        # Chromium's browser process (exec keeps the pid)
+        kinds[key] = _kind(pid)
 
 
 def measure(args: list[str], cwd: Path, interval: float,
@@ -153,9 +173,10 @@ def measure(args: list[str], cwd: Path, interval: float,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     peak = 0
     seen: dict[tuple[int, str], float] = {}
+    kinds: dict[tuple[int, str], str] = {}
     while proc.poll() is None:
         peak = max(peak, sum(pss_kb(pid) for pid in tree(proc.pid)))
-        _tree_cpu(proc.pid, seen)
+        _tree_cpu(proc.pid, seen, kinds)
         time.sleep(interval)
     wall = time.monotonic() - started
     busy_after = machine_busy()
@@ -163,9 +184,13 @@ def measure(args: list[str], cwd: Path, interval: float,
     waited = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     out = proc.stdout.read() if proc.stdout else ""
     busy = (busy_after[0] - busy_before[0]) / max(1, busy_after[1] - busy_before[1])
+    by_kind: dict[str, float] = {}
+    for key, used in seen.items():
+        by_kind[kinds[key]] = by_kind.get(kinds[key], 0.0) + used
     return {"wall": wall, "cpu": max(waited, sum(seen.values())), "peak_mb": peak / 1024,
             "code": proc.returncode, "out": out, "busy": busy * (os.cpu_count() or 1),
-            "server_cpu": cpu_of(server) - server_before if server else 0.0}
+            "server_cpu": cpu_of(server) - server_before if server else 0.0,
+            "by_kind": by_kind}
 
 
 def stories(recordings: Path, urls: list[str], names: list[str],
@@ -242,7 +267,9 @@ def main() -> int:
                 "code": max(m["code"] for m in singles),
                 "server_cpu": sum(m["server_cpu"] for m in singles),
                 "busy": sum(m["busy"] * m["wall"] for m in singles)
-                / max(1e-9, sum(m["wall"] for m in singles))}
+                / max(1e-9, sum(m["wall"] for m in singles)),
+                "by_kind": {k: sum(m["by_kind"].get(k, 0.0) for m in singles)
+                            for k in {k for m in singles for k in m["by_kind"]}}}
             results["single"] = stories(folder / "recordings", urls, names, receiver)
             one_account = max(m["peak_mb"] for m in singles)
             for label, width in (("concurrency 1", 1), (f"concurrency {args.concurrency}",
@@ -271,6 +298,9 @@ def main() -> int:
     for label, m in rows.items():
         print(f"{label:38} {m['wall']:7.1f}s {m['cpu']:7.1f}s {m['cpu'] / m['wall']:6.2f} "
               f"{m['server_cpu']:7.1f}s {m['peak_mb']:7.0f}MB {m['code']:>5} {m['busy']:8.2f}")
+    for label, m in rows.items():  # where the CPU went (processes seen at 100 ms steps)
+        print(f"  {label}: " + ", ".join(f"{k} {v:.1f}s" for k, v in sorted(
+            m["by_kind"].items(), key=lambda kv: -kv[1]) if v >= 0.05))
     many, one = rows[f"concurrency {args.concurrency}"], rows["concurrency 1"]
     ratio = many["wall"] / one["wall"]
     memory = many["peak_mb"] / one_account
