@@ -157,11 +157,17 @@ class CliForkServers:
     def run(self, args: list[str], *, cwd: Path, env: dict[str, str], input: str = "",
             timeout: float = 120) -> subprocess.CompletedProcess[str]:
         """``python -m rpa.cli *args`` in ``cwd`` with ``env`` (the whole environment)."""
+        return self.start(env).run(args, cwd=cwd, input=input, timeout=timeout)
+
+    def start(self, env: dict[str, str]) -> CliForkServer:
+        """The server for ``env``, started now if it is not yet: commands run from a pool's
+        threads need theirs started first from the test's own thread (the server stops
+        with the thread that started it)."""
         key = tuple(sorted(env.items()))
         server = self._servers.get(key)
         if server is None:
             server = self._servers[key] = CliForkServer(env)
-        return server.run(args, cwd=cwd, input=input, timeout=timeout)
+        return server
 
     def stop(self) -> None:
         servers, self._servers = list(self._servers.values()), {}

@@ -10,6 +10,7 @@ would.
 
 from __future__ import annotations
 
+import functools
 import socket
 import threading
 from collections.abc import Iterator
@@ -33,7 +34,15 @@ SYSTEM_CHROMIUM = Path("/usr/bin/chromium")
 
 def user_entry(name: str, role: str, password: str) -> dict[str, str]:
     """A ``console.users`` entry for ``name`` with ``role``, the password kept as a hash."""
-    return {"name": name, "role": role, "password_hash": hash_password(password)}
+    return {"name": name, "role": role, "password_hash": _hashed(password)}
+
+
+@functools.cache
+def _hashed(password: str) -> str:
+    """One Argon2 hash per password for the worker's tests: a hash is 0.2 s of CPU, and a
+    configuration of three users was made for every test of a file (a sign-in still checks
+    the password against it, as the console does)."""
+    return hash_password(password)
 
 
 class _Uvicorn(uvicorn.Server):

@@ -7,6 +7,7 @@ import os
 import subprocess
 import urllib.request
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -34,10 +35,13 @@ def rpa_in(args: list[str], *, cwd: Path, env: dict[str, str],
     return CLI.run(args, cwd=cwd, env=env, timeout=timeout)
 
 
+def _full_env(env: dict[str, str] | None) -> dict[str, str]:
+    return {**os.environ, "NO_COLOR": "1", "COLUMNS": "200", **(env or {})}
+
+
 def rpa(*args: str, cwd: Path, env: dict[str, str] | None = None,
         timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    full_env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "200", **(env or {})}
-    return rpa_in(list(args), cwd=cwd, env=full_env, timeout=timeout)
+    return rpa_in(list(args), cwd=cwd, env=_full_env(env), timeout=timeout)
 
 
 def _routine_of(proc: subprocess.CompletedProcess[str]) -> tuple[Path, dict[str, Any]]:
@@ -307,10 +311,15 @@ def test_selectors_check_live_lists_every_key_and_changes_nothing(tmp_path: Path
     from rpa.practice.demo import demo_config_data, scenario_login
     from rpa.practice.sandbox import SandboxServer
 
-    for scenario, code in (("messages", 0), ("at-risk", 0), ("page-changed", 1)):
-        server = SandboxServer(scenario)
-        server.start()
-        try:
+    # The three checks are independent (a sandbox, a folder and a configuration each) and
+    # run at once: much of each is waiting (a sign-in, pages drawn, the changed page's
+    # missing keys waited out), and one after another they took about 37 s alone.
+    cases = (("messages", 0), ("at-risk", 0), ("page-changed", 1))
+    servers = {scenario: SandboxServer(scenario) for scenario, _ in cases}
+    jobs: dict[str, tuple[Path, dict[str, str]]] = {}
+    try:
+        for scenario, server in servers.items():
+            server.start()
             login = scenario_login(server)
             data = demo_config_data(server.url, login, tmp_path / scenario / "state",
                                     tmp_path / scenario / "rec")
@@ -319,15 +328,29 @@ def test_selectors_check_live_lists_every_key_and_changes_nothing(tmp_path: Path
             data["browser"] = {"timeout_ms": 8000}
             cfg_file = tmp_path / f"{scenario}.yaml"
             cfg_file.write_text(yaml.safe_dump(data))
-            before = _sandbox_state(server.url)
-            proc = rpa("selectors", "check", "--live", "--config", str(cfg_file), cwd=tmp_path,
-                       env={"RPA_DEMO_SC_PASSWORD": login["password"],
-                            "RPA_DEMO_SC_TOTP": login["totp_secret"],
-                            "RPA_DEMO_SMS_URL": "json://127.0.0.1:9/sms",
-                            "RPA_DEMO_DETAILS_URL": "json://127.0.0.1:9/details"})
-            after = _sandbox_state(server.url)
-        finally:
+            env = _full_env({"RPA_DEMO_SC_PASSWORD": login["password"],
+                             "RPA_DEMO_SC_TOTP": login["totp_secret"],
+                             "RPA_DEMO_SMS_URL": "json://127.0.0.1:9/sms",
+                             "RPA_DEMO_DETAILS_URL": "json://127.0.0.1:9/details"})
+            CLI.start(env)  # from this thread: see CliForkServers.start
+            jobs[scenario] = cfg_file, env
+
+        def check(scenario: str) -> tuple[dict[str, Any], subprocess.CompletedProcess[str],
+                                          dict[str, Any]]:
+            cfg_file, env = jobs[scenario]
+            url = servers[scenario].url
+            before = _sandbox_state(url)
+            proc = rpa_in(["selectors", "check", "--live", "--config", str(cfg_file)],
+                          cwd=tmp_path, env=env)
+            return before, proc, _sandbox_state(url)
+
+        with ThreadPoolExecutor(len(cases)) as pool:
+            outcomes = dict(zip(servers, pool.map(check, servers), strict=True))
+    finally:
+        for server in servers.values():
             server.stop()
+    for scenario, code in cases:
+        before, proc, after = outcomes[scenario]
         out = proc.stdout
         assert proc.returncode == code, out + proc.stderr
         for part in ("replies", "no_response", "threads", "writes"):

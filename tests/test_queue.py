@@ -204,6 +204,24 @@ def _result(cfg: Config, job_id: str, workers: Workers, timeout_s: float) -> dic
         app.close()
 
 
+def _alive(pid: int) -> bool:
+    """``pid`` runs (a zombie, ended and not yet reaped by its new parent, does not)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat[stat.rindex(")") + 2:][:1] != "Z"
+
+
+def _wait_gone(pids: list[int], timeout_s: float) -> None:
+    """Until every process of ``pids`` has ended, ``timeout_s`` at most: a killed worker's
+    run ends with it (the parent-death signal), or notes that it survived within
+    SURVIVAL_S and then ends; waiting for that beats sleeping SURVIVAL_S each time."""
+    deadline = time.monotonic() + timeout_s
+    while any(_alive(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
 def worker_env() -> dict[str, str]:
     """The environment of the workers: this one's as it is now (the secrets), this
     checkout first on the path."""
@@ -243,7 +261,7 @@ def test_workers_killed_at_each_point_leave_one_reply_per_buyer_and_no_escalatio
 
     fired = [json.loads(line) for line in (tmp_path / "kill-plan.json.fired").read_text()
              .splitlines()]
-    time.sleep(SURVIVAL_S + 1)  # time for a run that outlived its worker to say so
+    _wait_gone([f["run_pid"] for f in fired], SURVIVAL_S + 1)  # a survivor says so, then ends
     assert not (tmp_path / "kill-plan.json.survived").exists(), "a run outlived its worker"
     assert sorted(f["point"] for f in fired) == sorted(points), "every point was reached"
     assert sorted(workers.dead.values()) == [-signal.SIGKILL] * len(points), workers.dead
