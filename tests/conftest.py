@@ -77,7 +77,9 @@ LONGEST_FIRST = (
     "test_queue.py",  # 61 s: workers killed at each point
     "test_signin_variants.py",  # 60 s, much of it waiting out pages that never load
     "test_ledger_postgres_faults.py",  # 55 s: two runs killed at a reply, and re-run
+    "test_queue_refusals.py",  # jobs tried again then given up, at 1 s between tries
     "test_answers.py", "test_ledger_reliability.py", "test_messaging_variants.py",
+    "test_code_series.py",  # a run answered by email, a ledger made anew
     "test_routine.py", "test_console_actions.py",
     "test_browser_profile.py",  # 38 s: a Chromium start a run
     "test_home_labels.py",  # 33 s, 20 of them a first paint waited for on purpose
