@@ -155,8 +155,11 @@ def _tree_cpu(root: int, seen: dict[tuple[int, str], float],
         key = (pid, fields[19])
         seen[key] = max(seen.get(key, 0.0), ticks)
         # the last name seen: Debian's /usr/bin/chromium is a shell script that becomes
-        # Chromium's browser process (exec keeps the pid)
-        kinds[key] = _kind(pid)
+        # Chromium's browser process (exec keeps the pid); a process ended but not yet
+        # waited for has no name left
+        kind = _kind(pid)
+        if kind != "?" or key not in kinds:
+            kinds[key] = kind
 
 
 def measure(args: list[str], cwd: Path, interval: float,
