@@ -295,3 +295,23 @@ def test_a_lost_ledger_made_anew_goes_on_with_each_accounts_series(
         assert _escalate(ledger, "other", "email", "new") == "OS-E001"
     finally:
         ledger.close()
+
+
+def test_config_check_shows_each_accounts_codes(tmp_path: Path) -> None:
+    import yaml
+    from typer.testing import CliRunner
+
+    from rpa.cli import app
+
+    path = tmp_path / "rpa.yaml"
+    path.write_text(yaml.safe_dump(_accounts("acme", "birchwood-home",
+                                             acme={"code_prefix": "AC"})))
+    said = " ".join(CliRunner().invoke(app, ["config", "check", "--config", str(path)])
+                    .output.split())
+    assert "Account 'acme': escalation codes AC-B001, AC-E002... (code_prefix)" in said
+    assert ("Account 'birchwood-home': escalation codes BH-B001, BH-E002... (made from the "
+            "name)") in said
+    path.write_text(yaml.safe_dump(_accounts("acme")))
+    said = " ".join(CliRunner().invoke(app, ["config", "check", "--config", str(path)])
+                    .output.split())
+    assert "Account 'acme': escalation codes B001, E002..." in said

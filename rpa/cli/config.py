@@ -24,7 +24,13 @@ def config_check(config: Path = ConfigOpt) -> None:
     cfg = load_config(config)
     console.print_json(json.dumps(redacted_summary(cfg)))
     blocked: list[str] = []
+    series = cfg.code_series()
     for acc in cfg.accounts:
+        prefix = series.get(acc.name)
+        console.print(f"Account '{escape(acc.name)}': escalation codes "
+                      + (f"{prefix}-B001, {prefix}-E002..." if prefix else "B001, E002...")
+                      + (" (code_prefix)" if acc.code_prefix else " (made from the name)"
+                         if prefix else ""), highlight=False, soft_wrap=True)
         console.print(f"Account '{escape(acc.name)}': flows with the secrets set now "
                       "(* = in the configured flows)", soft_wrap=True)
         stopped: dict[str, list[str]] = {}  # problem -> configured flows it stops
