@@ -315,3 +315,12 @@ def test_config_check_shows_each_accounts_codes(tmp_path: Path) -> None:
     said = " ".join(CliRunner().invoke(app, ["config", "check", "--config", str(path)])
                     .output.split())
     assert "Account 'acme': escalation codes B001, E002..." in said
+
+
+def test_the_refused_prefixes_are_the_reply_words_the_mail_reader_skips() -> None:
+    """The configuration may not import the mail reader (the layout), so it keeps its own
+    list: the same words, or a prefix could read as a reply word in an owner's subject."""
+    from rpa.config.codes import REPLY_WORDS as refused
+    from rpa.mail.replying import REPLY_WORDS as skipped
+
+    assert {w.upper() for w in skipped if len(w) <= 5} == set(refused)

@@ -163,9 +163,10 @@ def compose_reply(original: bytes, answer: str, *, from_addr: str, from_name: st
 # --------------------------------------------------------------------------- codes
 
 # Prefixes a mail client puts before a subject it replies to or forwards, in many languages.
+REPLY_WORDS = ("re", "fwd", "fw", "aw", "wg", "tr", "antw", "sv", "vs", "vb", "rif", "r",
+               "odp", "ynt", "res", "enc", "doorst", "wtr")
 _SUBJECT_PREFIX = re.compile(
-    r"(re|fwd?|fw|aw|wg|tr|antw|sv|vs|vb|rif|r|odp|ynt|res|enc|doorst|wtr)"
-    r"\s*(\[\d+\]|\(\d+\))?\s*:\s*", re.I)
+    r"(" + "|".join(REPLY_WORDS) + r")\s*(\[\d+\]|\(\d+\))?\s*:\s*", re.I)
 # A bracketed tag a mail system adds ("[EXTERNAL]", "[Ext]"): letters only, skipped.
 _TAG = re.compile(r"\[\s*[A-Za-z][A-Za-z .-]{0,19}\]\s*")
 
